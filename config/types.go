@@ -1,0 +1,180 @@
+// Package config loads and validates Switchboard's YAML configuration:
+// strict decoding, ${VAR} secrets from the environment, defaults beside the
+// types, and errors that name the file, line and key.
+package config
+
+import (
+	"time"
+
+	"go.yaml.in/yaml/v3"
+)
+
+// Config is the whole gateway configuration.
+type Config struct {
+	Server   Server     `yaml:"server"`
+	Store    Store      `yaml:"store"`
+	Auth     Auth       `yaml:"auth"`
+	Dispatch Dispatch   `yaml:"dispatch"`
+	Channels []*Channel `yaml:"-"` // in file order; decoded from the "channels" mapping
+	Policies []*Policy  `yaml:"policies"`
+
+	// Path is the file the config was loaded from ("" for embedded defaults).
+	Path string `yaml:"-"`
+}
+
+// Server is the HTTP listener.
+type Server struct {
+	Listen    string `yaml:"listen"`     // default ":8080"
+	PublicURL string `yaml:"public_url"` // used for provider callbacks
+	// MaxBodyBytes limits request bodies; default 64 KiB.
+	MaxBodyBytes int64 `yaml:"max_body_bytes"`
+	// ShutdownTimeout bounds graceful shutdown; default 15s.
+	ShutdownTimeout Duration `yaml:"shutdown_timeout"`
+}
+
+// Store selects the message store.
+type Store struct {
+	Driver string `yaml:"driver"` // "sqlite" (default)
+	DSN    string `yaml:"dsn"`    // sqlite: file path; default "data/switchboard.db"
+}
+
+// Auth holds the API keys.
+type Auth struct {
+	Keys []APIKey `yaml:"keys"`
+}
+
+// Role is what an API key may do. Each role includes the ones before it:
+// read can do nothing send can; admin can do everything.
+type Role string
+
+const (
+	RoleSend  Role = "send"
+	RoleRead  Role = "read"
+	RoleAdmin Role = "admin"
+)
+
+// APIKey is one bearer key.
+type APIKey struct {
+	Name string `yaml:"name"`
+	Key  Secret `yaml:"key"`
+	Role Role   `yaml:"role"`
+}
+
+// Dispatch tunes the routing core's work loop.
+type Dispatch struct {
+	Workers   int      `yaml:"workers"`    // concurrent sends; default 64
+	BatchSize int      `yaml:"batch_size"` // messages claimed per poll; default 128
+	Lease     Duration `yaml:"lease"`      // how long a claim is held; default 2m
+	Poll      Duration `yaml:"poll"`       // idle poll interval; default 200ms
+}
+
+// Channel is one configured provider account. Keys common to every channel
+// type are decoded here; the rest (type-specific: account_sid, latency, ...)
+// stay in Options and are decoded strictly by the channel type's package
+// with (*Channel).DecodeOptions.
+type Channel struct {
+	Name        string   `yaml:"-"`
+	Type        string   `yaml:"type"`
+	Kind        string   `yaml:"kind"` // required for sim; provider types imply it
+	SendTimeout Duration `yaml:"send_timeout"`
+	Retry       Retry    `yaml:"retry"`
+	Breaker     Breaker  `yaml:"breaker"`
+	Probe       Probe    `yaml:"probe"`
+
+	// Options is the channel's YAML mapping with the common keys above removed.
+	Options yaml.Node `yaml:"-"`
+	// File and Line locate the channel's key in the config file.
+	File string `yaml:"-"`
+	Line int    `yaml:"-"`
+}
+
+// Retry is a channel's transient-error retry budget.
+type Retry struct {
+	Attempts   int      `yaml:"attempts"`    // total tries on this channel; default 3
+	Backoff    Duration `yaml:"backoff"`     // first backoff; default 500ms, doubled each try, with jitter
+	MaxBackoff Duration `yaml:"max_backoff"` // default 30s
+}
+
+// Breaker configures a channel's circuit breaker.
+type Breaker struct {
+	// Failures in a row that open the breaker; default 5.
+	Failures int `yaml:"failures"`
+	// OpenFor is how long the breaker stays open before letting a trial
+	// request through (half-open); default 30s.
+	OpenFor Duration `yaml:"open_for"`
+	// HalfOpenRequests is how many trial requests half-open allows; default 1.
+	HalfOpenRequests int `yaml:"half_open_requests"`
+}
+
+// Probe configures a channel's active health check.
+type Probe struct {
+	Interval     Duration `yaml:"interval"`      // default 10s
+	Timeout      Duration `yaml:"timeout"`       // default 5s
+	FailAfter    int      `yaml:"fail_after"`    // failed probes in a row to go down; default 3
+	RecoverAfter int      `yaml:"recover_after"` // good probes in a row to come back; default 2
+	Disabled     bool     `yaml:"disabled"`      // no probe loop; state follows overrides only
+}
+
+// Trigger is a reason to move on to the next channel of a route.
+type Trigger string
+
+const (
+	TriggerError       Trigger = "error"
+	TriggerBreakerOpen Trigger = "breaker_open"
+	TriggerUnhealthy   Trigger = "unhealthy"
+	TriggerNoReceipt   Trigger = "no_receipt"
+	TriggerUndelivered Trigger = "undelivered"
+)
+
+// AllTriggers is the default failover_on.
+var AllTriggers = []Trigger{TriggerError, TriggerBreakerOpen, TriggerUnhealthy, TriggerNoReceipt, TriggerUndelivered}
+
+// Policy maps messages to a route.
+type Policy struct {
+	Name           string              `yaml:"name"`
+	Match          Match               `yaml:"match"`
+	Route          []string            `yaml:"route"`
+	FailoverOn     []Trigger           `yaml:"failover_on"`     // default AllTriggers
+	ReceiptTimeout map[string]Duration `yaml:"receipt_timeout"` // channel name -> deadline for a delivered receipt
+	TTL            Duration            `yaml:"ttl"`             // default 24h
+
+	Line int `yaml:"-"`
+}
+
+// Match selects a policy by message tags (any tag in common).
+type Match struct {
+	Tags []string `yaml:"tags"`
+}
+
+// FailsOverOn reports whether t is one of the policy's triggers.
+func (p *Policy) FailsOverOn(t Trigger) bool {
+	for _, x := range p.FailoverOn {
+		if x == t {
+			return true
+		}
+	}
+	return false
+}
+
+// Duration is a time.Duration written as "30s", "10m", "1h30m" in YAML.
+type Duration time.Duration
+
+// D returns the value as a time.Duration.
+func (d Duration) D() time.Duration { return time.Duration(d) }
+
+// Secret is a string that never prints: fmt, logs and JSON show <redacted>.
+type Secret string
+
+const redacted = "<redacted>"
+
+func (s Secret) String() string   { return redacted }
+func (s Secret) GoString() string { return redacted }
+
+// MarshalJSON keeps secrets out of JSON dumps of the config.
+func (s Secret) MarshalJSON() ([]byte, error) { return []byte(`"` + redacted + `"`), nil }
+
+// MarshalYAML keeps secrets out of YAML dumps of the config.
+func (s Secret) MarshalYAML() (any, error) { return redacted, nil }
+
+// Reveal returns the secret's value, for the one place that needs it.
+func (s Secret) Reveal() string { return string(s) }

@@ -1,0 +1,295 @@
+// Package store holds messages and their attempts. The message row is the
+// queue (an outbox): its status, next-due time and lease live on the row, so
+// every transition is one write in one transaction and the store is the
+// single truth for the API, the dispatcher and the dashboard.
+//
+// Implementations: store/sqlite (embedded default). Every implementation must
+// pass store/storetest.
+package store
+
+import (
+	"context"
+	"errors"
+	"time"
+)
+
+var (
+	// ErrNotFound: no such message (or, for receipts, no attempt with that
+	// channel and provider id).
+	ErrNotFound = errors.New("not found")
+	// ErrLeaseLost: the message is no longer leased by the caller (the lease
+	// expired and someone else claimed it). Attempts were still recorded.
+	ErrLeaseLost = errors.New("lease lost")
+	// ErrClosed: the store is closed.
+	ErrClosed = errors.New("store closed")
+)
+
+// Status is a message's status. It only moves forward in this order:
+// queued < sending < sent < delivered < read; failed and expired are final.
+type Status string
+
+const (
+	StatusQueued    Status = "queued"
+	StatusSending   Status = "sending"
+	StatusSent      Status = "sent"
+	StatusDelivered Status = "delivered"
+	StatusRead      Status = "read"
+	StatusFailed    Status = "failed"
+	StatusExpired   Status = "expired"
+)
+
+// Rank orders statuses; a write never lowers a message's rank. Final
+// statuses rank highest so nothing moves a message out of them, except that
+// a delivered receipt may still arrive for a message that is failed or
+// expired (a late receipt): that is handled by RecordReceipt explicitly.
+func (s Status) Rank() int {
+	switch s {
+	case StatusQueued:
+		return 0
+	case StatusSending:
+		return 1
+	case StatusSent:
+		return 2
+	case StatusDelivered:
+		return 3
+	case StatusRead:
+		return 4
+	case StatusFailed, StatusExpired:
+		return 5
+	}
+	return -1
+}
+
+// Final reports whether no more work will be done for the message.
+func (s Status) Final() bool {
+	switch s {
+	case StatusDelivered, StatusRead, StatusFailed, StatusExpired:
+		return true
+	}
+	return false
+}
+
+// Valid reports whether s is a known status.
+func (s Status) Valid() bool { return s.Rank() >= 0 }
+
+// Recipient holds one address per kind; empty means none.
+type Recipient struct {
+	Phone    string `json:"phone,omitempty"`
+	WhatsApp string `json:"whatsapp,omitempty"`
+	Email    string `json:"email,omitempty"`
+	Telegram string `json:"telegram,omitempty"`
+}
+
+// Message is one accepted message and its routing state.
+type Message struct {
+	ID string // time-ordered (UUIDv7): newest-first paging sorts on it
+
+	// Idempotency: unique per (IdempotencyScope, IdempotencyKey) when the key
+	// is not empty. Scope is the API key's name, so two apps never collide.
+	IdempotencyScope string
+	IdempotencyKey   string
+	RequestHash      string // hash of the request body, to detect key reuse
+
+	Policy      string
+	Route       []string // channel names, fixed when the message is accepted
+	To          Recipient
+	Body        string
+	Subject     string
+	Tags        []string
+	Metadata    map[string]string
+	CallbackURL string
+
+	Status    Status
+	Channel   string // channel of the current/last attempt, or the one that delivered
+	Step      int    // index into Route of the channel being tried
+	Tries     int    // tries on Route[Step] so far (transient retry budget)
+	Attempts  int    // number of attempts recorded; the current one has Seq == Attempts
+	Duplicate bool   // delivered on more than one channel
+	LastError string
+
+	CreatedAt time.Time
+	UpdatedAt time.Time
+	ExpiresAt time.Time
+	// NextAt is when the dispatcher should look at the message again; zero
+	// means not due (final, or sent and waiting for a receipt with no deadline).
+	NextAt time.Time
+
+	// Lease. Claim sets them; Advance and Release clear them.
+	LeaseOwner string
+	LeaseUntil time.Time
+
+	// Set by Claim only: the message was claimed before and the lease expired
+	// without an Advance, so a previous process may have sent it already.
+	Reclaimed bool
+	// Set by Claim only: the current attempt (Seq == Attempts), if any.
+	Current *Attempt
+
+	// Set by Get only: every attempt, in Seq order.
+	History []Attempt
+}
+
+// AttemptStatus is the state of one attempt on one channel.
+type AttemptStatus string
+
+const (
+	AttemptSkipped     AttemptStatus = "skipped"     // not tried: no address, unhealthy, breaker open, unknown channel
+	AttemptFailed      AttemptStatus = "failed"      // the provider call failed (see ErrorClass)
+	AttemptSent        AttemptStatus = "sent"        // the provider accepted it
+	AttemptDelivered   AttemptStatus = "delivered"   // a delivered receipt arrived
+	AttemptRead        AttemptStatus = "read"        // a read receipt arrived
+	AttemptUndelivered AttemptStatus = "undelivered" // the provider reported it undelivered/failed
+)
+
+// Rank orders attempt statuses for receipts: a receipt never lowers an
+// attempt's status (a late "sent" after "delivered" is ignored).
+func (s AttemptStatus) Rank() int {
+	switch s {
+	case AttemptSkipped, AttemptFailed:
+		return 0
+	case AttemptSent:
+		return 1
+	case AttemptUndelivered:
+		return 2
+	case AttemptDelivered:
+		return 3
+	case AttemptRead:
+		return 4
+	}
+	return -1
+}
+
+// Attempt is one try of one channel for one message.
+type Attempt struct {
+	MessageID  string
+	Seq        int // 1-based, per message
+	Step       int // index into the message's Route
+	Channel    string
+	Status     AttemptStatus
+	ProviderID string
+	ErrorClass string // channels.Class, "" on success
+	Error      string
+	Info       string // e.g. "2 segments, GSM-7"
+	// Reason says why the route moved on from this attempt: a failover
+	// trigger ("error", "breaker_open", "unhealthy", "no_receipt",
+	// "undelivered") or a skip reason ("no_address", "unknown_channel",
+	// "disabled"). Empty while the attempt is current or if it ended the message.
+	Reason string
+	// Ambiguous: the provider may have accepted the message even though the
+	// call failed (timeout after the request was written), or a previous
+	// process was mid-send when it died. A duplicate is possible.
+	Ambiguous bool
+	// Late: a receipt arrived after the route had moved on from this attempt.
+	Late bool
+
+	StartedAt   time.Time
+	EndedAt     time.Time // zero while waiting for a receipt
+	DeliveredAt time.Time
+}
+
+// ClaimParams asks for due work.
+type ClaimParams struct {
+	Owner string        // unique per process (and per instance, later)
+	Lease time.Duration // how long the claim holds
+	Limit int
+	Now   time.Time
+}
+
+// Transition is the dispatcher's result for one claimed message: attempts
+// to record and the message's new routing state, written in one transaction.
+type Transition struct {
+	MessageID string
+	Owner     string // must hold the lease for the message fields to change
+
+	// Attempts are upserted by (MessageID, Seq). On conflict (an attempt
+	// already recorded, e.g. the current one that timed out waiting for its
+	// receipt) only Reason, EndedAt, Error, ErrorClass and Ambiguous are
+	// updated, and Status only if the new status ranks higher: a receipt
+	// that raced the dispatcher is never overwritten.
+	Attempts []Attempt
+
+	Status    Status // applied only if it does not lower the stored rank
+	Channel   string
+	Step      int
+	Tries     int
+	LastError string
+	NextAt    time.Time // zero: not due
+	Now       time.Time
+}
+
+// ReceiptParams is a provider's delivery report, matched to an attempt by
+// (Channel, ProviderID).
+type ReceiptParams struct {
+	Channel    string
+	ProviderID string
+	Status     AttemptStatus // AttemptSent, AttemptDelivered, AttemptRead or AttemptUndelivered
+	Error      string
+	At         time.Time
+	// FailoverOnUndelivered: when the attempt is the message's current one
+	// and Status is AttemptUndelivered, make the message due now so the
+	// dispatcher moves down the route (the policy's "undelivered" trigger).
+	FailoverOnUndelivered bool
+}
+
+// ReceiptResult says what a receipt did.
+type ReceiptResult struct {
+	MessageID string
+	Seq       int
+	Late      bool   // the route had already moved on from this attempt
+	Status    Status // the message's status after the receipt
+	Duplicate bool   // the message is now known delivered on two channels
+	Changed   bool   // false if the receipt was stale (ranked lower) and ignored
+}
+
+// ListParams filters and pages messages, newest first.
+type ListParams struct {
+	To      string // any recipient field equal to this
+	Status  Status
+	Channel string
+	Policy  string
+	Limit   int    // default 50, max 500
+	Cursor  string // opaque; from a previous ListResult
+}
+
+// ListResult is one page.
+type ListResult struct {
+	Messages   []*Message // without History
+	NextCursor string     // "" on the last page
+}
+
+// QueueStats describes due work.
+type QueueStats struct {
+	Pending   int       // messages not final
+	Due       int       // messages due now
+	OldestDue time.Time // zero if none
+}
+
+// Store is the message store and work queue.
+type Store interface {
+	// Enqueue durably stores a new message (status queued, due at NextAt).
+	// When m has an idempotency key already stored in the same scope, it
+	// stores nothing and returns the stored message with replayed = true.
+	// When Enqueue returns without error the message is on disk.
+	Enqueue(ctx context.Context, m *Message) (stored *Message, replayed bool, err error)
+	// Claim leases up to Limit due messages (NextAt <= Now, not final, not
+	// leased or lease expired), oldest due first.
+	Claim(ctx context.Context, p ClaimParams) ([]*Message, error)
+	// Advance records a transition. If the caller no longer holds the lease
+	// the attempts are still recorded and ErrLeaseLost is returned. If the
+	// message became final meanwhile (a receipt raced the dispatcher) the
+	// attempts are recorded and the message fields are left alone.
+	Advance(ctx context.Context, t *Transition) error
+	// Release drops the owner's leases without changing anything else, so
+	// another process can claim the messages at once (graceful shutdown).
+	Release(ctx context.Context, owner string) error
+	// RecordReceipt applies a provider's delivery report.
+	RecordReceipt(ctx context.Context, p ReceiptParams) (ReceiptResult, error)
+	// Get returns a message with its History.
+	Get(ctx context.Context, id string) (*Message, error)
+	// List returns a page of messages, newest first.
+	List(ctx context.Context, p ListParams) (ListResult, error)
+	// Stats describes the queue.
+	Stats(ctx context.Context, now time.Time) (QueueStats, error)
+	// Ping checks the store is usable (readiness).
+	Ping(ctx context.Context) error
+	Close() error
+}
