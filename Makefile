@@ -1,0 +1,49 @@
+# Switchboard. `make` prints this help; `make run` and `make test` are the
+# two commands a newcomer needs.
+SHELL := /bin/bash
+GO ?= go
+BIN := bin/switchboard
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+LDFLAGS := -X main.version=$(VERSION)
+FUZZTIME ?= 60s
+PKGS := ./...
+
+.DEFAULT_GOAL := help
+
+.PHONY: help
+help: ## Show this help
+	@awk 'BEGIN {FS = ":.*##"} /^[a-zA-Z_-]+:.*##/ {printf "  \033[36m%-10s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+
+.PHONY: build
+build: ## Build bin/switchboard
+	$(GO) build -trimpath -ldflags "$(LDFLAGS)" -o $(BIN) ./cmd/switchboard
+
+.PHONY: run
+run: build ## Serve config.example.yaml on :8080 (sim channels, SQLite in ./data)
+	./$(BIN) serve --config config.example.yaml
+
+.PHONY: test
+test: ## Vet, unit, integration, end-to-end, crash and short fuzz tests
+	$(GO) vet $(PKGS)
+	@test -z "$$(gofmt -l . | tee /dev/stderr)" || { echo "gofmt: files above need formatting"; exit 1; }
+	$(GO) test -count=1 -timeout 12m $(PKGS)
+	$(GO) test -count=1 -race -timeout 10m ./routing/... ./health/... ./channels/... ./api/...
+	$(MAKE) --no-print-directory fuzz FUZZTIME=5s
+
+.PHONY: fuzz
+fuzz: ## Run each fuzz target for FUZZTIME (default 60s)
+	$(GO) test -run '^$$' -fuzz '^FuzzDecodeSendRequest$$' -fuzztime $(FUZZTIME) ./api/
+	$(GO) test -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME) ./config/
+
+.PHONY: bench
+bench: ## Load the gateway and a bare echo server; write the numbers to stdout
+	$(GO) test -run '^$$' -bench . -benchtime 3s ./store/sqlite/
+	$(GO) run ./bench/ingest -duration 10s -connections 64
+
+.PHONY: crash
+crash: ## Longer crash campaign: SIGKILL mid-flight, restart, account for every message
+	SWITCHBOARD_CRASH_ROUNDS=5 SWITCHBOARD_CRASH_MESSAGES=5000 $(GO) test -count=1 -run TestCrash -timeout 30m -v ./e2e/
+
+.PHONY: clean
+clean: ## Remove build output and the local database
+	rm -rf bin data

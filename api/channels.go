@@ -1,0 +1,204 @@
+package api
+
+import (
+	"encoding/json"
+	"errors"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/labstack/echo/v5"
+
+	"github.com/switchboard-gw/switchboard/health"
+	"github.com/switchboard-gw/switchboard/routing"
+)
+
+// simulator is implemented by sim channels, whose mode ops and drills
+// change at run time.
+type simulator interface {
+	SetMode(mode string) error
+	Mode() string
+}
+
+// ChannelView is one channel in GET /v1/channels.
+type ChannelView struct {
+	Name           string     `json:"name"`
+	Type           string     `json:"type"`
+	Kind           string     `json:"kind"`
+	State          string     `json:"state"`
+	Breaker        string     `json:"breaker"`
+	LastProbe      *ProbeView `json:"last_probe,omitempty"`
+	DisabledReason string     `json:"disabled_reason,omitempty"`
+	SimMode        string     `json:"sim_mode,omitempty"`
+}
+
+// ProbeView is a channel's last health probe.
+type ProbeView struct {
+	At        time.Time `json:"at"`
+	OK        bool      `json:"ok"`
+	Error     string    `json:"error,omitempty"`
+	LatencyMS float64   `json:"latency_ms"`
+}
+
+func (s *Server) channelView(l *routing.Lane) ChannelView {
+	v := ChannelView{Name: l.Name, Type: l.Config.Type, Kind: string(l.Kind), Breaker: l.BreakerState(), State: string(health.Healthy)}
+	if st, ok := s.deps.Health.Status(l.Name); ok {
+		v.State = string(st.State)
+		v.DisabledReason = st.DisabledReason
+		if !st.LastProbeAt.IsZero() {
+			v.LastProbe = &ProbeView{
+				At: st.LastProbeAt.UTC(), OK: st.LastProbeError == "", Error: st.LastProbeError,
+				LatencyMS: float64(st.LastProbeLatency.Microseconds()) / 1000,
+			}
+		}
+	}
+	// A channel whose probes pass but whose breaker is not closed is not
+	// fully healthy: say so rather than show two contradicting fields.
+	if v.State == string(health.Healthy) && v.Breaker != "closed" {
+		v.State = string(health.Degraded)
+	}
+	if sim, ok := l.Channel.(simulator); ok {
+		v.SimMode = sim.Mode()
+	}
+	return v
+}
+
+func (s *Server) listChannels(c *echo.Context) error {
+	lanes := s.deps.Dispatch.Router().Lanes()
+	out := make([]ChannelView, 0, len(lanes))
+	for _, l := range lanes {
+		out = append(out, s.channelView(l))
+	}
+	return c.JSON(http.StatusOK, map[string]any{"channels": out})
+}
+
+func (s *Server) lane(c *echo.Context) (*routing.Lane, error) {
+	name := c.Param("name")
+	l := s.deps.Dispatch.Router().Lane(name)
+	if l == nil {
+		return nil, errorf(http.StatusNotFound, "unknown_channel", "name", "no channel named %q is configured", name)
+	}
+	return l, nil
+}
+
+// overrideRequest is the optional body of disable/enable.
+type overrideRequest struct {
+	Reason string `json:"reason"`
+}
+
+func (s *Server) disableChannel(c *echo.Context) error {
+	l, err := s.lane(c)
+	if err != nil {
+		return err
+	}
+	var req overrideRequest
+	if err := s.decodeOptional(c, &req); err != nil {
+		return err
+	}
+	reason := strings.TrimSpace(req.Reason)
+	if reason == "" {
+		reason = "disabled by ops"
+	}
+	if err := s.deps.Health.Disable(l.Name, reason); err != nil {
+		return err
+	}
+	key, _ := c.Get(ctxKeyName).(string)
+	s.log.Warn("channel disabled by ops", "channel", l.Name, "reason", reason, "key", key)
+	return c.JSON(http.StatusOK, s.channelView(l))
+}
+
+func (s *Server) enableChannel(c *echo.Context) error {
+	l, err := s.lane(c)
+	if err != nil {
+		return err
+	}
+	if err := s.deps.Health.Enable(l.Name); err != nil {
+		return err
+	}
+	key, _ := c.Get(ctxKeyName).(string)
+	s.log.Warn("channel enabled by ops", "channel", l.Name, "key", key)
+	return c.JSON(http.StatusOK, s.channelView(l))
+}
+
+type simRequest struct {
+	Mode string `json:"mode"`
+}
+
+func (s *Server) setSimMode(c *echo.Context) error {
+	l, err := s.lane(c)
+	if err != nil {
+		return err
+	}
+	sim, ok := l.Channel.(simulator)
+	if !ok {
+		return errorf(http.StatusConflict, "not_a_sim_channel", "name", "channel %q is of type %s; only sim channels have a mode", l.Name, l.Config.Type)
+	}
+	var req simRequest
+	if err := s.decodeOptional(c, &req); err != nil {
+		return err
+	}
+	if req.Mode == "" {
+		return unprocessable("missing_field", "mode", "mode is required")
+	}
+	if err := sim.SetMode(req.Mode); err != nil {
+		return unprocessable("invalid_field", "mode", "%s", err.Error())
+	}
+	s.log.Warn("sim channel mode changed", "channel", l.Name, "mode", req.Mode)
+	return c.JSON(http.StatusOK, s.channelView(l))
+}
+
+// decodeOptional decodes a small JSON body strictly; an empty body is fine.
+func (s *Server) decodeOptional(c *echo.Context, v any) error {
+	data, err := readBody(c.Request(), 4<<10)
+	if err != nil {
+		return err
+	}
+	if len(strings.TrimSpace(string(data))) == 0 {
+		return nil
+	}
+	dec := json.NewDecoder(strings.NewReader(string(data)))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		var typ *json.UnmarshalTypeError
+		if errors.As(err, &typ) {
+			return badRequest("invalid_field", typ.Field, "%s has the wrong JSON type", typ.Field)
+		}
+		return badRequest("invalid_json", "", "malformed JSON or unknown field")
+	}
+	return nil
+}
+
+// ExplainResponse is the body of POST /v1/routes/explain.
+type ExplainResponse struct {
+	Policy   string             `json:"policy"`
+	Route    []string           `json:"route"`
+	Channel  string             `json:"channel,omitempty"` // where the message would go now; empty if nowhere
+	Channels []routing.Decision `json:"channels"`
+}
+
+func (s *Server) explain(c *echo.Context) error {
+	data, err := readBody(c.Request(), s.maxBody())
+	if err != nil {
+		return err
+	}
+	req, err := DecodeSendRequest(data)
+	if err != nil {
+		return err
+	}
+	router := s.deps.Dispatch.Router()
+	pol, err := router.SelectPolicy(req.Policy, req.Tags)
+	if err != nil {
+		if errors.Is(err, routing.ErrUnknownPolicy) {
+			return unprocessable("unknown_policy", "policy", "no policy named %q is configured", req.Policy)
+		}
+		return unprocessable("no_policy", "policy", "no policy matches the message's tags and no \"default\" policy is configured")
+	}
+	out := ExplainResponse{Policy: pol.Name, Route: pol.Route, Channels: router.Explain(pol, req.To)}
+	for _, d := range out.Channels {
+		if d.Use {
+			out.Channel = d.Channel
+			break
+		}
+	}
+	return c.JSON(http.StatusOK, out)
+}

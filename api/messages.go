@@ -1,0 +1,259 @@
+package api
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/labstack/echo/v5"
+
+	"github.com/switchboard-gw/switchboard/routing"
+	"github.com/switchboard-gw/switchboard/store"
+)
+
+const maxIdempotencyKey = 255
+
+// SendResponse is the 202 body of POST /v1/messages.
+type SendResponse struct {
+	ID     string   `json:"id"`
+	Status string   `json:"status"`
+	Policy string   `json:"policy"`
+	Route  []string `json:"route"`
+}
+
+func (s *Server) maxBody() int64 {
+	if n := s.deps.Config.Server.MaxBodyBytes; n > 0 {
+		return n
+	}
+	return 64 << 10
+}
+
+func (s *Server) sendMessage(c *echo.Context) error {
+	data, err := readBody(c.Request(), s.maxBody())
+	if err != nil {
+		return err
+	}
+	req, err := DecodeSendRequest(data)
+	if err != nil {
+		return err
+	}
+	idemKey := c.Request().Header.Get("Idempotency-Key")
+	if len(idemKey) > maxIdempotencyKey {
+		return badRequest("invalid_header", "Idempotency-Key", "Idempotency-Key is longer than %d bytes", maxIdempotencyKey)
+	}
+	router := s.deps.Dispatch.Router()
+	pol, err := router.SelectPolicy(req.Policy, req.Tags)
+	if err != nil {
+		if errors.Is(err, routing.ErrUnknownPolicy) {
+			return unprocessable("unknown_policy", "policy", "no policy named %q is configured", req.Policy)
+		}
+		return unprocessable("no_policy", "policy", "no policy matches the message's tags and no \"default\" policy is configured")
+	}
+	if !hasAddressForRoute(router, pol.Route, req.To) {
+		return unprocessable("no_route", "to", "the message has no address for any channel of policy %q (route: %s)", pol.Name, strings.Join(pol.Route, ", "))
+	}
+
+	now := s.now().UTC()
+	ttl := pol.TTL.D()
+	if req.ttl > 0 {
+		ttl = req.ttl
+	}
+	if ttl <= 0 {
+		ttl = 24 * time.Hour
+	}
+	id, err := uuid.NewV7()
+	if err != nil {
+		return fmt.Errorf("new message id: %w", err)
+	}
+	scope, _ := c.Get(ctxKeyName).(string)
+	m := &store.Message{
+		ID:               id.String(),
+		IdempotencyScope: scope,
+		IdempotencyKey:   idemKey,
+		RequestHash:      requestHash(req),
+		Policy:           pol.Name,
+		Route:            append([]string(nil), pol.Route...),
+		To:               req.To,
+		Body:             req.Body,
+		Subject:          req.Subject,
+		Tags:             req.Tags,
+		Metadata:         req.Metadata,
+		CallbackURL:      req.CallbackURL,
+		Status:           store.StatusQueued,
+		CreatedAt:        now,
+		UpdatedAt:        now,
+		ExpiresAt:        now.Add(ttl),
+		NextAt:           now,
+	}
+	stored, replayed, err := s.deps.Store.Enqueue(c.Request().Context(), m)
+	if err != nil {
+		// Not accepted: say so plainly so the client retries (with the same
+		// Idempotency-Key, it cannot create a duplicate).
+		s.log.Error("enqueue message", "err", err)
+		return &Error{Status: http.StatusServiceUnavailable, Code: "unavailable", Message: "the message store is unavailable; the message was not accepted, retry", RetryAfter: 1}
+	}
+	if replayed {
+		if stored.RequestHash != m.RequestHash {
+			return unprocessable("idempotency_mismatch", "Idempotency-Key", "this Idempotency-Key was already used with a different request body")
+		}
+		c.Response().Header().Set("Idempotent-Replay", "true")
+	} else {
+		s.deps.Dispatch.Wake()
+	}
+	c.Response().Header().Set("Location", "/v1/messages/"+stored.ID)
+	return c.JSON(http.StatusAccepted, SendResponse{ID: stored.ID, Status: string(store.StatusQueued), Policy: stored.Policy, Route: stored.Route})
+}
+
+func hasAddressForRoute(r *routing.Router, route []string, to store.Recipient) bool {
+	for _, name := range route {
+		if l := r.Lane(name); l != nil && routing.AddressFor(to, l.Kind) != "" {
+			return true
+		}
+	}
+	return false
+}
+
+// requestHash identifies a request's meaning, not its bytes: the same
+// fields in another order or spacing are the same request.
+func requestHash(r *SendRequest) string {
+	b, _ := json.Marshal(r) // a struct of strings, slices and maps: cannot fail
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:])
+}
+
+// MessageView is a message as the API shows it.
+type MessageView struct {
+	ID            string            `json:"id"`
+	Status        string            `json:"status"`
+	Policy        string            `json:"policy"`
+	Route         []string          `json:"route"`
+	Channel       string            `json:"channel,omitempty"`
+	IsFallback    bool              `json:"is_fallback"`
+	Duplicate     bool              `json:"duplicate"`
+	To            store.Recipient   `json:"to"`
+	Body          string            `json:"body,omitempty"`
+	Subject       string            `json:"subject,omitempty"`
+	Tags          []string          `json:"tags,omitempty"`
+	Metadata      map[string]string `json:"metadata,omitempty"`
+	CallbackURL   string            `json:"callback_url,omitempty"`
+	LastError     string            `json:"last_error,omitempty"`
+	CreatedAt     time.Time         `json:"created_at"`
+	UpdatedAt     time.Time         `json:"updated_at"`
+	ExpiresAt     time.Time         `json:"expires_at"`
+	NextAttemptAt *time.Time        `json:"next_attempt_at,omitempty"`
+	Attempts      []AttemptView     `json:"attempts,omitempty"`
+}
+
+// AttemptView is one attempt as the API shows it.
+type AttemptView struct {
+	Seq         int        `json:"seq"`
+	Channel     string     `json:"channel"`
+	Status      string     `json:"status"`
+	ProviderID  string     `json:"provider_id,omitempty"`
+	ErrorClass  string     `json:"error_class,omitempty"`
+	Error       string     `json:"error,omitempty"`
+	Info        string     `json:"info,omitempty"`
+	Reason      string     `json:"failover_reason,omitempty"`
+	Ambiguous   bool       `json:"ambiguous,omitempty"`
+	Late        bool       `json:"late,omitempty"`
+	StartedAt   time.Time  `json:"started_at"`
+	EndedAt     *time.Time `json:"ended_at,omitempty"`
+	DeliveredAt *time.Time `json:"delivered_at,omitempty"`
+}
+
+func timePtr(t time.Time) *time.Time {
+	if t.IsZero() {
+		return nil
+	}
+	u := t.UTC()
+	return &u
+}
+
+func messageView(m *store.Message, withBody bool) MessageView {
+	v := MessageView{
+		ID: m.ID, Status: string(m.Status), Policy: m.Policy, Route: m.Route, Channel: m.Channel,
+		Duplicate: m.Duplicate, To: m.To, Subject: m.Subject, Tags: m.Tags, Metadata: m.Metadata,
+		CallbackURL: m.CallbackURL, LastError: m.LastError,
+		CreatedAt: m.CreatedAt.UTC(), UpdatedAt: m.UpdatedAt.UTC(), ExpiresAt: m.ExpiresAt.UTC(),
+		NextAttemptAt: timePtr(m.NextAt),
+	}
+	if withBody {
+		v.Body = m.Body
+	}
+	// A message is a fallback when the channel that took it is not the
+	// first of its route.
+	if m.Channel != "" && len(m.Route) > 0 && m.Channel != m.Route[0] {
+		v.IsFallback = true
+	}
+	for _, a := range m.History {
+		v.Attempts = append(v.Attempts, AttemptView{
+			Seq: a.Seq, Channel: a.Channel, Status: string(a.Status), ProviderID: a.ProviderID,
+			ErrorClass: a.ErrorClass, Error: a.Error, Info: a.Info, Reason: a.Reason,
+			Ambiguous: a.Ambiguous, Late: a.Late, StartedAt: a.StartedAt.UTC(),
+			EndedAt: timePtr(a.EndedAt), DeliveredAt: timePtr(a.DeliveredAt),
+		})
+	}
+	return v
+}
+
+func (s *Server) getMessage(c *echo.Context) error {
+	id := c.Param("id")
+	if _, err := uuid.Parse(id); err != nil {
+		return errorf(http.StatusNotFound, "not_found", "id", "no message with id %q", id)
+	}
+	m, err := s.deps.Store.Get(c.Request().Context(), id)
+	if errors.Is(err, store.ErrNotFound) {
+		return errorf(http.StatusNotFound, "not_found", "id", "no message with id %q", id)
+	}
+	if err != nil {
+		return fmt.Errorf("get message: %w", err)
+	}
+	return c.JSON(http.StatusOK, messageView(m, true))
+}
+
+// ListResponse is a page of messages.
+type ListResponse struct {
+	Messages   []MessageView `json:"messages"`
+	NextCursor string        `json:"next_cursor,omitempty"`
+}
+
+func (s *Server) listMessages(c *echo.Context) error {
+	q := c.Request().URL.Query()
+	p := store.ListParams{
+		To:      strings.TrimPrefix(q.Get("to"), "whatsapp:"),
+		Status:  store.Status(q.Get("status")),
+		Channel: q.Get("channel"),
+		Policy:  q.Get("policy"),
+		Cursor:  q.Get("cursor"),
+		Limit:   50,
+	}
+	if p.Status != "" && !p.Status.Valid() {
+		return badRequest("invalid_query", "status", "unknown status %q (want queued, sending, sent, delivered, read, failed or expired)", p.Status)
+	}
+	if l := q.Get("limit"); l != "" {
+		n, err := strconv.Atoi(l)
+		if err != nil || n < 1 || n > 500 {
+			return badRequest("invalid_query", "limit", "limit must be a number from 1 to 500")
+		}
+		p.Limit = n
+	}
+	res, err := s.deps.Store.List(c.Request().Context(), p)
+	if err != nil {
+		if errors.Is(err, store.ErrBadCursor) {
+			return badRequest("invalid_query", "cursor", "cursor is not one this server returned")
+		}
+		return fmt.Errorf("list messages: %w", err)
+	}
+	out := ListResponse{Messages: make([]MessageView, 0, len(res.Messages)), NextCursor: res.NextCursor}
+	for _, m := range res.Messages {
+		out.Messages = append(out.Messages, messageView(m, false))
+	}
+	return c.JSON(http.StatusOK, out)
+}

@@ -1,0 +1,140 @@
+package api
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/labstack/echo/v5"
+
+	"github.com/switchboard-gw/switchboard/config"
+	"github.com/switchboard-gw/switchboard/health"
+	"github.com/switchboard-gw/switchboard/routing"
+	"github.com/switchboard-gw/switchboard/store"
+)
+
+// HealthView is what the API needs from the health monitor.
+type HealthView interface {
+	Status(name string) (health.Status, bool)
+	Disable(name, reason string) error
+	Enable(name string) error
+}
+
+// Dispatch is what the API needs from the routing core.
+type Dispatch interface {
+	Router() *routing.Router
+	Wake()
+}
+
+// Deps are the parts the API serves.
+type Deps struct {
+	Config   *config.Config
+	Store    store.Store
+	Dispatch Dispatch
+	Health   HealthView
+	Logger   *slog.Logger
+	Now      func() time.Time // for tests; default time.Now
+}
+
+// Server is the HTTP API.
+type Server struct {
+	deps Deps
+	keys *keyring
+	echo *echo.Echo
+	log  *slog.Logger
+	now  func() time.Time
+}
+
+// New builds the API and its routes.
+func New(d Deps) *Server {
+	s := &Server{deps: d, keys: newKeyring(d.Config.Auth.Keys), log: d.Logger, now: d.Now}
+	if s.log == nil {
+		s.log = slog.Default()
+	}
+	if s.now == nil {
+		s.now = time.Now
+	}
+	e := echo.New()
+	e.HTTPErrorHandler = errorHandler(s.log)
+	e.Use(s.recoverPanics, s.accessLog)
+
+	e.GET("/healthz", s.healthz)
+	e.GET("/readyz", s.readyz)
+
+	send, read, admin := config.RoleSend, config.RoleRead, config.RoleAdmin
+	v1 := e.Group("/v1")
+	v1.POST("/messages", s.sendMessage, s.keys.requireRole(send, admin))
+	v1.GET("/messages/:id", s.getMessage, s.keys.requireRole(send, read, admin))
+	v1.GET("/messages", s.listMessages, s.keys.requireRole(read, admin))
+	v1.GET("/channels", s.listChannels, s.keys.requireRole(read, admin))
+	v1.POST("/channels/:name/disable", s.disableChannel, s.keys.requireRole(admin))
+	v1.POST("/channels/:name/enable", s.enableChannel, s.keys.requireRole(admin))
+	v1.POST("/channels/:name/sim", s.setSimMode, s.keys.requireRole(admin))
+	v1.POST("/routes/explain", s.explain, s.keys.requireRole(send, read, admin))
+	s.echo = e
+	return s
+}
+
+// ServeHTTP makes the API an http.Handler.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.echo.ServeHTTP(w, r) }
+
+func (s *Server) healthz(c *echo.Context) error {
+	return c.JSON(http.StatusOK, map[string]string{"status": "ok"})
+}
+
+// readyz says whether the gateway can accept messages: the store answers.
+func (s *Server) readyz(c *echo.Context) error {
+	ctx, cancel := context.WithTimeout(c.Request().Context(), 2*time.Second)
+	defer cancel()
+	if err := s.deps.Store.Ping(ctx); err != nil {
+		s.log.Warn("readiness check failed", "err", err)
+		return &Error{Status: http.StatusServiceUnavailable, Code: "not_ready", Message: "the message store is not available", RetryAfter: 1}
+	}
+	return c.JSON(http.StatusOK, map[string]string{"status": "ready"})
+}
+
+// recoverPanics turns a handler panic into a logged 500: one bad request
+// must not take the gateway down.
+func (s *Server) recoverPanics(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c *echo.Context) (err error) {
+		defer func() {
+			if p := recover(); p != nil {
+				s.log.Error("panic in handler", "method", c.Request().Method, "path", c.Request().URL.Path, "panic", p)
+				err = &Error{Status: http.StatusInternalServerError, Code: "internal", Message: "internal error; the gateway logged the details"}
+			}
+		}()
+		return next(c)
+	}
+}
+
+// accessLog logs method, path and status. Bodies and query strings are never
+// logged: they hold phone numbers, emails and message text.
+func (s *Server) accessLog(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c *echo.Context) error {
+		start := time.Now()
+		err := next(c)
+		status := http.StatusOK
+		if r, _ := echo.UnwrapResponse(c.Response()); r != nil && r.Status != 0 {
+			status = r.Status
+		}
+		if sc, ok := err.(interface{ StatusCode() int }); ok && err != nil {
+			status = sc.StatusCode()
+		} else if err != nil {
+			status = http.StatusInternalServerError
+		}
+		if s.log.Enabled(c.Request().Context(), slog.LevelDebug) || status >= 500 {
+			s.log.Log(c.Request().Context(), levelFor(status), "http request",
+				"method", c.Request().Method, "path", c.Request().URL.Path, "status", status,
+				"duration", time.Since(start))
+		}
+		return err
+	}
+}
+
+func levelFor(status int) slog.Level {
+	if status >= 500 {
+		return slog.LevelError
+	}
+	return slog.LevelDebug
+}

@@ -1,0 +1,389 @@
+package routing
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/switchboard-gw/switchboard/channels"
+	"github.com/switchboard-gw/switchboard/config"
+	"github.com/switchboard-gw/switchboard/store"
+)
+
+// waitRetry is how long a message waits before looking again at a channel
+// that is unhealthy or has an open breaker, when its policy says to wait
+// rather than fail over.
+const waitRetry = 5 * time.Second
+
+// Dispatcher claims due messages from the store and walks their routes.
+type Dispatcher struct {
+	store  store.Store
+	router atomic.Pointer[Router]
+	cfg    config.Dispatch
+	owner  string
+	log    *slog.Logger
+	now    func() time.Time
+	rnd    func() float64
+
+	wake     chan struct{}
+	inflight sync.WaitGroup
+}
+
+// DispatcherOptions configures NewDispatcher.
+type DispatcherOptions struct {
+	Owner  string // lease owner; unique per process
+	Logger *slog.Logger
+	Now    func() time.Time // for tests; default time.Now
+}
+
+// NewDispatcher returns a dispatcher for r; call Run to start it.
+func NewDispatcher(s store.Store, r *Router, cfg config.Dispatch, o DispatcherOptions) *Dispatcher {
+	d := &Dispatcher{
+		store: s, cfg: cfg, owner: o.Owner, log: o.Logger, now: o.Now,
+		rnd:  rand.Float64,
+		wake: make(chan struct{}, 1),
+	}
+	if d.log == nil {
+		d.log = slog.Default()
+	}
+	if d.now == nil {
+		d.now = time.Now
+	}
+	if d.cfg.Workers <= 0 {
+		d.cfg.Workers = 64
+	}
+	if d.cfg.BatchSize <= 0 {
+		d.cfg.BatchSize = 128
+	}
+	if d.cfg.Lease <= 0 {
+		d.cfg.Lease = config.Duration(2 * time.Minute)
+	}
+	if d.cfg.Poll <= 0 {
+		d.cfg.Poll = config.Duration(200 * time.Millisecond)
+	}
+	d.router.Store(r)
+	return d
+}
+
+// Router returns the router in use.
+func (d *Dispatcher) Router() *Router { return d.router.Load() }
+
+// SetRouter swaps the router; messages already being processed finish with
+// the old one.
+func (d *Dispatcher) SetRouter(r *Router) { d.router.Store(r) }
+
+// Wake makes an idle dispatcher look for work now (after an enqueue).
+func (d *Dispatcher) Wake() {
+	select {
+	case d.wake <- struct{}{}:
+	default:
+	}
+}
+
+// Run claims and processes work until ctx is done, then waits for in-flight
+// attempts to finish and releases the leases it still holds.
+func (d *Dispatcher) Run(ctx context.Context) error {
+	sem := make(chan struct{}, d.cfg.Workers)
+	timer := time.NewTimer(0)
+	defer timer.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			d.inflight.Wait()
+			// A fresh context: the run context is already cancelled, and
+			// releasing leases is what lets a restart pick the work up at once.
+			rctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			if err := d.store.Release(rctx, d.owner); err != nil {
+				return fmt.Errorf("release leases: %w", err)
+			}
+			return nil
+		case <-timer.C:
+		case <-d.wake:
+		}
+		// Claim in batches: when most workers are busy, wait for them to
+		// free up (each finished worker wakes the loop) rather than claiming
+		// a message at a time.
+		lowWater := max(1, min(d.cfg.Workers, d.cfg.BatchSize)/4)
+		for ctx.Err() == nil {
+			free := cap(sem) - len(sem)
+			if free < lowWater && len(sem) > 0 {
+				break
+			}
+			limit := min(free, d.cfg.BatchSize)
+			msgs, err := d.store.Claim(ctx, store.ClaimParams{
+				Owner: d.owner, Lease: d.cfg.Lease.D(), Limit: limit, Now: d.now(),
+			})
+			if err != nil {
+				if ctx.Err() == nil {
+					d.log.Error("claim due messages", "err", err)
+				}
+				break
+			}
+			for _, m := range msgs {
+				sem <- struct{}{}
+				d.inflight.Add(1)
+				go func() {
+					defer func() {
+						<-sem
+						d.inflight.Done()
+						d.Wake()
+					}()
+					d.Process(m)
+				}()
+			}
+			if len(msgs) < limit {
+				break // drained what is due
+			}
+		}
+		if !timer.Stop() {
+			select {
+			case <-timer.C:
+			default:
+			}
+		}
+		timer.Reset(d.cfg.Poll.D())
+	}
+}
+
+// Process takes one claimed message one step further and records the result.
+// It is exported for tests that drive the dispatcher without Run.
+func (d *Dispatcher) Process(m *store.Message) {
+	// Sends are not cut short by shutdown: an attempt that reached the
+	// provider must be recorded, and each send is bounded by send_timeout.
+	ctx := context.Background()
+	t := d.step(ctx, m)
+	if err := d.store.Advance(ctx, t); err != nil {
+		if errors.Is(err, store.ErrLeaseLost) {
+			d.log.Warn("lease lost while processing message; attempts were recorded", "id", m.ID)
+			return
+		}
+		d.log.Error("record transition", "id", m.ID, "err", err)
+	}
+}
+
+// step decides what happens to m now. It calls at most the channels needed
+// to get the message accepted (or to exhaust the route) and returns the
+// transition to record.
+func (d *Dispatcher) step(ctx context.Context, m *store.Message) *store.Transition {
+	r := d.router.Load()
+	now := d.now()
+	pol := r.Policy(m.Policy)
+	if pol == nil {
+		// The policy was removed by a reload; the message keeps its route
+		// and fails over on every trigger.
+		pol = &config.Policy{Name: m.Policy, Route: m.Route, FailoverOn: config.AllTriggers}
+	}
+	t := &store.Transition{
+		MessageID: m.ID, Owner: d.owner, Now: now,
+		Status: m.Status, Channel: m.Channel, Step: m.Step, Tries: m.Tries, LastError: m.LastError,
+	}
+	seq := m.Attempts
+
+	if !m.ExpiresAt.IsZero() && !now.Before(m.ExpiresAt) {
+		if c := m.Current; c != nil && c.Status == store.AttemptSent && c.EndedAt.IsZero() {
+			c.Reason, c.EndedAt = "expired", now
+			t.Attempts = append(t.Attempts, *c)
+		}
+		t.Status = store.StatusExpired
+		t.LastError = "ttl expired before delivery"
+		t.NextAt = time.Time{}
+		return t
+	}
+
+	// The current attempt was accepted and is waiting on its receipt: we
+	// are here because its deadline passed or a failure receipt arrived.
+	if c := m.Current; c != nil && c.Step == m.Step && c.EndedAt.IsZero() &&
+		(c.Status == store.AttemptSent || c.Status == store.AttemptUndelivered) {
+		trigger := config.TriggerNoReceipt
+		if c.Status == store.AttemptUndelivered {
+			trigger = config.TriggerUndelivered
+		}
+		if !pol.FailsOverOn(trigger) {
+			if trigger == config.TriggerUndelivered {
+				c.EndedAt = now
+				t.Attempts = append(t.Attempts, *c)
+				t.Status = store.StatusFailed
+				t.LastError = fmt.Sprintf("%s reported the message undelivered: %s", c.Channel, c.Error)
+				return t
+			}
+			t.NextAt = time.Time{} // keep waiting for a receipt, with no deadline
+			return t
+		}
+		c.Reason, c.EndedAt = string(trigger), now
+		if trigger == config.TriggerNoReceipt {
+			t.LastError = fmt.Sprintf("%s: no delivered receipt within %s", c.Channel, pol.ReceiptTimeout[c.Channel].D())
+		} else {
+			t.LastError = fmt.Sprintf("%s: provider reported undelivered: %s", c.Channel, c.Error)
+		}
+		t.Attempts = append(t.Attempts, *c)
+		t.Step, t.Tries = m.Step+1, 0
+	}
+
+	lastErr := t.LastError
+	for t.Step < len(m.Route) {
+		name := m.Route[t.Step]
+		dec := r.decide(pol, name, m.To)
+		if !dec.Use {
+			switch dec.Reason {
+			case "wait_unhealthy", "wait_disabled", "wait_breaker":
+				// The policy does not fail over on this trigger: wait for
+				// the channel, bounded by the message's TTL.
+				t.Status = maxStatus(t.Status, store.StatusSending)
+				t.NextAt = d.capExpiry(m, now.Add(waitRetry))
+				return t
+			}
+			seq++
+			t.Attempts = append(t.Attempts, store.Attempt{
+				MessageID: m.ID, Seq: seq, Step: t.Step, Channel: name,
+				Status: store.AttemptSkipped, Reason: dec.Reason, Error: dec.Detail,
+				StartedAt: now, EndedAt: now,
+			})
+			t.Step, t.Tries = t.Step+1, 0
+			continue
+		}
+
+		lane := r.lanes[name]
+		seq++
+		a := store.Attempt{MessageID: m.ID, Seq: seq, Step: t.Step, Channel: name, StartedAt: d.now()}
+		if m.Reclaimed && t.Step == m.Step {
+			// A previous process claimed this message and died before
+			// recording what it did: it may have sent on this channel.
+			a.Ambiguous = true
+			a.Info = "a previous gateway process stopped mid-send; this may be a duplicate"
+		}
+		res, err := d.send(ctx, lane, m)
+		end := d.now()
+		a.EndedAt = end
+		if err == nil {
+			a.Status, a.ProviderID = store.AttemptSent, res.ProviderID
+			a.Info = joinInfo(a.Info, res.Info)
+			a.EndedAt = time.Time{}
+			t.Channel, t.Tries = name, 0
+			t.Status = maxStatus(t.Status, store.StatusSent)
+			switch timeout := pol.ReceiptTimeout[name].D(); {
+			case res.Delivered:
+				a.Status, a.DeliveredAt, a.EndedAt = store.AttemptDelivered, end, end
+				t.Status = store.StatusDelivered
+				t.NextAt = time.Time{}
+			case timeout > 0 && pol.FailsOverOn(config.TriggerNoReceipt):
+				t.NextAt = d.capExpiry(m, end.Add(timeout))
+			default:
+				t.NextAt = time.Time{}
+			}
+			t.Attempts = append(t.Attempts, a)
+			return t
+		}
+		if errors.Is(err, errBreakerOpen) {
+			// Refused by the breaker (open, or half-open with its trial in
+			// flight): no provider call was made.
+			a.Status, a.Reason, a.Error = store.AttemptSkipped, "breaker_open", "the circuit breaker is open after repeated failures"
+			t.Attempts = append(t.Attempts, a)
+			if !pol.FailsOverOn(config.TriggerBreakerOpen) {
+				t.NextAt = d.capExpiry(m, now.Add(waitRetry))
+				t.Status = maxStatus(t.Status, store.StatusSending)
+				return t
+			}
+			t.Step, t.Tries = t.Step+1, 0
+			continue
+		}
+
+		class := channels.ClassOf(err)
+		a.Status, a.ErrorClass, a.Error = store.AttemptFailed, string(class), err.Error()
+		lastErr = fmt.Sprintf("%s: %s", name, err)
+		t.LastError = lastErr
+		t.Status = maxStatus(t.Status, store.StatusSending)
+		switch class {
+		case channels.RateLimited:
+			// Not the message's fault nor the provider's health: come back
+			// when the provider asked, without using a retry.
+			wait := channels.RetryAfterOf(err)
+			if wait <= 0 {
+				wait = time.Second
+			}
+			t.Attempts = append(t.Attempts, a)
+			t.NextAt = d.capExpiry(m, end.Add(wait))
+			return t
+		case channels.Transient:
+			t.Tries++
+			if t.Tries < max(lane.Config.Retry.Attempts, 1) {
+				t.Attempts = append(t.Attempts, a)
+				t.NextAt = d.capExpiry(m, end.Add(backoff(lane.Config.Retry, t.Tries, d.rnd)))
+				return t
+			}
+		case channels.Ambiguous:
+			a.Ambiguous = true
+		}
+		// Permanent, misconfigured, ambiguous, or transient with the retry
+		// budget spent: this channel is done with the message.
+		if !pol.FailsOverOn(config.TriggerError) {
+			t.Attempts = append(t.Attempts, a)
+			t.Status = store.StatusFailed
+			t.NextAt = time.Time{}
+			return t
+		}
+		a.Reason = string(config.TriggerError)
+		t.Attempts = append(t.Attempts, a)
+		t.Step, t.Tries = t.Step+1, 0
+	}
+
+	t.Status = store.StatusFailed
+	t.NextAt = time.Time{}
+	if lastErr == "" {
+		lastErr = "no channel in the route could take the message (see attempts)"
+	}
+	t.LastError = "route exhausted: " + lastErr
+	return t
+}
+
+func (d *Dispatcher) send(ctx context.Context, lane *Lane, m *store.Message) (channels.Result, error) {
+	timeout := lane.Config.SendTimeout.D()
+	if timeout <= 0 {
+		timeout = 10 * time.Second
+	}
+	sctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	msg := &channels.Message{
+		ID: m.ID, To: AddressFor(m.To, lane.Kind), Body: m.Body, Subject: m.Subject, Metadata: m.Metadata,
+	}
+	return lane.send(func() (channels.Result, error) {
+		res, err := lane.Channel.Send(sctx, msg)
+		if err != nil && sctx.Err() != nil && channels.ClassOf(err) == channels.Transient {
+			// Our deadline cut the call short; unless the channel says the
+			// request was never written, the provider may have it.
+			err = &channels.Error{Class: channels.Ambiguous, Err: fmt.Errorf("send timed out after %s: %w", timeout, err)}
+		}
+		return res, err
+	})
+}
+
+// capExpiry keeps a message from waiting past its TTL: it is looked at
+// again when it expires, and ends as expired then.
+func (d *Dispatcher) capExpiry(m *store.Message, at time.Time) time.Time {
+	if !m.ExpiresAt.IsZero() && m.ExpiresAt.Before(at) {
+		return m.ExpiresAt
+	}
+	return at
+}
+
+func maxStatus(a, b store.Status) store.Status {
+	if b.Rank() > a.Rank() {
+		return b
+	}
+	return a
+}
+
+func joinInfo(a, b string) string {
+	switch {
+	case a == "":
+		return b
+	case b == "":
+		return a
+	}
+	return a + "; " + b
+}

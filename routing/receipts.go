@@ -1,0 +1,105 @@
+package routing
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/switchboard-gw/switchboard/channels"
+	"github.com/switchboard-gw/switchboard/store"
+)
+
+// Receipts applies providers' delivery reports to the store. It implements
+// channels.ReceiptSink.
+type Receipts struct {
+	Store  store.Store
+	Logger *slog.Logger
+	// Wake is called when a receipt makes a message due (an undelivered
+	// report), so the dispatcher fails it over without waiting for a poll.
+	Wake func()
+}
+
+var _ channels.ReceiptSink = (*Receipts)(nil)
+
+// receiptRetries bounds how long a receipt waits for its attempt to be
+// recorded: a fast provider can report delivery before the dispatcher has
+// written the attempt it belongs to.
+var receiptRetries = []time.Duration{20 * time.Millisecond, 100 * time.Millisecond, 500 * time.Millisecond, 2 * time.Second, 5 * time.Second}
+
+// Receipt records r. If the attempt is not (yet) known it retries in the
+// background for a few seconds before giving up, and returns nil at once.
+func (rc *Receipts) Receipt(ctx context.Context, r channels.Receipt) error {
+	p, err := receiptParams(r)
+	if err != nil {
+		return err
+	}
+	res, err := rc.Store.RecordReceipt(ctx, p)
+	if errors.Is(err, store.ErrNotFound) {
+		go rc.retry(p)
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("record receipt: %w", err)
+	}
+	rc.applied(p, res)
+	return nil
+}
+
+func (rc *Receipts) retry(p store.ReceiptParams) {
+	for _, wait := range receiptRetries {
+		time.Sleep(wait)
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		res, err := rc.Store.RecordReceipt(ctx, p)
+		cancel()
+		if err == nil {
+			rc.applied(p, res)
+			return
+		}
+		if !errors.Is(err, store.ErrNotFound) {
+			rc.logger().Error("record receipt", "channel", p.Channel, "provider_id", p.ProviderID, "err", err)
+			return
+		}
+	}
+	rc.logger().Warn("receipt for an unknown message dropped", "channel", p.Channel, "provider_id", p.ProviderID, "status", p.Status)
+}
+
+func (rc *Receipts) applied(p store.ReceiptParams, res store.ReceiptResult) {
+	if res.Late {
+		rc.logger().Info("late receipt", "id", res.MessageID, "channel", p.Channel, "status", p.Status, "duplicate", res.Duplicate)
+	}
+	if p.Status == store.AttemptUndelivered && rc.Wake != nil {
+		rc.Wake()
+	}
+}
+
+func (rc *Receipts) logger() *slog.Logger {
+	if rc.Logger != nil {
+		return rc.Logger
+	}
+	return slog.Default()
+}
+
+func receiptParams(r channels.Receipt) (store.ReceiptParams, error) {
+	p := store.ReceiptParams{Channel: r.Channel, ProviderID: r.ProviderID, Error: r.Error, At: r.At, FailoverOnUndelivered: true}
+	if p.At.IsZero() {
+		p.At = time.Now()
+	}
+	switch r.Status {
+	case channels.ReceiptSent:
+		p.Status = store.AttemptSent
+	case channels.ReceiptDelivered:
+		p.Status = store.AttemptDelivered
+	case channels.ReceiptRead:
+		p.Status = store.AttemptRead
+	case channels.ReceiptUndelivered, channels.ReceiptFailed:
+		p.Status = store.AttemptUndelivered
+	default:
+		return p, fmt.Errorf("unknown receipt status %q", r.Status)
+	}
+	if r.Channel == "" || r.ProviderID == "" {
+		return p, errors.New("receipt needs a channel and a provider id")
+	}
+	return p, nil
+}

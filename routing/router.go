@@ -1,0 +1,167 @@
+package routing
+
+import (
+	"errors"
+	"fmt"
+	"slices"
+
+	"github.com/switchboard-gw/switchboard/config"
+	"github.com/switchboard-gw/switchboard/health"
+	"github.com/switchboard-gw/switchboard/store"
+)
+
+// Health is what routing needs to know about a channel's probes and ops
+// overrides. *health.Monitor implements it.
+type Health interface {
+	Usable(name string) (ok bool, state health.State, reason string)
+}
+
+var (
+	// ErrUnknownPolicy: the request named a policy that is not configured.
+	ErrUnknownPolicy = errors.New("unknown policy")
+	// ErrNoPolicy: no policy matched and there is no "default" policy.
+	ErrNoPolicy = errors.New("no policy matches and no default policy is configured")
+)
+
+// Router holds one configuration's policies and lanes. It is immutable; a
+// reload builds a new one.
+type Router struct {
+	policies []*config.Policy
+	byName   map[string]*config.Policy
+	lanes    map[string]*Lane
+	order    []string // lane names in config order
+	health   Health
+}
+
+// NewRouter builds a router. Every route entry must name a lane (config
+// validation guarantees it for a loaded config).
+func NewRouter(policies []*config.Policy, lanes []*Lane, h Health) (*Router, error) {
+	r := &Router{
+		policies: policies,
+		byName:   make(map[string]*config.Policy, len(policies)),
+		lanes:    make(map[string]*Lane, len(lanes)),
+		health:   h,
+	}
+	for _, l := range lanes {
+		r.lanes[l.Name] = l
+		r.order = append(r.order, l.Name)
+	}
+	for _, p := range policies {
+		r.byName[p.Name] = p
+		for _, name := range p.Route {
+			if _, ok := r.lanes[name]; !ok {
+				return nil, fmt.Errorf("policy %q: route names unknown channel %q", p.Name, name)
+			}
+		}
+	}
+	return r, nil
+}
+
+// Lane returns the named lane or nil.
+func (r *Router) Lane(name string) *Lane { return r.lanes[name] }
+
+// Lanes returns every lane in config order.
+func (r *Router) Lanes() []*Lane {
+	out := make([]*Lane, 0, len(r.order))
+	for _, n := range r.order {
+		out = append(out, r.lanes[n])
+	}
+	return out
+}
+
+// Policy returns the named policy or nil.
+func (r *Router) Policy(name string) *config.Policy { return r.byName[name] }
+
+// SelectPolicy picks the policy for a message: the one it names, else the
+// first whose match.tags share a tag with the message, else "default".
+func (r *Router) SelectPolicy(name string, tags []string) (*config.Policy, error) {
+	if name != "" {
+		if p := r.byName[name]; p != nil {
+			return p, nil
+		}
+		return nil, fmt.Errorf("%w %q", ErrUnknownPolicy, name)
+	}
+	for _, p := range r.policies {
+		for _, t := range p.Match.Tags {
+			if slices.Contains(tags, t) {
+				return p, nil
+			}
+		}
+	}
+	if p := r.byName["default"]; p != nil {
+		return p, nil
+	}
+	return nil, ErrNoPolicy
+}
+
+// Decision says whether one channel of a route would be tried now, and why.
+type Decision struct {
+	Channel string `json:"channel"`
+	Kind    string `json:"kind,omitempty"`
+	Use     bool   `json:"use"`
+	// Reason is "ok" or why the channel is out: no_address, unknown_channel,
+	// disabled, unhealthy, breaker_open. Waiting (a trigger not in the
+	// policy's failover_on) is "wait_unhealthy" or "wait_breaker".
+	Reason  string `json:"reason"`
+	Detail  string `json:"detail,omitempty"`
+	State   string `json:"state,omitempty"`
+	Breaker string `json:"breaker,omitempty"`
+}
+
+// Explain says what the route of p would do right now for a recipient.
+// The first Decision with Use == true is where the message would go.
+func (r *Router) Explain(p *config.Policy, to store.Recipient) []Decision {
+	out := make([]Decision, 0, len(p.Route))
+	for _, name := range p.Route {
+		out = append(out, r.decide(p, name, to))
+	}
+	return out
+}
+
+// decide is the one place that says whether a channel is in or out; the
+// dispatcher and Explain both use it so an explanation never lies.
+func (r *Router) decide(p *config.Policy, name string, to store.Recipient) Decision {
+	d := Decision{Channel: name}
+	l := r.lanes[name]
+	if l == nil {
+		d.Reason = "unknown_channel"
+		d.Detail = "the channel is no longer configured"
+		return d
+	}
+	d.Kind = string(l.Kind)
+	d.Breaker = l.BreakerState()
+	if AddressFor(to, l.Kind) == "" {
+		d.Reason = "no_address"
+		d.Detail = fmt.Sprintf("the message has no %s address", l.Kind)
+		return d
+	}
+	if r.health != nil {
+		ok, state, why := r.health.Usable(name)
+		d.State = string(state)
+		if !ok {
+			reason := "unhealthy"
+			if state == health.Disabled {
+				reason = "disabled"
+			}
+			d.Detail = why
+			if !p.FailsOverOn(config.TriggerUnhealthy) {
+				d.Reason = "wait_" + reason
+				return d
+			}
+			d.Reason = reason
+			return d
+		}
+	}
+	if d.Breaker == "open" {
+		d.Detail = "the circuit breaker is open after repeated failures"
+		if !p.FailsOverOn(config.TriggerBreakerOpen) {
+			d.Reason = "wait_breaker"
+			return d
+		}
+		d.Reason = "breaker_open"
+		return d
+	}
+	d.Use = true
+	d.Reason = "ok"
+	return d
+}
