@@ -1,0 +1,4 @@
+package health
+
+// RunningLoops reports how many probe goroutines are alive.
+func (m *Monitor) RunningLoops() int64 { return m.loops.Load() }
