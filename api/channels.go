@@ -143,7 +143,6 @@ func (s *Server) setSimMode(c *echo.Context) error {
 	if err := sim.SetMode(req.Mode); err != nil {
 		return unprocessable("invalid_field", "mode", "%s", err.Error())
 	}
-	s.log.Warn("sim channel mode changed", "channel", l.Name, "mode", req.Mode)
 	return c.JSON(http.StatusOK, s.channelView(l))
 }
 

@@ -132,7 +132,11 @@ func jsonError(err error, prefix string) *Error {
 		} else if field == "" {
 			field = prefix
 		}
-		return badRequest("invalid_field", field, "%s must be a JSON %s, not %s", orBody(field), jsonType(typ.Type.Kind().String()), typ.Value)
+		code := "invalid_field"
+		if field == "" {
+			code = "invalid_json"
+		}
+		return badRequest(code, field, "%s must be a JSON %s, not %s", orBody(field), jsonType(typ.Type.Kind().String()), typ.Value)
 	case errors.Is(err, io.ErrUnexpectedEOF):
 		return badRequest("invalid_json", prefix, "JSON ends too early")
 	}

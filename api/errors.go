@@ -59,6 +59,7 @@ func errorHandler(log *slog.Logger) echo.HTTPErrorHandler {
 		}
 		var ae *Error
 		var he *echo.HTTPError
+		var sc echo.HTTPStatusCoder
 		switch {
 		case errors.As(err, &ae):
 		case errors.As(err, &he):
@@ -66,6 +67,9 @@ func errorHandler(log *slog.Logger) echo.HTTPErrorHandler {
 			if he.Message != "" {
 				ae.Message = he.Message
 			}
+		case errors.As(err, &sc) && sc.StatusCode() >= 400 && sc.StatusCode() < 500:
+			// echo's router errors (no such route, wrong method).
+			ae = &Error{Status: sc.StatusCode(), Code: httpCode(sc.StatusCode()), Message: http.StatusText(sc.StatusCode())}
 		default:
 			log.Error("request failed", "method", c.Request().Method, "path", c.Request().URL.Path, "err", err)
 			ae = &Error{Status: http.StatusInternalServerError, Code: "internal", Message: "internal error; the gateway logged the details"}

@@ -246,7 +246,7 @@ func (s *Server) listMessages(c *echo.Context) error {
 	}
 	res, err := s.deps.Store.List(c.Request().Context(), p)
 	if err != nil {
-		if errors.Is(err, store.ErrBadCursor) {
+		if errors.Is(err, store.ErrInvalidCursor) {
 			return badRequest("invalid_query", "cursor", "cursor is not one this server returned")
 		}
 		return fmt.Errorf("list messages: %w", err)

@@ -146,7 +146,7 @@ func (s *Sim) SetMode(mode string) error {
 	}
 	old := s.mode.Swap(&mode)
 	if *old != mode {
-		s.deps.Logger.Info("sim channel mode changed", "channel", s.name, "from", *old, "to", mode)
+		s.deps.Logger.Warn("sim channel mode changed", "from", *old, "to", mode)
 	}
 	return nil
 }
@@ -324,7 +324,7 @@ func (s *Sim) emit(r channels.Receipt) {
 	ctx, cancel := context.WithTimeout(s.ctx, receiptTimeout)
 	defer cancel()
 	if err := s.deps.Receipts.Receipt(ctx, r); err != nil {
-		s.deps.Logger.Debug("sim receipt not taken", "channel", s.name, "provider_id", r.ProviderID,
+		s.deps.Logger.Debug("sim receipt not taken", "provider_id", r.ProviderID,
 			"status", string(r.Status), "error", err)
 		return
 	}
