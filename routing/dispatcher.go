@@ -12,6 +12,7 @@ import (
 
 	"github.com/switchboard-gw/switchboard/channels"
 	"github.com/switchboard-gw/switchboard/config"
+	"github.com/switchboard-gw/switchboard/pii"
 	"github.com/switchboard-gw/switchboard/store"
 )
 
@@ -158,6 +159,9 @@ func (d *Dispatcher) Process(m *store.Message) {
 	// provider must be recorded, and each send is bounded by send_timeout.
 	ctx := context.Background()
 	t := d.step(ctx, m)
+	if d.log.Enabled(ctx, slog.LevelDebug) {
+		d.logStep(m, t)
+	}
 	if err := d.store.Advance(ctx, t); err != nil {
 		if errors.Is(err, store.ErrLeaseLost) {
 			d.log.Warn("lease lost while processing message; attempts were recorded", "id", m.ID)
@@ -165,6 +169,22 @@ func (d *Dispatcher) Process(m *store.Message) {
 		}
 		d.log.Error("record transition", "id", m.ID, "err", err)
 	}
+}
+
+// logStep logs each attempt of a step. Addresses are masked; bodies are
+// never logged.
+func (d *Dispatcher) logStep(m *store.Message, t *store.Transition) {
+	r := d.router.Load()
+	for _, a := range t.Attempts {
+		kind := ""
+		if l := r.Lane(a.Channel); l != nil {
+			kind = string(l.Kind)
+		}
+		d.log.Debug("attempt", "id", m.ID, "seq", a.Seq, "channel", a.Channel, "status", a.Status,
+			"to", pii.Address{Kind: kind, Value: AddressFor(m.To, channels.Kind(kind))},
+			"error_class", a.ErrorClass, "failover_reason", a.Reason, "ambiguous", a.Ambiguous)
+	}
+	d.log.Debug("message step", "id", m.ID, "status", t.Status, "channel", t.Channel, "step", t.Step, "next_at", t.NextAt)
 }
 
 // step decides what happens to m now. It calls at most the channels needed
