@@ -20,6 +20,10 @@ type Config struct {
 
 	// Path is the file the config was loaded from ("" for embedded defaults).
 	Path string `yaml:"-"`
+
+	// lines locates key paths for validation errors; nil for a Config
+	// built in code. A pointer, so %v of a Config stays readable.
+	lines *lineTable
 }
 
 // Server is the HTTP listener.
@@ -43,8 +47,9 @@ type Auth struct {
 	Keys []APIKey `yaml:"keys"`
 }
 
-// Role is what an API key may do. Each role includes the ones before it:
-// read can do nothing send can; admin can do everything.
+// Role is what an API key may do: send (business apps: send, look up a
+// message by id, explain a route), read (support: look up and list messages,
+// see channels) or admin (ops: everything, including channel overrides).
 type Role string
 
 const (
@@ -86,6 +91,10 @@ type Channel struct {
 	// File and Line locate the channel's key in the config file.
 	File string `yaml:"-"`
 	Line int    `yaml:"-"`
+
+	// expanded marks Options scalars that came from ${VAR}, so option
+	// errors quote the reference, never the environment's value.
+	expanded map[*yaml.Node]string
 }
 
 // Retry is a channel's transient-error retry budget.

@@ -1,0 +1,121 @@
+package config
+
+import (
+	"slices"
+	"time"
+)
+
+// Defaults fill zero fields only. Parse applies them before decoding, so a
+// key the YAML leaves out gets its default while an explicit zero
+// ("attempts: 0") survives for validation to reject, instead of silently
+// becoming the default.
+
+// ApplyDefaults fills every zero field of c, its channels and its policies
+// with its default. Parse and Load have already done this; it is for a
+// Config built in code (tests, embedded configs) before Validate.
+func (c *Config) ApplyDefaults() {
+	c.Server.setDefaults()
+	c.Store.setDefaults()
+	c.Dispatch.setDefaults()
+	for _, ch := range c.Channels {
+		ch.setDefaults()
+	}
+	for _, p := range c.Policies {
+		p.setDefaults()
+	}
+}
+
+func (s *Server) setDefaults() {
+	if s.Listen == "" {
+		s.Listen = ":8080"
+	}
+	if s.MaxBodyBytes == 0 {
+		s.MaxBodyBytes = 64 << 10
+	}
+	if s.ShutdownTimeout == 0 {
+		s.ShutdownTimeout = Duration(15 * time.Second)
+	}
+}
+
+func (s *Store) setDefaults() {
+	if s.Driver == "" {
+		s.Driver = "sqlite"
+	}
+	if s.DSN == "" && s.Driver == "sqlite" {
+		s.DSN = "data/switchboard.db"
+	}
+}
+
+func (d *Dispatch) setDefaults() {
+	if d.Workers == 0 {
+		d.Workers = 64
+	}
+	if d.BatchSize == 0 {
+		d.BatchSize = 128
+	}
+	if d.Lease == 0 {
+		d.Lease = Duration(2 * time.Minute)
+	}
+	if d.Poll == 0 {
+		d.Poll = Duration(200 * time.Millisecond)
+	}
+}
+
+func (c *Channel) setDefaults() {
+	if c.SendTimeout == 0 {
+		c.SendTimeout = Duration(10 * time.Second)
+	}
+	c.Retry.setDefaults()
+	c.Breaker.setDefaults()
+	c.Probe.setDefaults()
+}
+
+func (r *Retry) setDefaults() {
+	if r.Attempts == 0 {
+		r.Attempts = 3
+	}
+	if r.Backoff == 0 {
+		r.Backoff = Duration(500 * time.Millisecond)
+	}
+	if r.MaxBackoff == 0 {
+		r.MaxBackoff = Duration(30 * time.Second)
+	}
+}
+
+func (b *Breaker) setDefaults() {
+	if b.Failures == 0 {
+		b.Failures = 5
+	}
+	if b.OpenFor == 0 {
+		b.OpenFor = Duration(30 * time.Second)
+	}
+	if b.HalfOpenRequests == 0 {
+		b.HalfOpenRequests = 1
+	}
+}
+
+func (p *Probe) setDefaults() {
+	if p.Interval == 0 {
+		p.Interval = Duration(10 * time.Second)
+	}
+	if p.Timeout == 0 {
+		p.Timeout = Duration(5 * time.Second)
+	}
+	if p.FailAfter == 0 {
+		p.FailAfter = 3
+	}
+	if p.RecoverAfter == 0 {
+		p.RecoverAfter = 2
+	}
+}
+
+func (p *Policy) setDefaults() {
+	// nil, not empty: an explicit "failover_on: []" is kept for validation
+	// to reject. Cloned so no policy can edit the shared AllTriggers.
+	if p.FailoverOn == nil {
+		p.FailoverOn = slices.Clone(AllTriggers)
+	}
+	if p.TTL == 0 {
+		p.TTL = Duration(24 * time.Hour)
+	}
+}
