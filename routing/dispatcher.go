@@ -33,6 +33,7 @@ type Dispatcher struct {
 
 	wake     chan struct{}
 	inflight sync.WaitGroup
+	stopping atomic.Bool // set at shutdown: finish the send in flight, start no new one
 }
 
 // DispatcherOptions configures NewDispatcher.
@@ -95,6 +96,7 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 	for {
 		select {
 		case <-ctx.Done():
+			d.stopping.Store(true)
 			d.inflight.Wait()
 			// A fresh context: the run context is already cancelled, and
 			// releasing leases is what lets a restart pick the work up at once.
@@ -268,6 +270,13 @@ func (d *Dispatcher) step(ctx context.Context, m *store.Message) *store.Transiti
 			continue
 		}
 
+		if d.stopping.Load() {
+			// Shutting down: leave the rest of the route to the next
+			// process instead of holding shutdown for more provider calls.
+			t.Status = maxStatus(t.Status, store.StatusSending)
+			t.NextAt = now
+			return t
+		}
 		lane := r.lanes[name]
 		seq++
 		a := store.Attempt{MessageID: m.ID, Seq: seq, Step: t.Step, Channel: name, StartedAt: d.now()}
