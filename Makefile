@@ -22,8 +22,18 @@ build: ## Build bin/switchboard
 run: build ## Serve config.example.yaml on :8080 (sim channels, SQLite in ./data)
 	./$(BIN) serve --config config.example.yaml
 
+PEERS := tools/peers/node_modules/.package-lock.json
+
+.PHONY: peers
+peers: $(PEERS) ## Install the npm test peers (Prism, maildev, telegram-test-api)
+
+$(PEERS): tools/peers/package.json tools/peers/package-lock.json
+	@command -v npm >/dev/null || { echo "installing nodejs and npm (apt)"; apt-get update -qq && apt-get install -y -qq nodejs npm; }
+	npm ci --prefix tools/peers --no-audit --no-fund --loglevel=error
+	@touch $@
+
 .PHONY: test
-test: ## Vet, unit, integration, end-to-end, crash and short fuzz tests
+test: peers ## Vet, unit, integration, end-to-end, crash and short fuzz tests
 	$(GO) vet $(PKGS)
 	@test -z "$$(gofmt -l . | tee /dev/stderr)" || { echo "gofmt: files above need formatting"; exit 1; }
 	$(GO) test -count=1 -timeout 12m $(PKGS)
