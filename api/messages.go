@@ -180,12 +180,17 @@ func messageView(m *store.Message, withBody bool) MessageView {
 	v := MessageView{
 		ID: m.ID, Status: string(m.Status), Policy: m.Policy, Route: m.Route, Channel: m.Channel,
 		Duplicate: m.Duplicate, To: m.To, Subject: m.Subject, Tags: m.Tags, Metadata: m.Metadata,
-		CallbackURL: m.CallbackURL, LastError: m.LastError,
+		CallbackURL: m.CallbackURL,
 		CreatedAt: m.CreatedAt.UTC(), UpdatedAt: m.UpdatedAt.UTC(), ExpiresAt: m.ExpiresAt.UTC(),
 		NextAttemptAt: timePtr(m.NextAt),
 	}
 	if withBody {
 		v.Body = m.Body
+	}
+	// Once delivered, an earlier channel's error is history, told by the
+	// attempts; as last_error it would read as if delivery had failed.
+	if m.Status != store.StatusDelivered && m.Status != store.StatusRead {
+		v.LastError = m.LastError
 	}
 	// A message is a fallback when the channel that took it is not the
 	// first of its route.

@@ -15,6 +15,9 @@ import (
 type Deps struct {
 	Logger   *slog.Logger
 	Receipts ReceiptSink // where asynchronous delivery reports go
+	// PublicURL is the gateway's externally reachable base URL
+	// (server.public_url), for provider status callbacks; "" if unset.
+	PublicURL string
 }
 
 // Factory builds a channel from its config. It must decode cfg.Options with

@@ -208,13 +208,17 @@ func (d *Dispatcher) step(ctx context.Context, m *store.Message) *store.Transiti
 	seq := m.Attempts
 
 	if !m.ExpiresAt.IsZero() && !now.Before(m.ExpiresAt) {
-		if c := m.Current; c != nil && c.Status == store.AttemptSent && c.EndedAt.IsZero() {
-			c.Reason, c.EndedAt = "expired", now
+		t.NextAt = time.Time{}
+		if c := m.Current; c != nil && c.Status == store.AttemptSent && c.EndedAt.IsZero() && c.Step == m.Step {
+			// A provider accepted it and no receipt came: the message
+			// stays sent (it may well have arrived), and we stop waiting.
+			c.EndedAt = now
 			t.Attempts = append(t.Attempts, *c)
+			t.LastError = fmt.Sprintf("ttl passed with no delivery receipt from %s, which accepted the message", c.Channel)
+			return t
 		}
 		t.Status = store.StatusExpired
-		t.LastError = "ttl expired before delivery"
-		t.NextAt = time.Time{}
+		t.LastError = "ttl passed before any channel accepted the message"
 		return t
 	}
 
@@ -303,7 +307,9 @@ func (d *Dispatcher) step(ctx context.Context, m *store.Message) *store.Transiti
 			case timeout > 0 && pol.FailsOverOn(config.TriggerNoReceipt):
 				t.NextAt = d.capExpiry(m, end.Add(timeout))
 			default:
-				t.NextAt = time.Time{}
+				// No receipt deadline: wait for a receipt until the TTL,
+				// then stop waiting (see the expiry case above).
+				t.NextAt = m.ExpiresAt
 			}
 			t.Attempts = append(t.Attempts, a)
 			return t

@@ -162,7 +162,7 @@ func TestStep(t *testing.T) {
 			name:    "transient error with the budget spent fails over (trigger error)",
 			scripts: map[string][]outcome{"whatsapp": {transient}},
 			edit:    func(m *store.Message, _ *testBundle) { m.Tries = 2; m.Status = store.StatusSending },
-			want: want{status: store.StatusSent, step: 1, channel: "sms",
+			want: want{status: store.StatusSent, step: 1, channel: "sms", nextIn: 10 * time.Minute,
 				attempts: []store.Attempt{
 					{Seq: 1, Channel: "whatsapp", Status: store.AttemptFailed, ErrorClass: "transient", Error: "503 from provider (transient)", Reason: "error"},
 					{Seq: 2, Step: 1, Channel: "sms", Status: store.AttemptSent, ProviderID: "p-1"},
@@ -171,7 +171,7 @@ func TestStep(t *testing.T) {
 		{
 			name:    "permanent error fails over at once",
 			scripts: map[string][]outcome{"whatsapp": {permanent}},
-			want: want{status: store.StatusSent, step: 1, channel: "sms",
+			want: want{status: store.StatusSent, step: 1, channel: "sms", nextIn: 10 * time.Minute,
 				attempts: []store.Attempt{
 					{Seq: 1, Channel: "whatsapp", Status: store.AttemptFailed, ErrorClass: "permanent", Error: "invalid recipient (permanent)", Reason: "error"},
 					{Seq: 2, Step: 1, Channel: "sms", Status: store.AttemptSent, ProviderID: "p-1"},
@@ -180,7 +180,7 @@ func TestStep(t *testing.T) {
 		{
 			name:    "misconfigured channel fails over at once",
 			scripts: map[string][]outcome{"whatsapp": {misconfig}},
-			want: want{status: store.StatusSent, step: 1, channel: "sms",
+			want: want{status: store.StatusSent, step: 1, channel: "sms", nextIn: 10 * time.Minute,
 				attempts: []store.Attempt{
 					{Seq: 1, Channel: "whatsapp", Status: store.AttemptFailed, ErrorClass: "misconfigured", Error: "401 bad credentials (misconfigured)", Reason: "error"},
 					{Seq: 2, Step: 1, Channel: "sms", Status: store.AttemptSent, ProviderID: "p-1"},
@@ -202,7 +202,7 @@ func TestStep(t *testing.T) {
 		{
 			name:   "unhealthy channel is skipped (trigger unhealthy)",
 			health: fakeHealth{"whatsapp": health.Down},
-			want: want{status: store.StatusSent, step: 1, channel: "sms",
+			want: want{status: store.StatusSent, step: 1, channel: "sms", nextIn: 10 * time.Minute,
 				attempts: []store.Attempt{
 					{Seq: 1, Channel: "whatsapp", Status: store.AttemptSkipped, Reason: "unhealthy", Error: "probe failed: connection refused"},
 					{Seq: 2, Step: 1, Channel: "sms", Status: store.AttemptSent, ProviderID: "p-1"},
@@ -211,7 +211,7 @@ func TestStep(t *testing.T) {
 		{
 			name:   "disabled channel is skipped with reason disabled",
 			health: fakeHealth{"whatsapp": health.Disabled},
-			want: want{status: store.StatusSent, step: 1, channel: "sms",
+			want: want{status: store.StatusSent, step: 1, channel: "sms", nextIn: 10 * time.Minute,
 				attempts: []store.Attempt{
 					{Seq: 1, Channel: "whatsapp", Status: store.AttemptSkipped, Reason: "disabled", Error: "probe failed: connection refused"},
 					{Seq: 2, Step: 1, Channel: "sms", Status: store.AttemptSent, ProviderID: "p-1"},
@@ -226,7 +226,7 @@ func TestStep(t *testing.T) {
 		{
 			name: "no address for a kind is skipped, not failed",
 			edit: func(m *store.Message, _ *testBundle) { m.To.WhatsApp = "" },
-			want: want{status: store.StatusSent, step: 1, channel: "sms",
+			want: want{status: store.StatusSent, step: 1, channel: "sms", nextIn: 10 * time.Minute,
 				attempts: []store.Attempt{
 					{Seq: 1, Channel: "whatsapp", Status: store.AttemptSkipped, Reason: "no_address", Error: "the message has no whatsapp address"},
 					{Seq: 2, Step: 1, Channel: "sms", Status: store.AttemptSent, ProviderID: "p-1"},
@@ -238,7 +238,7 @@ func TestStep(t *testing.T) {
 				m.Status, m.Channel, m.Attempts = store.StatusSent, "whatsapp", 1
 				m.Current = &store.Attempt{MessageID: "m1", Seq: 1, Channel: "whatsapp", Status: store.AttemptSent, ProviderID: "p-0", StartedAt: tb.now.Add(-30 * time.Second)}
 			},
-			want: want{status: store.StatusSent, step: 1, channel: "sms",
+			want: want{status: store.StatusSent, step: 1, channel: "sms", nextIn: 10 * time.Minute,
 				attempts: []store.Attempt{
 					{Seq: 1, Channel: "whatsapp", Status: store.AttemptSent, ProviderID: "p-0", Reason: "no_receipt"},
 					{Seq: 2, Step: 1, Channel: "sms", Status: store.AttemptSent, ProviderID: "p-1"},
@@ -250,11 +250,27 @@ func TestStep(t *testing.T) {
 				m.Status, m.Channel, m.Attempts = store.StatusSent, "whatsapp", 1
 				m.Current = &store.Attempt{MessageID: "m1", Seq: 1, Channel: "whatsapp", Status: store.AttemptUndelivered, ProviderID: "p-0", Error: "63016"}
 			},
-			want: want{status: store.StatusSent, step: 1, channel: "sms",
+			want: want{status: store.StatusSent, step: 1, channel: "sms", nextIn: 10 * time.Minute,
 				attempts: []store.Attempt{
 					{Seq: 1, Channel: "whatsapp", Status: store.AttemptUndelivered, ProviderID: "p-0", Error: "63016", Reason: "undelivered"},
 					{Seq: 2, Step: 1, Channel: "sms", Status: store.AttemptSent, ProviderID: "p-1"},
 				}},
+		},
+		{
+			name: "accepted with no receipt deadline waits for a receipt until the ttl",
+			pol:  &config.Policy{Name: "otp", Route: []string{"whatsapp", "sms", "email"}, FailoverOn: config.AllTriggers},
+			want: want{status: store.StatusSent, channel: "whatsapp", nextIn: 10 * time.Minute,
+				attempts: []store.Attempt{{Seq: 1, Channel: "whatsapp", Status: store.AttemptSent, ProviderID: "p-1"}}},
+		},
+		{
+			name: "ttl passed while waiting for a receipt: stays sent, stops waiting",
+			edit: func(m *store.Message, tb *testBundle) {
+				m.ExpiresAt = tb.now
+				m.Status, m.Channel, m.Attempts = store.StatusSent, "whatsapp", 1
+				m.Current = &store.Attempt{MessageID: "m1", Seq: 1, Channel: "whatsapp", Status: store.AttemptSent, ProviderID: "p-0"}
+			},
+			want: want{status: store.StatusSent, channel: "whatsapp",
+				attempts: []store.Attempt{{Seq: 1, Channel: "whatsapp", Status: store.AttemptSent, ProviderID: "p-0"}}},
 		},
 		{
 			name: "ttl passed: expired",

@@ -22,6 +22,8 @@ var (
 	ErrLeaseLost = errors.New("lease lost")
 	// ErrClosed: the store is closed.
 	ErrClosed = errors.New("store closed")
+	// ErrInvalidCursor: ListParams.Cursor did not come from a ListResult.
+	ErrInvalidCursor = errors.New("invalid cursor")
 )
 
 // Status is a message's status. It only moves forward in this order:
@@ -172,7 +174,9 @@ type Attempt struct {
 	// Reason says why the route moved on from this attempt: a failover
 	// trigger ("error", "breaker_open", "unhealthy", "no_receipt",
 	// "undelivered") or a skip reason ("no_address", "unknown_channel",
-	// "disabled"). Empty while the attempt is current or if it ended the message.
+	// "disabled"). Empty while the attempt is current, and on the attempt
+	// that ended the message unless a trigger fired on it (a route whose
+	// last channel errors ends "failed" with that attempt's reason "error").
 	Reason string
 	// Ambiguous: the provider may have accepted the message even though the
 	// call failed (timeout after the request was written), or a previous
@@ -225,8 +229,9 @@ type ReceiptParams struct {
 	Error      string
 	At         time.Time
 	// FailoverOnUndelivered: when the attempt is the message's current one
-	// and Status is AttemptUndelivered, make the message due now so the
-	// dispatcher moves down the route (the policy's "undelivered" trigger).
+	// and Status is AttemptUndelivered, make the message due now (NextAt =
+	// At) so the dispatcher moves down the route (the policy's "undelivered"
+	// trigger). Without it the message becomes failed.
 	FailoverOnUndelivered bool
 }
 
@@ -259,7 +264,7 @@ type ListResult struct {
 // QueueStats describes due work.
 type QueueStats struct {
 	Pending   int       // messages not final
-	Due       int       // messages due now
+	Due       int       // messages Claim would take now (due, not held by a live lease)
 	OldestDue time.Time // zero if none
 }
 
@@ -269,19 +274,30 @@ type Store interface {
 	// When m has an idempotency key already stored in the same scope, it
 	// stores nothing and returns the stored message with replayed = true.
 	// When Enqueue returns without error the message is on disk.
+	//
+	// m is not modified. An empty ID gets a new UUIDv7, a zero CreatedAt the
+	// current time, and a zero NextAt means due at CreatedAt (a new message
+	// is always due). The routing fields of m (Status, Step, Attempts, lease,
+	// ...) are ignored. Empty Route, Tags and Metadata come back nil.
 	Enqueue(ctx context.Context, m *Message) (stored *Message, replayed bool, err error)
 	// Claim leases up to Limit due messages (NextAt <= Now, not final, not
-	// leased or lease expired), oldest due first.
+	// leased or lease expired: LeaseUntil < Now), oldest due first (ties by
+	// ID). It does not change NextAt or UpdatedAt.
 	Claim(ctx context.Context, p ClaimParams) ([]*Message, error)
 	// Advance records a transition. If the caller no longer holds the lease
 	// the attempts are still recorded and ErrLeaseLost is returned. If the
 	// message became final meanwhile (a receipt raced the dispatcher) the
 	// attempts are recorded and the message fields are left alone.
+	// In every case Attempts becomes max(Attempts, highest Seq given), and a
+	// lease the caller holds is dropped. Holding the lease means LeaseOwner
+	// == Owner, even if LeaseUntil passed and nobody claimed it since. A
+	// final Status clears NextAt. Unknown message: ErrNotFound.
 	Advance(ctx context.Context, t *Transition) error
 	// Release drops the owner's leases without changing anything else, so
 	// another process can claim the messages at once (graceful shutdown).
 	Release(ctx context.Context, owner string) error
-	// RecordReceipt applies a provider's delivery report.
+	// RecordReceipt applies a provider's delivery report. No attempt with
+	// (Channel, ProviderID): ErrNotFound. Message leases are never touched.
 	RecordReceipt(ctx context.Context, p ReceiptParams) (ReceiptResult, error)
 	// Get returns a message with its History.
 	Get(ctx context.Context, id string) (*Message, error)
