@@ -181,7 +181,7 @@ func messageView(m *store.Message, withBody bool) MessageView {
 		ID: m.ID, Status: string(m.Status), Policy: m.Policy, Route: m.Route, Channel: m.Channel,
 		Duplicate: m.Duplicate, To: m.To, Subject: m.Subject, Tags: m.Tags, Metadata: m.Metadata,
 		CallbackURL: m.CallbackURL,
-		CreatedAt: m.CreatedAt.UTC(), UpdatedAt: m.UpdatedAt.UTC(), ExpiresAt: m.ExpiresAt.UTC(),
+		CreatedAt:   m.CreatedAt.UTC(), UpdatedAt: m.UpdatedAt.UTC(), ExpiresAt: m.ExpiresAt.UTC(),
 		NextAttemptAt: timePtr(m.NextAt),
 	}
 	if withBody {
