@@ -40,6 +40,7 @@ type Message struct {
 	To       string // the recipient's address for this channel's kind
 	Body     string
 	Subject  string // email only
+	HTML     string // email only: optional HTML alternative to Body
 	Metadata map[string]string
 }
 

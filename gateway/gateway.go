@@ -26,7 +26,7 @@ import (
 	"github.com/switchboard-gw/switchboard/store/sqlite"
 
 	// Channel types register themselves.
-	_ "github.com/switchboard-gw/switchboard/channels/sim"
+	_ "github.com/switchboard-gw/switchboard/channels/all"
 )
 
 // Gateway is one running Switchboard process.
@@ -75,7 +75,7 @@ func New(ctx context.Context, cfg *config.Config, o Options) (*Gateway, error) {
 	g.Health = health.New(log)
 	var lanes []*routing.Lane
 	for _, cc := range cfg.Channels {
-		ch, err := channels.Build(cc, channels.Deps{Logger: log.With("channel", cc.Name), Receipts: receipts})
+		ch, err := channels.Build(cc, channels.Deps{Logger: log.With("channel", cc.Name), Receipts: receipts, PublicURL: cfg.Server.PublicURL})
 		if err != nil {
 			return nil, err
 		}

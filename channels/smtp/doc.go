@@ -1,0 +1,2 @@
+// Package smtp is a Switchboard channel type (work in progress).
+package smtp

@@ -1,0 +1,2 @@
+// Package telegram is a Switchboard channel type (work in progress).
+package telegram

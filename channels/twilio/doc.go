@@ -1,0 +1,2 @@
+// Package twilio is a Switchboard channel type (work in progress).
+package twilio

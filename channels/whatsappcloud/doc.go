@@ -1,0 +1,2 @@
+// Package whatsappcloud is a Switchboard channel type (work in progress).
+package whatsappcloud
