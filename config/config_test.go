@@ -438,7 +438,7 @@ type testOptions struct {
 	AccountSID string   `yaml:"account_sid"`
 	AuthToken  Secret   `yaml:"auth_token"`
 	From       []string `yaml:"from"`
-	Rate       float64  `yaml:"rate"`
+	Ratio      float64  `yaml:"ratio"`
 	TLS        bool     `yaml:"tls"`
 	Timeout    Duration `yaml:"timeout"`
 	Server     nested   `yaml:"server"`
@@ -456,7 +456,7 @@ channels:
     account_sid: AC123
     auth_token: "${TOKEN}"
     from: ["+15005550006", "+15005550007"]
-    rate: 0.5
+    ratio: 0.5
     tls: true
     timeout: 3s
     server: {host: smtp.example.com, port: "${PORT:-587}"}
@@ -479,7 +479,7 @@ policies:
 	require.NoError(t, sms.DecodeOptions(&opts))
 	require.Equal(t, testOptions{
 		AccountSID: "AC123", AuthToken: "s3cr3t-token", From: []string{"+15005550006", "+15005550007"},
-		Rate: 0.5, TLS: true, Timeout: Duration(3 * time.Second),
+		Ratio: 0.5, TLS: true, Timeout: Duration(3 * time.Second),
 		Server: nested{Host: "smtp.example.com", Port: 587}, Keep: "default",
 	}, opts)
 

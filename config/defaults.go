@@ -118,4 +118,7 @@ func (p *Policy) setDefaults() {
 	if p.TTL == 0 {
 		p.TTL = Duration(24 * time.Hour)
 	}
+	if p.OnAmbiguous == "" {
+		p.OnAmbiguous = AmbiguousFailover
+	}
 }

@@ -82,9 +82,12 @@ type Channel struct {
 	Type        string   `yaml:"type"`
 	Kind        string   `yaml:"kind"` // required for sim; provider types imply it
 	SendTimeout Duration `yaml:"send_timeout"`
-	Retry       Retry    `yaml:"retry"`
-	Breaker     Breaker  `yaml:"breaker"`
-	Probe       Probe    `yaml:"probe"`
+	// Rate caps sends on this channel ("30/s"); messages over it wait
+	// their turn instead of failing. Zero: unlimited.
+	Rate    Rate    `yaml:"rate"`
+	Retry   Retry   `yaml:"retry"`
+	Breaker Breaker `yaml:"breaker"`
+	Probe   Probe   `yaml:"probe"`
 
 	// Options is the channel's YAML mapping with the common keys above removed.
 	Options yaml.Node `yaml:"-"`
@@ -146,9 +149,21 @@ type Policy struct {
 	FailoverOn     []Trigger           `yaml:"failover_on"`     // default AllTriggers
 	ReceiptTimeout map[string]Duration `yaml:"receipt_timeout"` // channel name -> deadline for a delivered receipt
 	TTL            Duration            `yaml:"ttl"`             // default 24h
+	// OnAmbiguous says what to do when a send may or may not have reached
+	// the provider (a timeout after the request was written): "failover"
+	// (default: try the next channel; the customer may get the message
+	// twice, and the attempt says so) or "assume_sent" (treat it as sent and
+	// wait for a receipt; never a duplicate, but possibly nothing).
+	OnAmbiguous string `yaml:"on_ambiguous"`
 
 	Line int `yaml:"-"`
 }
+
+// Policy.OnAmbiguous values.
+const (
+	AmbiguousFailover   = "failover"
+	AmbiguousAssumeSent = "assume_sent"
+)
 
 // Match selects a policy by message tags (any tag in common).
 type Match struct {

@@ -285,6 +285,9 @@ func (v *checker) policies(channelsBroken bool) {
 			v.positive(rp, pol.ReceiptTimeout[name])
 		}
 		v.positive(p+".ttl", pol.TTL)
+		if pol.OnAmbiguous != AmbiguousFailover && pol.OnAmbiguous != AmbiguousAssumeSent {
+			v.errorf(p+".on_ambiguous", "unknown value %q (want %s or %s)", pol.OnAmbiguous, AmbiguousFailover, AmbiguousAssumeSent)
+		}
 	}
 }
 

@@ -254,9 +254,13 @@ func (d *Dispatcher) step(ctx context.Context, m *store.Message) *store.Transiti
 	lastErr := t.LastError
 	for t.Step < len(m.Route) {
 		name := m.Route[t.Step]
-		dec := r.decide(pol, name, m.To)
+		dec := r.decide(pol, name, m.To, d.now())
 		if !dec.Use {
 			switch dec.Reason {
+			case "wait_rate_limited":
+				t.Status = maxStatus(t.Status, store.StatusSending)
+				t.NextAt = d.capExpiry(m, r.lanes[name].PausedUntil())
+				return t
 			case "wait_unhealthy", "wait_disabled", "wait_breaker":
 				// The policy does not fail over on this trigger: wait for
 				// the channel, bounded by the message's TTL.
@@ -282,6 +286,12 @@ func (d *Dispatcher) step(ctx context.Context, m *store.Message) *store.Transiti
 			return t
 		}
 		lane := r.lanes[name]
+		if wait := lane.reserve(d.now()); wait > 0 {
+			// Over the channel's configured rate: wait in the queue.
+			t.Status = maxStatus(t.Status, store.StatusSending)
+			t.NextAt = d.capExpiry(m, now.Add(wait))
+			return t
+		}
 		seq++
 		a := store.Attempt{MessageID: m.ID, Seq: seq, Step: t.Step, Channel: name, StartedAt: d.now()}
 		if m.Reclaimed && t.Step == m.Step {
@@ -340,6 +350,8 @@ func (d *Dispatcher) step(ctx context.Context, m *store.Message) *store.Transiti
 			wait := channels.RetryAfterOf(err)
 			if wait <= 0 {
 				wait = time.Second
+			} else {
+				lane.pause(end, wait)
 			}
 			t.Attempts = append(t.Attempts, a)
 			t.NextAt = d.capExpiry(m, end.Add(wait))
@@ -353,6 +365,20 @@ func (d *Dispatcher) step(ctx context.Context, m *store.Message) *store.Transiti
 			}
 		case channels.Ambiguous:
 			a.Ambiguous = true
+			if pol.OnAmbiguous == config.AmbiguousAssumeSent {
+				// The policy prefers "maybe nothing" to "maybe twice":
+				// count it as sent and let the receipt deadline decide.
+				a.Status, a.EndedAt = store.AttemptSent, time.Time{}
+				a.Info = joinInfo(a.Info, "assumed sent: the provider may have accepted it")
+				t.Attempts = append(t.Attempts, a)
+				t.Channel, t.Tries = name, 0
+				t.Status = maxStatus(t.Status, store.StatusSent)
+				t.NextAt = m.ExpiresAt
+				if timeout := pol.ReceiptTimeout[name].D(); timeout > 0 && pol.FailsOverOn(config.TriggerNoReceipt) {
+					t.NextAt = d.capExpiry(m, end.Add(timeout))
+				}
+				return t
+			}
 		}
 		// Permanent, misconfigured, ambiguous, or transient with the retry
 		// budget spent: this channel is done with the message.

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+	"golang.org/x/time/rate"
 
 	"github.com/switchboard-gw/switchboard/channels"
 	"github.com/switchboard-gw/switchboard/config"
@@ -428,4 +429,56 @@ func TestBackoffGrowsAndIsCapped(t *testing.T) {
 	require.Equal(t, 4*time.Second, backoff(cfg, 3, one))
 	require.Equal(t, 5*time.Second, backoff(cfg, 10, one))
 	require.Equal(t, 2500*time.Millisecond, backoff(cfg, 10, zero), "jitter keeps at least half")
+}
+
+func TestRetryAfterPausesTheWholeChannel(t *testing.T) {
+	t.Parallel()
+	tb := setup(t, otpPolicy(), fakeHealth{}, map[string][]outcome{"whatsapp": {limited, ok}})
+	tr := tb.d.step(context.Background(), message(tb))
+	require.Equal(t, "rate_limited", tr.Attempts[0].ErrorClass)
+	require.Equal(t, tb.now.Add(7*time.Second), tr.NextAt)
+
+	// Another message for the same channel waits too, without calling it
+	// and without failing over.
+	tr = tb.d.step(context.Background(), message(tb))
+	require.Empty(t, tr.Attempts)
+	require.Equal(t, 0, tr.Step)
+	require.True(t, tb.now.Add(7*time.Second).Equal(tr.NextAt), "next at %v", tr.NextAt)
+	require.Equal(t, 1, tb.chans["whatsapp"].Calls())
+	require.Equal(t, "closed", tb.d.Router().Lane("whatsapp").BreakerState(), "a 429 is not a breaker failure")
+
+	tb.now = tb.now.Add(8 * time.Second)
+	tr = tb.d.step(context.Background(), message(tb))
+	require.Equal(t, store.AttemptSent, tr.Attempts[0].Status)
+}
+
+func TestConfiguredRateQueuesInsteadOfFailing(t *testing.T) {
+	t.Parallel()
+	tb := setup(t, otpPolicy(), fakeHealth{}, nil)
+	lane := tb.d.Router().Lane("whatsapp")
+	lane.limiter = rate.NewLimiter(rate.Every(time.Minute), 1)
+	tr := tb.d.step(context.Background(), message(tb))
+	require.Equal(t, store.AttemptSent, tr.Attempts[0].Status)
+
+	tr = tb.d.step(context.Background(), message(tb))
+	require.Empty(t, tr.Attempts, "over the rate: no attempt, no failover")
+	require.Equal(t, store.StatusSending, tr.Status)
+	require.True(t, tr.NextAt.After(tb.now.Add(50*time.Second)), "waits about a minute for its token, got %v", tr.NextAt.Sub(tb.now))
+	require.Equal(t, 1, tb.chans["whatsapp"].Calls())
+}
+
+func TestAmbiguousAssumeSentWaitsForTheReceipt(t *testing.T) {
+	t.Parallel()
+	pol := otpPolicy()
+	pol.OnAmbiguous = config.AmbiguousAssumeSent
+	tb := setup(t, pol, fakeHealth{}, map[string][]outcome{"whatsapp": {hang}})
+	tr := tb.d.step(context.Background(), message(tb))
+	require.Len(t, tr.Attempts, 1, "no failover: the policy never risks a duplicate")
+	a := tr.Attempts[0]
+	require.Equal(t, store.AttemptSent, a.Status)
+	require.True(t, a.Ambiguous)
+	require.Equal(t, store.StatusSent, tr.Status)
+	require.Equal(t, "whatsapp", tr.Channel)
+	require.Equal(t, 0, tb.chans["sms"].Calls())
+	require.False(t, tr.NextAt.IsZero(), "the receipt deadline still applies")
 }

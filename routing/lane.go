@@ -7,7 +7,10 @@ package routing
 import (
 	"errors"
 	"log/slog"
+	"sync/atomic"
 	"time"
+
+	"golang.org/x/time/rate"
 
 	"github.com/sony/gobreaker/v2"
 
@@ -25,6 +28,10 @@ type Lane struct {
 	Config  *config.Channel
 
 	breaker *gobreaker.CircuitBreaker[channels.Result]
+	limiter *rate.Limiter // nil: unlimited
+	// pausedUntil (unix nanoseconds) is set when the provider answered 429
+	// with a Retry-After: the whole channel waits, not just one message.
+	pausedUntil atomic.Int64
 }
 
 // NewLane wraps ch with a breaker configured from cfg.
@@ -34,6 +41,9 @@ func NewLane(ch channels.Channel, cfg *config.Channel, log *slog.Logger) *Lane {
 	}
 	failures := uint32(max(cfg.Breaker.Failures, 1))
 	l := &Lane{Name: cfg.Name, Kind: ch.Kind(), Channel: ch, Config: cfg}
+	if ps := cfg.Rate.PerSecond(); ps > 0 {
+		l.limiter = rate.NewLimiter(rate.Limit(ps), cfg.Rate.Burst())
+	}
 	l.breaker = gobreaker.NewCircuitBreaker[channels.Result](gobreaker.Settings{
 		Name:        cfg.Name,
 		MaxRequests: uint32(max(cfg.Breaker.HalfOpenRequests, 1)),
@@ -53,6 +63,55 @@ func NewLane(ch channels.Channel, cfg *config.Channel, log *slog.Logger) *Lane {
 		},
 	})
 	return l
+}
+
+// maxInlineWait is the longest a worker waits for a rate-limit token
+// itself; a longer wait puts the message back in the queue.
+const maxInlineWait = time.Second
+
+// reserve takes a send token. It returns 0 when the send may go now
+// (possibly after waiting up to maxInlineWait), or how long the message
+// should wait in the queue.
+func (l *Lane) reserve(now time.Time) time.Duration {
+	if until := l.pausedUntil.Load(); until > now.UnixNano() {
+		return time.Duration(until - now.UnixNano())
+	}
+	if l.limiter == nil {
+		return 0
+	}
+	r := l.limiter.ReserveN(now, 1)
+	if !r.OK() {
+		return time.Second
+	}
+	d := r.DelayFrom(now)
+	if d <= 0 {
+		return 0
+	}
+	if d > maxInlineWait {
+		r.CancelAt(now)
+		return d
+	}
+	time.Sleep(d)
+	return 0
+}
+
+// pause stops sends on the channel until now+d (a provider's Retry-After).
+func (l *Lane) pause(now time.Time, d time.Duration) {
+	until := now.Add(d).UnixNano()
+	for {
+		cur := l.pausedUntil.Load()
+		if cur >= until || l.pausedUntil.CompareAndSwap(cur, until) {
+			return
+		}
+	}
+}
+
+// PausedUntil is when a provider-requested pause ends (zero: not paused).
+func (l *Lane) PausedUntil() time.Time {
+	if n := l.pausedUntil.Load(); n > 0 {
+		return time.Unix(0, n)
+	}
+	return time.Time{}
 }
 
 // BreakerState is "closed", "open" or "half-open".

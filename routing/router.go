@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"time"
 
 	"github.com/switchboard-gw/switchboard/config"
 	"github.com/switchboard-gw/switchboard/health"
@@ -111,16 +112,17 @@ type Decision struct {
 // Explain says what the route of p would do right now for a recipient.
 // The first Decision with Use == true is where the message would go.
 func (r *Router) Explain(p *config.Policy, to store.Recipient) []Decision {
+	now := time.Now()
 	out := make([]Decision, 0, len(p.Route))
 	for _, name := range p.Route {
-		out = append(out, r.decide(p, name, to))
+		out = append(out, r.decide(p, name, to, now))
 	}
 	return out
 }
 
 // decide is the one place that says whether a channel is in or out; the
 // dispatcher and Explain both use it so an explanation never lies.
-func (r *Router) decide(p *config.Policy, name string, to store.Recipient) Decision {
+func (r *Router) decide(p *config.Policy, name string, to store.Recipient, now time.Time) Decision {
 	d := Decision{Channel: name}
 	l := r.lanes[name]
 	if l == nil {
@@ -151,6 +153,13 @@ func (r *Router) decide(p *config.Policy, name string, to store.Recipient) Decis
 			d.Reason = reason
 			return d
 		}
+	}
+	if until := l.PausedUntil(); !until.IsZero() && now.Before(until) {
+		// A 429 is the provider asking us to slow down, not a failure:
+		// messages wait for the channel rather than fail over.
+		d.Reason = "wait_rate_limited"
+		d.Detail = "the provider asked us to slow down until " + until.UTC().Format(time.RFC3339)
+		return d
 	}
 	if d.Breaker == "open" {
 		d.Detail = "the circuit breaker is open after repeated failures"
