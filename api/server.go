@@ -8,6 +8,7 @@ import (
 
 	"github.com/labstack/echo/v5"
 
+	"github.com/switchboard-gw/switchboard/channels"
 	"github.com/switchboard-gw/switchboard/config"
 	"github.com/switchboard-gw/switchboard/health"
 	"github.com/switchboard-gw/switchboard/routing"
@@ -33,6 +34,7 @@ type Deps struct {
 	Store    store.Store
 	Dispatch Dispatch
 	Health   HealthView
+	Receipts channels.ReceiptSink // where provider callbacks go
 	Logger   *slog.Logger
 	Now      func() time.Time // for tests; default time.Now
 }
@@ -72,6 +74,8 @@ func New(d Deps) *Server {
 	v1.POST("/channels/:name/enable", s.enableChannel, s.keys.requireRole(admin))
 	v1.POST("/channels/:name/sim", s.setSimMode, s.keys.requireRole(admin))
 	v1.POST("/routes/explain", s.explain, s.keys.requireRole(send, read, admin))
+	v1.GET("/webhooks/:provider", s.webhook)
+	v1.POST("/webhooks/:provider", s.webhook)
 	s.echo = e
 	return s
 }

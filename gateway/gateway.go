@@ -88,7 +88,7 @@ func New(ctx context.Context, cfg *config.Config, o Options) (*Gateway, error) {
 	}
 	g.Dispatcher = routing.NewDispatcher(g.Store, router, cfg.Dispatch, routing.DispatcherOptions{Owner: owner, Logger: log})
 	receipts.Wake = g.Dispatcher.Wake
-	g.API = api.New(api.Deps{Config: cfg, Store: g.Store, Dispatch: g.Dispatcher, Health: g.Health, Logger: log})
+	g.API = api.New(api.Deps{Config: cfg, Store: g.Store, Dispatch: g.Dispatcher, Health: g.Health, Receipts: receipts, Logger: log})
 	ok = true
 	return g, nil
 }
