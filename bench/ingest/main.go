@@ -1,0 +1,473 @@
+// Command ingest measures how fast the gateway accepts messages, against a
+// bare echo server that only decodes the same JSON, under the same load on
+// loopback. `make bench` runs it:
+//
+//	go run ./bench/ingest -duration 10s -connections 64
+//
+// Both servers run as child processes (the bare one is this binary
+// re-executed with -serve-bare), so neither shares a Go runtime with the
+// load generator. The gateway is `switchboard serve` with
+// bench/ingest/gateway.yaml: instant sim channels, SQLite in a temp dir
+// with durability as shipped, the dispatcher running. After the load, the
+// bench waits for the dispatcher to drain the queue and reports how long
+// that took and the largest backlog seen.
+//
+// The target: the gateway accepts at least 40% of the bare server's
+// requests per second, with a p99 under 15 ms.
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+)
+
+// The gateway's ingest target, relative to the bare server.
+const (
+	targetRatio = 0.40
+	targetP99   = 15 * time.Millisecond
+)
+
+type options struct {
+	duration, warmup, drainTimeout time.Duration
+	connections                    int
+	only, out, gatewayBin          string
+	gatewayConfig                  string
+	cpuProfile                     string
+	keep                           bool
+}
+
+func main() {
+	// Hidden modes: this binary re-executed as a server.
+	if len(os.Args) == 3 && os.Args[1] == "-serve-bare" {
+		if err := serveBare(os.Args[2]); err != nil {
+			fmt.Fprintln(os.Stderr, "bare server:", err)
+			os.Exit(1)
+		}
+		return
+	}
+	if len(os.Args) == 5 && os.Args[1] == "-serve-gateway" {
+		if err := serveGateway(os.Args[2], os.Args[3], os.Args[4]); err != nil {
+			fmt.Fprintln(os.Stderr, "gateway:", err)
+			os.Exit(1)
+		}
+		return
+	}
+
+	var o options
+	flag.DurationVar(&o.duration, "duration", 10*time.Second, "measured load per server")
+	flag.DurationVar(&o.warmup, "warmup", 2*time.Second, "load before measuring, not counted")
+	flag.IntVar(&o.connections, "connections", 64, "concurrent keep-alive connections, one request in flight each")
+	flag.StringVar(&o.only, "only", "", "run one server only: bare or gateway")
+	flag.StringVar(&o.out, "out", "", "also write the results as JSON to this file")
+	flag.StringVar(&o.gatewayBin, "gateway-bin", "", "switchboard binary to run (default: build ./cmd/switchboard)")
+	flag.StringVar(&o.gatewayConfig, "gateway-config", "", "gateway config to use instead of the built-in bench/ingest/gateway.yaml (its store.dsn should be \"${SB_BENCH_DB}\")")
+	flag.StringVar(&o.cpuProfile, "cpuprofile", "", "write a CPU profile of the gateway to this file (runs gateway.New+Run inside this binary instead of switchboard serve)")
+	flag.DurationVar(&o.drainTimeout, "drain-timeout", time.Minute, "how long to wait for the dispatcher to drain the queue after the load")
+	flag.BoolVar(&o.keep, "keep", false, "keep the temp dir (database, config, server logs) for inspection")
+	flag.Parse()
+	if flag.NArg() > 0 || o.connections < 1 || o.duration <= 0 || o.warmup < 0 ||
+		(o.only != "" && o.only != "bare" && o.only != "gateway") {
+		flag.Usage()
+		os.Exit(2)
+	}
+
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, o, os.Stdout); err != nil {
+		fmt.Fprintln(os.Stderr, "bench:", err)
+		stop()
+		os.Exit(1)
+	}
+}
+
+// report is the run's result, printed as a table and written by -out.
+type report struct {
+	Machine     machine        `json:"machine"`
+	Command     string         `json:"command"`
+	Duration    string         `json:"duration"`
+	Warmup      string         `json:"warmup"`
+	Connections int            `json:"connections"`
+	Results     []targetResult `json:"results"`
+	Ratio       float64        `json:"ratio,omitempty"` // gateway req/s / bare req/s
+	TargetMet   *bool          `json:"target_met,omitempty"`
+}
+
+type machine struct {
+	CPUs      int    `json:"cpus"`
+	CPUModel  string `json:"cpu_model,omitempty"`
+	GoVersion string `json:"go_version"`
+	OS        string `json:"os"`
+}
+
+type targetResult struct {
+	Server    string            `json:"server"`
+	ReqPerSec float64           `json:"req_per_sec"`
+	Accepted  uint64            `json:"accepted"`
+	P50Ms     float64           `json:"p50_ms"`
+	P90Ms     float64           `json:"p90_ms"`
+	P99Ms     float64           `json:"p99_ms"`
+	MaxMs     float64           `json:"max_ms"`
+	MeanMs    float64           `json:"mean_ms"`
+	Errors    uint64            `json:"errors"`
+	Statuses  map[string]uint64 `json:"statuses,omitempty"`
+	Failures  map[string]uint64 `json:"failures,omitempty"`
+	Dispatch  *dispatchResult   `json:"dispatch,omitempty"`
+
+	p99 time.Duration
+}
+
+type dispatchResult struct {
+	AcceptedTotal uint64          `json:"accepted_total"` // every 202, warm-up included
+	MaxBacklog    int             `json:"max_backlog"`    // queued+sending, sampled every second
+	MaxBacklogAt  string          `json:"max_backlog_at,omitempty"`
+	DrainSeconds  float64         `json:"drain_seconds"` // load end to nothing queued or sending
+	DrainError    string          `json:"drain_error,omitempty"`
+	FinalStatuses map[string]int  `json:"final_statuses,omitempty"`
+	ErrorLogLines int             `json:"error_log_lines"` // level=ERROR lines in the gateway's log
+	Samples       []backlogSample `json:"samples,omitempty"`
+	SamplerError  string          `json:"sampler_error,omitempty"`
+}
+
+func run(ctx context.Context, o options, stdout io.Writer) (err error) {
+	dir, err := os.MkdirTemp("", "switchboard-bench-")
+	if err != nil {
+		return err
+	}
+	if o.keep {
+		fmt.Fprintf(stdout, "temp dir (kept): %s\n", dir)
+	} else {
+		defer os.RemoveAll(dir)
+	}
+	rep := &report{
+		Machine:  machineInfo(),
+		Command:  "go run ./bench/ingest " + strings.Join(os.Args[1:], " "),
+		Duration: o.duration.String(), Warmup: o.warmup.String(), Connections: o.connections,
+	}
+	fmt.Fprintf(stdout, "machine: %d CPUs (%s), %s, %s\n", rep.Machine.CPUs, rep.Machine.CPUModel, rep.Machine.GoVersion, rep.Machine.OS)
+	fmt.Fprintf(stdout, "load: %d connections, closed loop, %s warm-up + %s measured, 127.0.0.1\n", o.connections, o.warmup, o.duration)
+
+	// Build first, so a broken build fails before minutes of load.
+	gwBin := o.gatewayBin
+	if o.only != "bare" && gwBin == "" && o.cpuProfile == "" {
+		fmt.Fprintln(stdout, "building cmd/switchboard ...")
+		if gwBin, err = buildGateway(ctx, dir); err != nil {
+			return err
+		}
+	}
+	runID := strconv.FormatInt(time.Now().UnixNano(), 36)
+
+	if o.only != "gateway" {
+		r, err := benchBare(ctx, o, dir, runID, stdout)
+		if err != nil {
+			return fmt.Errorf("bare: %w", err)
+		}
+		rep.Results = append(rep.Results, *r)
+	}
+	if o.only != "bare" {
+		r, err := benchGateway(ctx, o, dir, gwBin, runID, stdout)
+		if err != nil {
+			return fmt.Errorf("gateway: %w", err)
+		}
+		rep.Results = append(rep.Results, *r)
+	}
+	printReport(stdout, rep)
+	if o.out != "" {
+		b, err := json.MarshalIndent(rep, "", "  ")
+		if err != nil {
+			return err
+		}
+		if err := os.WriteFile(o.out, append(b, '\n'), 0o644); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func benchBare(ctx context.Context, o options, dir, runID string, stdout io.Writer) (*targetResult, error) {
+	self, err := os.Executable()
+	if err != nil {
+		return nil, err
+	}
+	addr, err := freeAddr()
+	if err != nil {
+		return nil, err
+	}
+	srv, err := startServer("bare server", self, []string{"-serve-bare", addr}, nil, filepath.Join(dir, "bare.log"))
+	if err != nil {
+		return nil, err
+	}
+	defer srv.stop(5 * time.Second)
+	base := "http://" + addr
+	if err := srv.waitReady(ctx, base+"/readyz", 15*time.Second); err != nil {
+		return nil, err
+	}
+	fmt.Fprintf(stdout, "bare: loading %s ...\n", base)
+	lr, err := runLoad(ctx, loadConfig{url: base + "/v1/messages", sendKey: sendKey, connections: o.connections,
+		warmup: o.warmup, duration: o.duration, runID: runID + "b"})
+	if err != nil {
+		return nil, err
+	}
+	if err := srv.stop(5 * time.Second); err != nil {
+		return nil, err
+	}
+	return resultOf("bare", lr), nil
+}
+
+func benchGateway(ctx context.Context, o options, dir, bin, runID string, stdout io.Writer) (*targetResult, error) {
+	cfgPath := filepath.Join(dir, "gateway.yaml")
+	cfgData := gatewayYAML
+	if o.gatewayConfig != "" {
+		var err error
+		if cfgData, err = os.ReadFile(o.gatewayConfig); err != nil {
+			return nil, err
+		}
+	}
+	if err := os.WriteFile(cfgPath, cfgData, 0o600); err != nil {
+		return nil, err
+	}
+	dbPath := filepath.Join(dir, "gateway.db")
+	addr, err := freeAddr()
+	if err != nil {
+		return nil, err
+	}
+	args := []string{"serve", "--config", cfgPath, "--listen", addr}
+	if o.cpuProfile != "" {
+		if bin, err = os.Executable(); err != nil {
+			return nil, err
+		}
+		prof, err := filepath.Abs(o.cpuProfile)
+		if err != nil {
+			return nil, err
+		}
+		args = []string{"-serve-gateway", addr, cfgPath, prof}
+	}
+	logPath := filepath.Join(dir, "gateway.log")
+	srv, err := startServer("gateway", bin, args, []string{"SB_BENCH_DB=" + dbPath}, logPath)
+	if err != nil {
+		return nil, err
+	}
+	defer srv.stop(20 * time.Second)
+	base := "http://" + addr
+	if err := srv.waitReady(ctx, base+"/readyz", 30*time.Second); err != nil {
+		return nil, err
+	}
+
+	d := &dispatchResult{}
+	bl, err := openBacklog(dbPath)
+	if err != nil {
+		d.SamplerError = err.Error()
+	} else {
+		defer bl.db.Close()
+	}
+	sctx, stopSampling := context.WithCancel(ctx)
+	defer stopSampling()
+	start := time.Now()
+	if bl != nil {
+		go bl.sample(sctx, start)
+	}
+	fmt.Fprintf(stdout, "gateway: loading %s ...\n", base)
+	lr, err := runLoad(ctx, loadConfig{url: base + "/v1/messages", sendKey: sendKey, connections: o.connections,
+		warmup: o.warmup, duration: o.duration, runID: runID + "g"})
+	if err != nil {
+		return nil, err
+	}
+	stopSampling()
+	d.AcceptedTotal = lr.allAccepted
+	fmt.Fprintln(stdout, "gateway: load done, waiting for the dispatcher to drain the queue ...")
+	took, err := drain(ctx, base, o.drainTimeout)
+	d.DrainSeconds = took.Seconds()
+	if err != nil {
+		d.DrainError = err.Error()
+	}
+	if bl != nil {
+		bl.mu.Lock()
+		d.Samples, d.SamplerError = bl.samples, errString(bl.err)
+		bl.mu.Unlock()
+		if m, ok := bl.max(); ok {
+			d.MaxBacklog, d.MaxBacklogAt = m.Queued+m.Sending, fmt.Sprintf("%.1fs", m.AtS)
+		}
+		// Receipts follow sends by receipt_delay; give the last ones a moment.
+		for range 50 {
+			c, err := bl.count(ctx)
+			if err != nil {
+				d.SamplerError = err.Error()
+				break
+			}
+			d.FinalStatuses = c
+			if c["queued"]+c["sending"]+c["sent"] == 0 {
+				break
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+	}
+	if err := srv.stop(20 * time.Second); err != nil {
+		return nil, err
+	}
+	d.ErrorLogLines = countErrorLines(logPath)
+	r := resultOf("gateway", lr)
+	r.Dispatch = d
+	if o.cpuProfile != "" {
+		fmt.Fprintf(stdout, "gateway CPU profile: %s (go tool pprof -top %s)\n", o.cpuProfile, o.cpuProfile)
+	}
+	return r, nil
+}
+
+func resultOf(name string, lr *loadResult) *targetResult {
+	ms := func(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
+	r := &targetResult{
+		Server: name, ReqPerSec: lr.rate(), Accepted: lr.accepted,
+		P50Ms: ms(lr.hist.percentile(50)), P90Ms: ms(lr.hist.percentile(90)),
+		P99Ms: ms(lr.hist.percentile(99)), MaxMs: ms(lr.hist.percentile(100)), MeanMs: ms(lr.hist.mean()),
+		Errors: lr.errors(), p99: lr.hist.percentile(99),
+	}
+	for s, c := range lr.statuses {
+		if r.Statuses == nil {
+			r.Statuses = map[string]uint64{}
+		}
+		r.Statuses[strconv.Itoa(s)] = c
+	}
+	for k, c := range lr.failures {
+		if r.Failures == nil {
+			r.Failures = map[string]uint64{}
+		}
+		r.Failures[k] = c
+	}
+	return r
+}
+
+func printReport(w io.Writer, rep *report) {
+	fmt.Fprintln(w)
+	fmt.Fprintf(w, "%-8s | %9s | %8s | %8s | %8s | %8s | %s\n", "server", "req/s", "p50", "p90", "p99", "max", "errors")
+	fmt.Fprintf(w, "%s\n", strings.Repeat("-", 72))
+	var bare, gw *targetResult
+	for i := range rep.Results {
+		r := &rep.Results[i]
+		fmt.Fprintf(w, "%-8s | %9.0f | %8s | %8s | %8s | %8s | %d%s\n", r.Server, r.ReqPerSec,
+			fmtMs(r.P50Ms), fmtMs(r.P90Ms), fmtMs(r.P99Ms), fmtMs(r.MaxMs), r.Errors, errorDetail(r))
+		switch r.Server {
+		case "bare":
+			bare = r
+		case "gateway":
+			gw = r
+		}
+	}
+	fmt.Fprintln(w)
+	if gw != nil && gw.Dispatch != nil {
+		d := gw.Dispatch
+		fmt.Fprintf(w, "dispatch: max backlog %d queued+sending", d.MaxBacklog)
+		if d.MaxBacklogAt != "" {
+			fmt.Fprintf(w, " (at %s)", d.MaxBacklogAt)
+		}
+		fmt.Fprintf(w, "; drained %.2fs after the load stopped", d.DrainSeconds)
+		if d.DrainError != "" {
+			fmt.Fprintf(w, " (%s)", d.DrainError)
+		}
+		fmt.Fprintln(w)
+		if d.FinalStatuses != nil {
+			fmt.Fprintf(w, "          accepted %d in all, store holds %s\n", d.AcceptedTotal, fmtStatuses(d.FinalStatuses))
+		}
+		if d.SamplerError != "" {
+			fmt.Fprintf(w, "          backlog sampler: %s\n", d.SamplerError)
+		}
+		if d.ErrorLogLines > 0 {
+			fmt.Fprintf(w, "          gateway logged %d ERROR lines (rerun with -keep to read gateway.log)\n", d.ErrorLogLines)
+		}
+	}
+	if bare != nil && gw != nil && bare.ReqPerSec > 0 {
+		rep.Ratio = gw.ReqPerSec / bare.ReqPerSec
+		ratioOK, p99OK := rep.Ratio >= targetRatio, gw.p99 < targetP99
+		met := ratioOK && p99OK
+		rep.TargetMet = &met
+		fmt.Fprintf(w, "gateway/bare req/s: %.2f (target >= %.2f): %s\n", rep.Ratio, targetRatio, okMiss(ratioOK))
+		fmt.Fprintf(w, "gateway p99: %s (target < %s): %s\n", fmtMs(gw.P99Ms), targetP99, okMiss(p99OK))
+	}
+}
+
+func okMiss(ok bool) string {
+	if ok {
+		return "ok"
+	}
+	return "MISSED"
+}
+
+func fmtMs(ms float64) string {
+	if ms < 10 {
+		return strconv.FormatFloat(ms, 'f', 2, 64) + "ms"
+	}
+	return strconv.FormatFloat(ms, 'f', 1, 64) + "ms"
+}
+
+func errorDetail(r *targetResult) string {
+	var parts []string
+	for s, c := range r.Statuses {
+		parts = append(parts, fmt.Sprintf("%s: %d", s, c))
+	}
+	for k, c := range r.Failures {
+		parts = append(parts, fmt.Sprintf("%s: %d", k, c))
+	}
+	if len(parts) == 0 {
+		return ""
+	}
+	slices.Sort(parts)
+	return " (" + strings.Join(parts, ", ") + ")"
+}
+
+func fmtStatuses(m map[string]int) string {
+	var parts []string
+	for s, c := range m {
+		parts = append(parts, fmt.Sprintf("%s %d", s, c))
+	}
+	slices.Sort(parts)
+	return strings.Join(parts, ", ")
+}
+
+func errString(err error) string {
+	if err == nil {
+		return ""
+	}
+	return err.Error()
+}
+
+func countErrorLines(path string) int {
+	f, err := os.Open(path)
+	if err != nil {
+		return 0
+	}
+	defer f.Close()
+	n := 0
+	sc := bufio.NewScanner(f)
+	sc.Buffer(make([]byte, 64<<10), 1<<20)
+	for sc.Scan() {
+		if bytes.Contains(sc.Bytes(), []byte("level=ERROR")) {
+			n++
+		}
+	}
+	return n
+}
+
+func machineInfo() machine {
+	m := machine{CPUs: runtime.NumCPU(), GoVersion: runtime.Version(), OS: runtime.GOOS + "/" + runtime.GOARCH}
+	if b, err := os.ReadFile("/proc/cpuinfo"); err == nil {
+		for line := range strings.Lines(string(b)) {
+			if k, v, ok := strings.Cut(line, ":"); ok && strings.TrimSpace(k) == "model name" {
+				m.CPUModel = strings.TrimSpace(v)
+				break
+			}
+		}
+	}
+	return m
+}

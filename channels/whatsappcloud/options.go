@@ -1,0 +1,119 @@
+package whatsappcloud
+
+import (
+	"errors"
+	"fmt"
+	"net/url"
+	"regexp"
+	"strings"
+
+	"go.yaml.in/yaml/v3"
+
+	"github.com/switchboard-gw/switchboard/config"
+)
+
+const (
+	// DefaultAPIVersion is the Graph API version calls are pinned to. It
+	// is the newest version on 2026-11-23 (released 2026-07-29, expiry not
+	// yet announced); v21.0 expires on 2027-01-21, v25.0 on 2028-07-29.
+	// Graph versions live about two years, so bump this when a new one
+	// ships; the send and phone-number fields used here have not changed
+	// across versions.
+	DefaultAPIVersion = "v26.0"
+	// DefaultEndpoint is the Graph API's base URL.
+	DefaultEndpoint = "https://graph.facebook.com"
+)
+
+// Options are the whatsapp-cloud channel's type-specific YAML keys.
+type Options struct {
+	// PhoneNumberID is the business phone number's Graph id (not the
+	// phone number itself): WhatsApp Manager > API Setup.
+	PhoneNumberID string `yaml:"phone_number_id"`
+	// Token is a system-user access token with whatsapp_business_messaging
+	// permission, sent as a bearer token.
+	Token config.Secret `yaml:"token"`
+	// AppSecret is the Meta app's secret; webhook POSTs are signed with it
+	// (X-Hub-Signature-256). Without it every webhook is refused.
+	AppSecret config.Secret `yaml:"app_secret"`
+	// VerifyToken is the string typed into the app dashboard's "Verify
+	// token" field; Meta echoes it in the GET verification handshake.
+	VerifyToken config.Secret `yaml:"verify_token"`
+	// APIVersion is the Graph API version, "v26.0".
+	APIVersion string `yaml:"api_version"`
+	// Endpoint is the Graph API base URL; tests point it at a fake.
+	Endpoint string `yaml:"endpoint"`
+}
+
+// DefaultOptions are the values used for keys the YAML leaves out.
+func DefaultOptions() Options {
+	return Options{APIVersion: DefaultAPIVersion, Endpoint: DefaultEndpoint}
+}
+
+var (
+	digitsRe     = regexp.MustCompile(`^[0-9]+$`)
+	apiVersionRe = regexp.MustCompile(`^v[0-9]+\.[0-9]+$`)
+)
+
+// problem is one invalid option, named by its YAML key so the factory can
+// point at the line.
+type problem struct {
+	key string
+	err error
+}
+
+func (o *Options) validate() []problem {
+	var ps []problem
+	switch {
+	case o.PhoneNumberID == "":
+		ps = append(ps, problem{"phone_number_id", errors.New("required: the business phone number's id from WhatsApp Manager > API Setup")})
+	case !digitsRe.MatchString(o.PhoneNumberID):
+		// The value is not quoted: it may have come from the environment,
+		// and a misplaced ${VAR} can be a secret.
+		ps = append(ps, problem{"phone_number_id", errors.New("must be digits only: the Graph id from WhatsApp Manager > API Setup, not the phone number")})
+	}
+	if o.Token == "" {
+		ps = append(ps, problem{"token", errors.New("required: a system-user access token with whatsapp_business_messaging permission")})
+	}
+	if !apiVersionRe.MatchString(o.APIVersion) {
+		ps = append(ps, problem{"api_version", fmt.Errorf("must look like %q, got %q", DefaultAPIVersion, o.APIVersion)})
+	}
+	if err := checkEndpoint(o.Endpoint); err != nil {
+		ps = append(ps, problem{"endpoint", err})
+	}
+	return ps
+}
+
+func checkEndpoint(s string) error {
+	// Not quoted, as for phone_number_id: it may hold credentials.
+	u, err := url.Parse(s)
+	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+		return fmt.Errorf("must be an http or https URL such as %s", DefaultEndpoint)
+	}
+	if u.RawQuery != "" || u.Fragment != "" || u.User != nil {
+		return errors.New("must be a base URL without user, query or fragment")
+	}
+	return nil
+}
+
+// base is the endpoint and version every request path starts with.
+func (o *Options) base() string {
+	return strings.TrimRight(o.Endpoint, "/") + "/" + o.APIVersion + "/" + o.PhoneNumberID
+}
+
+// optionLine finds the line of key in the channel's options mapping, falling
+// back to the channel's own line: an error at the offending key is quicker
+// to fix than one at the channel.
+func optionLine(cfg *config.Channel, key string) int {
+	n := &cfg.Options
+	if n.Kind == yaml.DocumentNode && len(n.Content) > 0 {
+		n = n.Content[0]
+	}
+	if n.Kind == yaml.MappingNode {
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			if n.Content[i].Value == key {
+				return n.Content[i].Line
+			}
+		}
+	}
+	return cfg.Line
+}
