@@ -75,7 +75,10 @@ func StartMailDev(t testing.TB, o MailDevOptions) *MailDev {
 	if err != nil {
 		t.Fatal(err)
 	}
-	args := []string{"node_modules/.bin/maildev", "--ip", "127.0.0.1", "--smtp", fmt.Sprint(smtpPort), "--web", fmt.Sprint(webPort), "--web-ip", "127.0.0.1"}
+	// Each instance keeps its mail in its own folder: parallel tests must
+	// not see each other's messages.
+	args := []string{"node_modules/.bin/maildev", "--ip", "127.0.0.1", "--smtp", fmt.Sprint(smtpPort), "--web", fmt.Sprint(webPort), "--web-ip", "127.0.0.1",
+		"--mail-directory", t.TempDir()}
 	if o.User != "" {
 		args = append(args, "--incoming-user", o.User, "--incoming-pass", o.Pass)
 	}

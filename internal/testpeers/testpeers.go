@@ -29,11 +29,15 @@ type Peer struct {
 	Port int // the main port (HTTP API, or SMTP for maildev)
 
 	cmd *exec.Cmd
-	log *bytes.Buffer
+	log *syncWriter
 }
 
 // Log returns what the peer printed so far (for failure messages).
-func (p *Peer) Log() string { return p.log.String() }
+func (p *Peer) Log() string {
+	p.log.mu.Lock()
+	defer p.log.mu.Unlock()
+	return p.log.w.String()
+}
 
 var (
 	mu      sync.Mutex
@@ -114,14 +118,14 @@ func start(name string, args []string, port int, ready func() error) (*Peer, err
 	cmd := exec.Command(args[0], args[1:]...)
 	cmd.Dir = dir
 	cmd.Env = append(os.Environ(), "NODE_ENV=production", "NO_UPDATE_NOTIFIER=1")
-	var log bytes.Buffer
-	cmd.Stdout = &syncWriter{w: &log}
-	cmd.Stderr = cmd.Stdout
+	log := &syncWriter{w: &bytes.Buffer{}}
+	cmd.Stdout = log
+	cmd.Stderr = log
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("start %s: %w", name, err)
 	}
-	p := &Peer{Name: name, Port: port, cmd: cmd, log: &log}
+	p := &Peer{Name: name, Port: port, cmd: cmd, log: log}
 	exited := make(chan error, 1)
 	go func() { exited <- cmd.Wait() }()
 	deadline := time.Now().Add(60 * time.Second)
@@ -130,11 +134,11 @@ func start(name string, args []string, port int, ready func() error) (*Peer, err
 			break
 		} else if time.Now().After(deadline) {
 			p.stop()
-			return nil, fmt.Errorf("%s did not become ready on port %d within 60s: %v\n%s", name, port, err, log.String())
+			return nil, fmt.Errorf("%s did not become ready on port %d within 60s: %v\n%s", name, port, err, p.Log())
 		}
 		select {
 		case err := <-exited:
-			return nil, fmt.Errorf("%s exited before it was ready: %v\n%s", name, err, log.String())
+			return nil, fmt.Errorf("%s exited before it was ready: %v\n%s", name, err, p.Log())
 		case <-time.After(100 * time.Millisecond):
 		}
 	}
