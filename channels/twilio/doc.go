@@ -1,2 +1,80 @@
-// Package twilio is a Switchboard channel type (work in progress).
+// Package twilio provides the channel types twilio-sms and twilio-whatsapp:
+// one Twilio account sending through the Programmable Messaging API
+// (POST /2010-04-01/Accounts/{AccountSid}/Messages.json) with
+// github.com/twilio/twilio-go.
+//
+// # Configuration
+//
+//	channels:
+//	  sms:
+//	    type: twilio-sms
+//	    account_sid: "${TWILIO_ACCOUNT_SID}"   # required, AC + 32 hex digits
+//	    auth_token: "${TWILIO_AUTH_TOKEN}"     # required, a secret
+//	    from: "+15005550006"                   # E.164, short code or alphanumeric sender ID
+//	  whatsapp:
+//	    type: twilio-whatsapp
+//	    account_sid: "${TWILIO_ACCOUNT_SID}"
+//	    auth_token: "${TWILIO_AUTH_TOKEN}"
+//	    from: "whatsapp:+14155238886"          # "+14155238886" is prefixed for you
+//	    # messaging_service_sid: MG...         # instead of from: Twilio picks the sender
+//	    # endpoint: https://api.dublin.ie1.twilio.com   # edge, proxy or mock; default Twilio's
+//
+// Exactly one of from and messaging_service_sid is required. kind may be
+// left out: it is sms or whatsapp by type, and any other kind is an error.
+// Decoding is strict and every error names the file, line and key.
+//
+// # Sending
+//
+// Send makes exactly one Create Message call. WhatsApp recipients get the
+// "whatsapp:" prefix. Bodies over 1600 characters (Twilio's limit) fail as
+// permanent before any call. Result.ProviderID is the Message SID; for SMS,
+// Result.Info is the segment count and encoding computed locally
+// ("1 segment, GSM-7", "3 segments, UCS-2"; see CountSegments).
+//
+// twilio-go takes no context, so every call gets a small twilio-go client
+// whose RoundTripper puts the caller's ctx on the request (its deadline
+// bounds the whole call, capped at one minute), rewrites the URL to
+// endpoint, records whether the request was written, and keeps the
+// response's status and headers (see call).
+//
+// # Probe
+//
+// Probe fetches the account (GET /2010-04-01/Accounts/{Sid}.json): it sends
+// nothing and checks the endpoint, the credentials and that the account is
+// active. 401/403 is misconfigured; 5xx, timeouts and refused connections
+// are transient.
+//
+// # Errors
+//
+// Every error is a *channels.Error; Code is Twilio's error code, and
+// errors.As finds the *client.TwilioRestError. Twilio's code decides first,
+// then the HTTP status (channels.HTTPClass):
+//
+//	21211 invalid To, 21614 not mobile, 21610 unsubscribed (STOP),
+//	21408 region not enabled, 21617 body too long,
+//	63016 outside the WhatsApp 24h window, 63024 invalid WhatsApp recipient,
+//	other 4xx                                        permanent
+//	20003, 20005, 20404, 21212, 21606, 63007, 401, 403, 404
+//	                                                 misconfigured
+//	20429, HTTP 429                                  rate limited, Retry-After honoured
+//	HTTP 5xx, refused, failure before the request was written
+//	                                                 transient
+//	timeout or reset after the request was written,
+//	2xx whose body was lost                          ambiguous (may have been sent)
+//
+// Texts name the call and never contain the auth token:
+// "twilio: create message: invalid 'To' phone number: The 'To' number 123 is
+// not a valid phone number. (permanent 21211)".
+//
+// # Status callbacks
+//
+// When server.public_url is set, every message asks Twilio to report its
+// status to public_url + "/v1/webhooks/twilio?channel=NAME"; nothing needs
+// setting in the Twilio console. Webhook checks X-Twilio-Signature against
+// that URL and the form parameters (a mismatch wraps
+// channels.ErrBadSignature), then maps MessageStatus: sent, delivered, read,
+// undelivered and failed become receipts (with ErrorCode and ErrorMessage
+// for the last two); queued, accepted, scheduled and sending are ignored.
+// If the gateway sits behind a proxy, public_url must be the URL Twilio
+// calls, scheme and port included, or every signature check fails.
 package twilio
