@@ -1,0 +1,258 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"maps"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/switchboard-gw/switchboard/store"
+)
+
+// Enqueue stores a new message. Everything but the SQL runs on the caller's
+// goroutine so the single writer spends its time in SQLite only.
+func (s *Store) Enqueue(ctx context.Context, m *store.Message) (*store.Message, bool, error) {
+	if m == nil {
+		return nil, false, errors.New("enqueue: nil message")
+	}
+	n := &store.Message{
+		ID:               m.ID,
+		IdempotencyScope: m.IdempotencyScope,
+		IdempotencyKey:   m.IdempotencyKey,
+		RequestHash:      m.RequestHash,
+		Policy:           m.Policy,
+		Route:            slices.Clone(m.Route),
+		To:               m.To,
+		Body:             m.Body,
+		Subject:          m.Subject,
+		Tags:             slices.Clone(m.Tags),
+		Metadata:         maps.Clone(m.Metadata),
+		CallbackURL:      m.CallbackURL,
+		Status:           store.StatusQueued,
+		CreatedAt:        utc(m.CreatedAt),
+		ExpiresAt:        utc(m.ExpiresAt),
+		NextAt:           utc(m.NextAt),
+	}
+	if len(n.Route) == 0 {
+		n.Route = nil
+	}
+	if len(n.Tags) == 0 {
+		n.Tags = nil
+	}
+	if len(n.Metadata) == 0 {
+		n.Metadata = nil
+	}
+	if n.ID == "" {
+		id, err := uuid.NewV7()
+		if err != nil {
+			return nil, false, fmt.Errorf("generate message id: %w", err)
+		}
+		n.ID = id.String()
+	}
+	if n.CreatedAt.IsZero() {
+		n.CreatedAt = time.Now().UTC()
+	}
+	n.UpdatedAt = n.CreatedAt
+	if n.NextAt.IsZero() {
+		n.NextAt = n.CreatedAt
+	}
+	route, err := json.Marshal(orEmpty(n.Route))
+	if err != nil {
+		return nil, false, fmt.Errorf("encode route: %w", err)
+	}
+	tags, err := json.Marshal(orEmpty(n.Tags))
+	if err != nil {
+		return nil, false, fmt.Errorf("encode tags: %w", err)
+	}
+	meta := []byte("{}")
+	if n.Metadata != nil {
+		if meta, err = json.Marshal(n.Metadata); err != nil {
+			return nil, false, fmt.Errorf("encode metadata: %w", err)
+		}
+	}
+	args := []any{n.ID, n.IdempotencyScope, n.IdempotencyKey, n.RequestHash, n.Policy, string(route),
+		nullIfEmpty(n.To.Phone), nullIfEmpty(n.To.WhatsApp), nullIfEmpty(n.To.Email), nullIfEmpty(n.To.Telegram),
+		n.Body, n.Subject, string(tags), string(meta), n.CallbackURL,
+		string(n.Status), n.CreatedAt.UnixNano(), n.UpdatedAt.UnixNano(), nanos(n.ExpiresAt), n.NextAt.UnixNano()}
+
+	v, err := s.do(ctx, func(w *writer) (any, error) {
+		// ON CONFLICT DO NOTHING then SELECT: the insert itself decides which
+		// of two racing requests with one key wins, never a prior read.
+		res, err := w.st.insertMessage.Exec(args...)
+		if err != nil {
+			return nil, fmt.Errorf("insert message: %w", err)
+		}
+		if rows, err := res.RowsAffected(); err != nil {
+			return nil, fmt.Errorf("insert message: %w", err)
+		} else if rows == 1 {
+			return nil, nil
+		}
+		old, err := scanMessage(w.st.messageByIdem.QueryRow(n.IdempotencyScope, n.IdempotencyKey))
+		if err != nil {
+			return nil, fmt.Errorf("load message for idempotency key: %w", err)
+		}
+		return old, nil
+	})
+	if err != nil {
+		return nil, false, err
+	}
+	if old, ok := v.(*store.Message); ok && old != nil {
+		return old, true, nil
+	}
+	return n, false, nil
+}
+
+func orEmpty[T any](s []T) []T {
+	if s == nil {
+		return []T{}
+	}
+	return s
+}
+
+// Get reads the message and its history in one read transaction so the two
+// agree with each other.
+func (s *Store) Get(ctx context.Context, id string) (*store.Message, error) {
+	if s.isClosed.Load() {
+		return nil, store.ErrClosed
+	}
+	tx, err := s.read.BeginTx(ctx, nil)
+	if err != nil {
+		return nil, fmt.Errorf("begin read: %w", err)
+	}
+	defer func() { _ = tx.Rollback() }()
+	m, err := scanMessage(tx.QueryRowContext(ctx, `SELECT `+msgCols+` FROM messages WHERE id = ?`, id))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, store.ErrNotFound
+	}
+	if err != nil {
+		return nil, fmt.Errorf("get message: %w", err)
+	}
+	rows, err := tx.QueryContext(ctx, `SELECT `+attCols+` FROM attempts WHERE message_id = ? ORDER BY seq`, id)
+	if err != nil {
+		return nil, fmt.Errorf("get attempts: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		a, err := scanAttempt(rows)
+		if err != nil {
+			return nil, fmt.Errorf("scan attempt: %w", err)
+		}
+		m.History = append(m.History, a)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("get attempts: %w", err)
+	}
+	return m, nil
+}
+
+const (
+	defaultListLimit = 50
+	maxListLimit     = 500
+)
+
+// List pages newest first on id; UUIDv7 ids sort by creation time, so
+// "id < cursor" is a stable keyset cursor that never skips or repeats rows
+// inserted meanwhile.
+func (s *Store) List(ctx context.Context, p store.ListParams) (store.ListResult, error) {
+	if s.isClosed.Load() {
+		return store.ListResult{}, store.ErrClosed
+	}
+	limit := p.Limit
+	if limit <= 0 {
+		limit = defaultListLimit
+	}
+	limit = min(limit, maxListLimit)
+
+	var (
+		where []string
+		args  []any
+	)
+	if p.Cursor != "" {
+		after, err := base64.RawURLEncoding.DecodeString(p.Cursor)
+		if err != nil || len(after) == 0 {
+			return store.ListResult{}, store.ErrInvalidCursor
+		}
+		where = append(where, "id < ?")
+		args = append(args, string(after))
+	}
+	if p.To != "" {
+		// Each term matches one partial index, so SQLite can use an OR-union
+		// of index lookups instead of a scan.
+		where = append(where, "(to_phone = ? OR to_whatsapp = ? OR to_email = ? OR to_telegram = ?)")
+		args = append(args, p.To, p.To, p.To, p.To)
+	}
+	if p.Status != "" {
+		where = append(where, "status = ?")
+		args = append(args, string(p.Status))
+	}
+	if p.Channel != "" {
+		where = append(where, "channel = ?")
+		args = append(args, p.Channel)
+	}
+	if p.Policy != "" {
+		where = append(where, "policy = ?")
+		args = append(args, p.Policy)
+	}
+	q := `SELECT ` + msgCols + ` FROM messages`
+	if len(where) > 0 {
+		q += " WHERE " + strings.Join(where, " AND ")
+	}
+	q += " ORDER BY id DESC LIMIT ?"
+	args = append(args, limit+1) // one extra row says whether there is a next page
+
+	rows, err := s.read.QueryContext(ctx, q, args...)
+	if err != nil {
+		return store.ListResult{}, fmt.Errorf("list messages: %w", err)
+	}
+	defer rows.Close()
+	var res store.ListResult
+	for rows.Next() {
+		m, err := scanMessage(rows)
+		if err != nil {
+			return store.ListResult{}, fmt.Errorf("scan message: %w", err)
+		}
+		res.Messages = append(res.Messages, m)
+	}
+	if err := rows.Err(); err != nil {
+		return store.ListResult{}, fmt.Errorf("list messages: %w", err)
+	}
+	if len(res.Messages) > limit {
+		res.Messages = res.Messages[:limit]
+		res.NextCursor = base64.RawURLEncoding.EncodeToString([]byte(res.Messages[limit-1].ID))
+	}
+	return res, nil
+}
+
+// Stats counts pending and due work. Due counts what Claim would take now:
+// messages held by a live lease are being worked on, not waiting.
+func (s *Store) Stats(ctx context.Context, now time.Time) (store.QueueStats, error) {
+	if s.isClosed.Load() {
+		return store.QueueStats{}, store.ErrClosed
+	}
+	if now.IsZero() {
+		now = time.Now()
+	}
+	var (
+		st     store.QueueStats
+		oldest sql.NullInt64
+	)
+	err := s.read.QueryRowContext(ctx, `SELECT
+		(SELECT COUNT(*) FROM messages WHERE status IN `+notFinal+`),
+		COUNT(*), MIN(next_at)
+		FROM messages INDEXED BY messages_due
+		WHERE next_at IS NOT NULL AND next_at <= ?1 AND status IN `+notFinal+`
+		  AND (lease_owner = '' OR lease_until < ?1)`, now.UnixNano()).Scan(&st.Pending, &st.Due, &oldest)
+	if err != nil {
+		return store.QueueStats{}, fmt.Errorf("queue stats: %w", err)
+	}
+	st.OldestDue = fromNanos(oldest)
+	return st, nil
+}

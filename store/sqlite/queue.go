@@ -1,0 +1,170 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/switchboard-gw/switchboard/store"
+)
+
+// Claim leases due messages with one UPDATE ... RETURNING, then loads each
+// one's current attempt so the dispatcher knows what was in flight.
+func (s *Store) Claim(ctx context.Context, p store.ClaimParams) ([]*store.Message, error) {
+	if p.Owner == "" {
+		return nil, errors.New("claim: empty owner")
+	}
+	if p.Limit <= 0 {
+		return nil, nil
+	}
+	now := p.Now
+	if now.IsZero() {
+		now = time.Now()
+	}
+	until := now.Add(p.Lease)
+	v, err := s.do(ctx, func(w *writer) (any, error) {
+		rows, err := w.st.claim.Query(p.Owner, until.UnixNano(), now.UnixNano(), p.Limit)
+		if err != nil {
+			return nil, fmt.Errorf("claim messages: %w", err)
+		}
+		var ms []*store.Message
+		for rows.Next() {
+			var prev string
+			m, err := scanMessage(rows, &prev)
+			if err != nil {
+				rows.Close()
+				return nil, fmt.Errorf("scan claimed message: %w", err)
+			}
+			m.Reclaimed = prev != ""
+			ms = append(ms, m)
+		}
+		err = rows.Err()
+		rows.Close()
+		if err != nil {
+			return nil, fmt.Errorf("claim messages: %w", err)
+		}
+		for _, m := range ms {
+			if m.Attempts == 0 {
+				continue
+			}
+			a, err := scanAttempt(w.st.currentAttempt.QueryRow(m.ID, m.Attempts))
+			if errors.Is(err, sql.ErrNoRows) {
+				continue
+			}
+			if err != nil {
+				return nil, fmt.Errorf("load current attempt of %s: %w", m.ID, err)
+			}
+			m.Current = &a
+		}
+		return ms, nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	ms, _ := v.([]*store.Message)
+	// RETURNING order is unspecified.
+	slices.SortFunc(ms, func(a, b *store.Message) int {
+		if c := a.NextAt.Compare(b.NextAt); c != 0 {
+			return c
+		}
+		return strings.Compare(a.ID, b.ID)
+	})
+	return ms, nil
+}
+
+// Advance records the dispatcher's transition. The attempts are written in
+// every case (they describe provider calls that happened); the message
+// fields only when the caller still holds the lease and no receipt has made
+// the message final meanwhile.
+func (s *Store) Advance(ctx context.Context, t *store.Transition) error {
+	if t == nil || t.MessageID == "" {
+		return errors.New("advance: no message id")
+	}
+	if t.Status != "" && !t.Status.Valid() {
+		return fmt.Errorf("advance %s: invalid status %q", t.MessageID, t.Status)
+	}
+	now := t.Now
+	if now.IsZero() {
+		now = time.Now()
+	}
+	maxSeq := 0
+	atts := make([][]any, 0, len(t.Attempts))
+	for i := range t.Attempts {
+		a := &t.Attempts[i]
+		if a.Seq < 1 {
+			return fmt.Errorf("advance %s: attempt seq %d < 1", t.MessageID, a.Seq)
+		}
+		if a.Status.Rank() < 0 {
+			return fmt.Errorf("advance %s: attempt %d: invalid status %q", t.MessageID, a.Seq, a.Status)
+		}
+		maxSeq = max(maxSeq, a.Seq)
+		atts = append(atts, attemptArgs(t.MessageID, a))
+	}
+	_, err := s.do(ctx, func(w *writer) (any, error) {
+		var (
+			status, owner string
+			attempts      int
+		)
+		err := w.st.advanceState.QueryRow(t.MessageID).Scan(&status, &owner, &attempts)
+		if errors.Is(err, sql.ErrNoRows) {
+			return nil, store.ErrNotFound
+		}
+		if err != nil {
+			return nil, fmt.Errorf("load message state: %w", err)
+		}
+		for i, args := range atts {
+			if _, err := w.st.upsertAttempt.Exec(args...); err != nil {
+				return nil, fmt.Errorf("record attempt %d: %w", t.Attempts[i].Seq, err)
+			}
+		}
+		// Attempts is kept equal to the highest recorded seq in every branch
+		// so that "current = seq == Attempts" holds for receipts and Claim.
+		newAttempts := max(attempts, maxSeq)
+		owned := t.Owner != "" && owner == t.Owner
+		cur := store.Status(status)
+		if !owned || cur.Final() {
+			if newAttempts != attempts || owned {
+				if _, err := w.st.advanceFinal.Exec(t.MessageID, newAttempts, t.Owner); err != nil {
+					return nil, fmt.Errorf("update message: %w", err)
+				}
+			}
+			if !owned {
+				return nil, &keepError{store.ErrLeaseLost}
+			}
+			return nil, nil
+		}
+		next := cur
+		if t.Status != "" && t.Status.Rank() >= cur.Rank() {
+			next = t.Status
+		}
+		nextAt := nanos(t.NextAt)
+		if next.Final() {
+			nextAt = nil
+		}
+		if _, err := w.st.advanceMessage.Exec(string(next), t.Channel, t.Step, t.Tries, newAttempts,
+			t.LastError, nextAt, now.UnixNano(), t.MessageID); err != nil {
+			return nil, fmt.Errorf("update message: %w", err)
+		}
+		return nil, nil
+	})
+	return err
+}
+
+// Release drops owner's leases so another process can claim the messages
+// without waiting for the leases to expire.
+func (s *Store) Release(ctx context.Context, owner string) error {
+	if owner == "" {
+		return nil
+	}
+	_, err := s.do(ctx, func(w *writer) (any, error) {
+		if _, err := w.st.releaseLeases.Exec(owner); err != nil {
+			return nil, fmt.Errorf("release leases: %w", err)
+		}
+		return nil, nil
+	})
+	return err
+}

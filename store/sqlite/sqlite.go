@@ -1,0 +1,213 @@
+// Package sqlite is the embedded default store: one SQLite file in WAL mode.
+//
+// Every write goes through one goroutine that owns the only write
+// connection and commits whatever ops are queued in one transaction (group
+// commit), so many concurrent API requests share one fsync while each still
+// gets its answer only after its data is on disk. Reads use a separate pool;
+// WAL lets them run alongside the writer.
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	_ "modernc.org/sqlite" // registers the "sqlite" driver
+
+	"github.com/switchboard-gw/switchboard/store"
+)
+
+var _ store.Store = (*Store)(nil)
+
+type options struct {
+	maxBatch    int
+	readers     int
+	busyTimeout time.Duration
+}
+
+// Option tunes a Store.
+type Option func(*options)
+
+// WithMaxBatch caps how many ops one transaction (one fsync) carries.
+func WithMaxBatch(n int) Option {
+	return func(o *options) {
+		if n > 0 {
+			o.maxBatch = n
+		}
+	}
+}
+
+// WithReaders sets the size of the read connection pool.
+func WithReaders(n int) Option {
+	return func(o *options) {
+		if n > 0 {
+			o.readers = n
+		}
+	}
+}
+
+// WithBusyTimeout sets how long a connection waits for a lock held by
+// another process (a second switchboard on the same file, a backup tool)
+// before failing with SQLITE_BUSY.
+func WithBusyTimeout(d time.Duration) Option {
+	return func(o *options) {
+		if d > 0 {
+			o.busyTimeout = d
+		}
+	}
+}
+
+// Store is the SQLite implementation of store.Store.
+type Store struct {
+	read *sql.DB
+	w    *writer
+
+	// mu guards closed against Close closing ops while a sender is sending.
+	mu        sync.RWMutex
+	closed    bool
+	isClosed  atomic.Bool
+	closeOnce sync.Once
+	closeErr  error
+}
+
+// Open opens (creating it and its directory if needed) the database at path
+// and brings its schema up to date.
+func Open(ctx context.Context, path string, opts ...Option) (*Store, error) {
+	o := options{maxBatch: 256, readers: 4, busyTimeout: 5 * time.Second}
+	for _, opt := range opts {
+		opt(&o)
+	}
+	if path == "" {
+		return nil, errors.New("open sqlite store: empty path")
+	}
+	// The driver splits the DSN at the first '?', so such a path would be
+	// silently truncated.
+	if strings.ContainsRune(path, '?') {
+		return nil, fmt.Errorf("open sqlite store: path %q contains '?'", path)
+	}
+	if dir := filepath.Dir(path); dir != "" {
+		if err := os.MkdirAll(dir, 0o750); err != nil {
+			return nil, fmt.Errorf("create store directory: %w", err)
+		}
+	}
+
+	q := url.Values{}
+	q.Add("_pragma", fmt.Sprintf("busy_timeout(%d)", o.busyTimeout.Milliseconds()))
+	q.Add("_pragma", "foreign_keys(1)")
+	q.Add("_pragma", "synchronous(FULL)")
+	wq := url.Values{"_pragma": append([]string{"journal_mode(WAL)"}, q["_pragma"]...)}
+
+	wdb, err := sql.Open("sqlite", path+"?"+wq.Encode())
+	if err != nil {
+		return nil, fmt.Errorf("open sqlite write db: %w", err)
+	}
+	// One connection, held by the writer for the life of the store.
+	wdb.SetMaxOpenConns(1)
+	wdb.SetConnMaxLifetime(0)
+	wdb.SetConnMaxIdleTime(0)
+	conn, err := wdb.Conn(ctx)
+	if err != nil {
+		wdb.Close()
+		return nil, fmt.Errorf("connect sqlite write db: %w", err)
+	}
+	var mode string
+	if err := conn.QueryRowContext(ctx, "PRAGMA journal_mode").Scan(&mode); err != nil || !strings.EqualFold(mode, "wal") {
+		conn.Close()
+		wdb.Close()
+		return nil, fmt.Errorf("enable WAL mode (got %q): %w", mode, err)
+	}
+	if err := migrate(ctx, conn); err != nil {
+		conn.Close()
+		wdb.Close()
+		return nil, err
+	}
+
+	// Readers open after the migrations so they never see a half-made schema.
+	rq := url.Values{"_pragma": append([]string{"query_only(1)"}, q["_pragma"]...)}
+	rdb, err := sql.Open("sqlite", path+"?"+rq.Encode())
+	if err != nil {
+		conn.Close()
+		wdb.Close()
+		return nil, fmt.Errorf("open sqlite read db: %w", err)
+	}
+	rdb.SetMaxOpenConns(o.readers)
+	rdb.SetMaxIdleConns(o.readers)
+	if err := rdb.PingContext(ctx); err != nil {
+		rdb.Close()
+		conn.Close()
+		wdb.Close()
+		return nil, fmt.Errorf("ping sqlite read db: %w", err)
+	}
+
+	w, err := newWriter(ctx, wdb, conn, o.maxBatch)
+	if err != nil {
+		rdb.Close()
+		conn.Close()
+		wdb.Close()
+		return nil, err
+	}
+	return &Store{read: rdb, w: w}, nil
+}
+
+// do submits fn to the writer and waits for the batch it lands in to commit.
+// If ctx ends after the op was queued the op may still commit; the caller
+// then sees ctx's error, as with any timeout on a remote database.
+func (s *Store) do(ctx context.Context, fn opFunc) (any, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	o := &op{fn: fn, ctx: ctx, done: make(chan result, 1)}
+	s.mu.RLock()
+	if s.closed {
+		s.mu.RUnlock()
+		return nil, store.ErrClosed
+	}
+	select {
+	case s.w.ops <- o:
+	case <-ctx.Done():
+		s.mu.RUnlock()
+		return nil, ctx.Err()
+	}
+	s.mu.RUnlock()
+	select {
+	case r := <-o.done:
+		return r.v, r.err
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+}
+
+// Ping checks that the read pool answers and the store is open.
+func (s *Store) Ping(ctx context.Context) error {
+	if s.isClosed.Load() {
+		return store.ErrClosed
+	}
+	var one int
+	if err := s.read.QueryRowContext(ctx, "SELECT 1").Scan(&one); err != nil {
+		return fmt.Errorf("ping sqlite: %w", err)
+	}
+	return nil
+}
+
+// Close stops accepting ops, commits the ones already queued and closes the
+// database. Calling it again returns the first call's result.
+func (s *Store) Close() error {
+	s.closeOnce.Do(func() {
+		s.isClosed.Store(true)
+		s.mu.Lock()
+		s.closed = true
+		close(s.w.ops)
+		s.mu.Unlock()
+		<-s.w.stopped
+		s.closeErr = errors.Join(s.w.close(), s.read.Close())
+	})
+	return s.closeErr
+}
