@@ -80,8 +80,8 @@ func TestRequestHashIgnoresFieldOrder(t *testing.T) {
 	require.NoError(t, err)
 	c, err := DecodeSendRequest([]byte(`{"to":{"phone":"+15551234567"},"body":"hi!","tags":["otp"]}`))
 	require.NoError(t, err)
-	require.Equal(t, requestHash(a), requestHash(b))
-	require.NotEqual(t, requestHash(a), requestHash(c))
+	require.Equal(t, requestHash(a, "k"), requestHash(b, "k"))
+	require.NotEqual(t, requestHash(a, "k"), requestHash(c, "k"))
 }
 
 // FuzzDecodeSendRequest: no input panics, every rejection is a 4xx *Error

@@ -77,7 +77,7 @@ func (s *Server) sendMessage(c *echo.Context) error {
 		ID:               id.String(),
 		IdempotencyScope: scope,
 		IdempotencyKey:   idemKey,
-		RequestHash:      requestHash(req),
+		RequestHash:      requestHash(req, idemKey),
 		Policy:           pol.Name,
 		Route:            append([]string(nil), pol.Route...),
 		To:               req.To,
@@ -92,7 +92,19 @@ func (s *Server) sendMessage(c *echo.Context) error {
 		ExpiresAt:        now.Add(ttl),
 		NextAt:           now,
 	}
+	// Hand the message straight to this process's dispatcher when it has
+	// room: stored already leased to it, it skips the store's claim query.
+	// Should this process die first, the lease expires and any instance
+	// claims it.
+	handoff := s.deps.Handoff && s.deps.Dispatch.Reserve()
+	if handoff {
+		m.LeaseOwner = s.deps.Dispatch.Owner()
+		m.LeaseUntil = now.Add(s.deps.Dispatch.Lease())
+	}
 	stored, replayed, err := s.deps.Store.Enqueue(c.Request().Context(), m)
+	if handoff && (err != nil || replayed) {
+		s.deps.Dispatch.Unreserve()
+	}
 	if err != nil {
 		// Not accepted: say so plainly so the client retries (with the same
 		// Idempotency-Key, it cannot create a duplicate).
@@ -104,6 +116,8 @@ func (s *Server) sendMessage(c *echo.Context) error {
 			return unprocessable("idempotency_mismatch", "Idempotency-Key", "this Idempotency-Key was already used with a different request body")
 		}
 		c.Response().Header().Set("Idempotent-Replay", "true")
+	} else if handoff {
+		s.deps.Dispatch.Submit(stored)
 	} else {
 		s.deps.Dispatch.Wake()
 	}
@@ -122,7 +136,10 @@ func hasAddressForRoute(r *routing.Router, route []string, to store.Recipient) b
 
 // requestHash identifies a request's meaning, not its bytes: the same
 // fields in another order or spacing are the same request.
-func requestHash(r *SendRequest) string {
+func requestHash(r *SendRequest, idemKey string) string {
+	if idemKey == "" {
+		return "" // nothing to compare it with: skip the work
+	}
 	b, _ := json.Marshal(r) // a struct of strings, slices and maps: cannot fail
 	sum := sha256.Sum256(b)
 	return hex.EncodeToString(sum[:])

@@ -26,6 +26,12 @@ type HealthView interface {
 type Dispatch interface {
 	Router() *routing.Router
 	Wake()
+	// The in-process hand-off (see routing.Dispatcher.Reserve).
+	Reserve() bool
+	Unreserve()
+	Submit(m *store.Message)
+	Owner() string
+	Lease() time.Duration
 }
 
 // Deps are the parts the API serves.
@@ -35,6 +41,9 @@ type Deps struct {
 	Dispatch Dispatch
 	Health   HealthView
 	Receipts channels.ReceiptSink // where provider callbacks go
+	// Handoff stores new messages leased to the local dispatcher and hands
+	// them over in memory (the store must honour Enqueue's lease fields).
+	Handoff bool
 	Logger   *slog.Logger
 	Now      func() time.Time // for tests; default time.Now
 }

@@ -33,6 +33,15 @@ type Dispatcher struct {
 
 	wake     chan struct{}
 	inflight sync.WaitGroup
+
+	// local carries messages the API stored already leased to this
+	// dispatcher, so fresh messages skip the store's Claim. reserved counts
+	// slots promised by Reserve and not yet taken by Run.
+	local    chan *store.Message
+	reserved atomic.Int64
+	// moreDue: the last claim filled its batch, so more due work is
+	// likely waiting; a finishing worker then wakes the claim loop.
+	moreDue atomic.Bool
 	stopping atomic.Bool // set at shutdown: finish the send in flight, start no new one
 }
 
@@ -69,7 +78,42 @@ func NewDispatcher(s store.Store, r *Router, cfg config.Dispatch, o DispatcherOp
 		d.cfg.Poll = config.Duration(200 * time.Millisecond)
 	}
 	d.router.Store(r)
+	d.local = make(chan *store.Message, 2*d.cfg.Workers)
 	return d
+}
+
+// Owner is the lease owner this dispatcher claims work as.
+func (d *Dispatcher) Owner() string { return d.owner }
+
+// Lease is how long a claim holds.
+func (d *Dispatcher) Lease() time.Duration { return d.cfg.Lease.D() }
+
+// Reserve asks for a slot in the in-process hand-off queue. When it returns
+// true, the caller stores the message leased to Owner() and then calls
+// Submit, or Unreserve if the message was not stored. When it returns
+// false the caller stores the message unleased and Claim finds it.
+func (d *Dispatcher) Reserve() bool {
+	if d.reserved.Add(1) > int64(cap(d.local)) {
+		d.reserved.Add(-1)
+		return false
+	}
+	return true
+}
+
+// Unreserve gives back a slot from Reserve.
+func (d *Dispatcher) Unreserve() { d.reserved.Add(-1) }
+
+// Submit hands a message stored leased to this dispatcher straight to it.
+// It never blocks: Reserve guaranteed the room.
+func (d *Dispatcher) Submit(m *store.Message) {
+	select {
+	case d.local <- m:
+	default:
+		// Unreachable while callers pair Reserve with Submit; if it ever
+		// happens the lease expires and Claim picks the message up.
+		d.reserved.Add(-1)
+		d.log.Error("dispatch hand-off queue full; message left to the claim loop", "id", m.ID)
+	}
 }
 
 // Router returns the router in use.
@@ -108,6 +152,20 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 			return nil
 		case <-timer.C:
 		case <-d.wake:
+		case m := <-d.local:
+			d.reserved.Add(-1)
+			d.start(ctx, sem, m)
+			// Take whatever else was handed over, while workers are free.
+			for drained := false; !drained; {
+				select {
+				case m := <-d.local:
+					d.reserved.Add(-1)
+					d.start(ctx, sem, m)
+				default:
+					drained = true
+				}
+			}
+			continue
 		}
 		// Claim in batches: when most workers are busy, wait for them to
 		// free up (each finished worker wakes the loop) rather than claiming
@@ -128,17 +186,9 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 				}
 				break
 			}
+			d.moreDue.Store(len(msgs) == limit)
 			for _, m := range msgs {
-				sem <- struct{}{}
-				d.inflight.Add(1)
-				go func() {
-					defer func() {
-						<-sem
-						d.inflight.Done()
-						d.Wake()
-					}()
-					d.Process(m)
-				}()
+				d.start(ctx, sem, m)
 			}
 			if len(msgs) < limit {
 				break // drained what is due
@@ -152,6 +202,22 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 		}
 		timer.Reset(d.cfg.Poll.D())
 	}
+}
+
+// start runs Process for m on a worker, waiting for a free one.
+func (d *Dispatcher) start(_ context.Context, sem chan struct{}, m *store.Message) {
+	sem <- struct{}{}
+	d.inflight.Add(1)
+	go func() {
+		defer func() {
+			<-sem
+			d.inflight.Done()
+			if d.moreDue.Load() {
+				d.Wake()
+			}
+		}()
+		d.Process(m)
+	}()
 }
 
 // Process takes one claimed message one step further and records the result.
