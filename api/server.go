@@ -44,8 +44,8 @@ type Deps struct {
 	// Handoff stores new messages leased to the local dispatcher and hands
 	// them over in memory (the store must honour Enqueue's lease fields).
 	Handoff bool
-	Logger   *slog.Logger
-	Now      func() time.Time // for tests; default time.Now
+	Logger  *slog.Logger
+	Now     func() time.Time // for tests; default time.Now
 }
 
 // Server is the HTTP API.

@@ -41,7 +41,7 @@ type Dispatcher struct {
 	reserved atomic.Int64
 	// moreDue: the last claim filled its batch, so more due work is
 	// likely waiting; a finishing worker then wakes the claim loop.
-	moreDue atomic.Bool
+	moreDue  atomic.Bool
 	stopping atomic.Bool // set at shutdown: finish the send in flight, start no new one
 }
 
