@@ -116,10 +116,15 @@ func (s *Server) sendMessage(c *echo.Context) error {
 			return unprocessable("idempotency_mismatch", "Idempotency-Key", "this Idempotency-Key was already used with a different request body")
 		}
 		c.Response().Header().Set("Idempotent-Replay", "true")
-	} else if handoff {
-		s.deps.Dispatch.Submit(stored)
 	} else {
-		s.deps.Dispatch.Wake()
+		if s.deps.Accepted != nil {
+			s.deps.Accepted(stored.Policy)
+		}
+		if handoff {
+			s.deps.Dispatch.Submit(stored)
+		} else {
+			s.deps.Dispatch.Wake()
+		}
 	}
 	c.Response().Header().Set("Location", "/v1/messages/"+stored.ID)
 	return c.JSON(http.StatusAccepted, SendResponse{ID: stored.ID, Status: string(store.StatusQueued), Policy: stored.Policy, Route: stored.Route})

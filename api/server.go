@@ -41,6 +41,10 @@ type Deps struct {
 	Dispatch Dispatch
 	Health   HealthView
 	Receipts channels.ReceiptSink // where provider callbacks go
+	// Metrics serves GET /metrics (nil: no endpoint).
+	Metrics http.Handler
+	// Accepted is called for every newly accepted message (metrics).
+	Accepted func(policy string)
 	// Handoff stores new messages leased to the local dispatcher and hands
 	// them over in memory (the store must honour Enqueue's lease fields).
 	Handoff bool
@@ -72,6 +76,9 @@ func New(d Deps) *Server {
 
 	e.GET("/healthz", s.healthz)
 	e.GET("/readyz", s.readyz)
+	if d.Metrics != nil {
+		e.GET("/metrics", echo.WrapHandler(d.Metrics))
+	}
 
 	send, read, admin := config.RoleSend, config.RoleRead, config.RoleAdmin
 	v1 := e.Group("/v1")

@@ -16,11 +16,13 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/switchboard-gw/switchboard/api"
 	"github.com/switchboard-gw/switchboard/channels"
 	"github.com/switchboard-gw/switchboard/config"
 	"github.com/switchboard-gw/switchboard/health"
+	"github.com/switchboard-gw/switchboard/metrics"
 	"github.com/switchboard-gw/switchboard/routing"
 	"github.com/switchboard-gw/switchboard/store"
 	"github.com/switchboard-gw/switchboard/store/sqlite"
@@ -37,6 +39,7 @@ type Gateway struct {
 	Dispatcher *routing.Dispatcher
 	API        *api.Server
 	Channels   []channels.Channel
+	Metrics    *metrics.Metrics
 
 	log *slog.Logger
 }
@@ -71,8 +74,10 @@ func New(ctx context.Context, cfg *config.Config, o Options) (*Gateway, error) {
 
 	hostname, _ := os.Hostname()
 	owner := fmt.Sprintf("%s/%d/%s", hostname, os.Getpid(), uuid.NewString()[:8])
-	receipts := &routing.Receipts{Store: g.Store, Logger: log}
+	g.Metrics = metrics.New()
+	receipts := &routing.Receipts{Store: g.Store, Logger: log, Observer: g.Metrics}
 	g.Health = health.New(log)
+	g.Health.OnProbe(g.Metrics.Probe)
 	var lanes []*routing.Lane
 	for _, cc := range cfg.Channels {
 		ch, err := channels.Build(cc, channels.Deps{Logger: log.With("channel", cc.Name), Receipts: receipts, PublicURL: cfg.Server.PublicURL})
@@ -86,11 +91,34 @@ func New(ctx context.Context, cfg *config.Config, o Options) (*Gateway, error) {
 	if err != nil {
 		return nil, err
 	}
-	g.Dispatcher = routing.NewDispatcher(g.Store, router, cfg.Dispatch, routing.DispatcherOptions{Owner: owner, Logger: log})
+	g.Dispatcher = routing.NewDispatcher(g.Store, router, cfg.Dispatch, routing.DispatcherOptions{Owner: owner, Logger: log, Observer: g.Metrics})
 	receipts.Wake = g.Dispatcher.Wake
-	g.API = api.New(api.Deps{Config: cfg, Store: g.Store, Dispatch: g.Dispatcher, Health: g.Health, Receipts: receipts, Logger: log})
+	g.Metrics.WatchChannels(channelStates{g})
+	g.Metrics.WatchQueue(g.Store)
+	g.Metrics.Reload(true, time.Now())
+	g.API = api.New(api.Deps{
+		Config: cfg, Store: g.Store, Dispatch: g.Dispatcher, Health: g.Health, Receipts: receipts, Logger: log,
+		Metrics:  promhttp.HandlerFor(g.Metrics.Registry, promhttp.HandlerOpts{ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}),
+		Accepted: g.Metrics.Accepted,
+	})
 	ok = true
 	return g, nil
+}
+
+// channelStates reports each channel's breaker and health for metrics.
+type channelStates struct{ g *Gateway }
+
+func (c channelStates) Channels() []metrics.ChannelState {
+	lanes := c.g.Dispatcher.Router().Lanes()
+	out := make([]metrics.ChannelState, 0, len(lanes))
+	for _, l := range lanes {
+		st := metrics.ChannelState{Name: l.Name, Breaker: l.BreakerState(), Health: string(health.Healthy)}
+		if hs, ok := c.g.Health.Status(l.Name); ok {
+			st.Health = string(hs.State)
+		}
+		out = append(out, st)
+	}
+	return out
 }
 
 // OpenStore opens the configured store.

@@ -96,6 +96,7 @@ type Monitor struct {
 	mu      sync.Mutex
 	entries map[string]*entry
 	hooks   []func(name string, from, to State)
+	probed  []func(name string, latency time.Duration, err error)
 	closed  bool
 
 	loops atomic.Int64 // running probe goroutines; lets tests prove Close leaks none
@@ -132,6 +133,14 @@ func (m *Monitor) OnChange(fn func(name string, from, to State)) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.hooks = append(m.hooks, fn)
+}
+
+// OnProbe registers fn to be called after every probe result that was
+// applied (for metrics), without locks held.
+func (m *Monitor) OnProbe(fn func(name string, latency time.Duration, err error)) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.probed = append(m.probed, fn)
 }
 
 // Add starts monitoring a channel; its first probe runs at once. Adding a
@@ -353,9 +362,13 @@ func (m *Monitor) probe(ctx context.Context, name string, e *entry) error {
 	from := e.status.State
 	m.recordLocked(e, start, latency, err)
 	hooks := m.publishLocked()
+	probed := m.probed
 	s := e.status
 	m.mu.Unlock()
 
+	for _, fn := range probed {
+		fn(name, latency, err)
+	}
 	if from != s.State {
 		m.logChange(s, from)
 		m.notify(hooks, name, from, s.State)

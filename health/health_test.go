@@ -411,3 +411,30 @@ func TestConcurrentUse(t *testing.T) {
 	}
 	wg.Wait()
 }
+
+func TestOnProbeSeesEveryAppliedResult(t *testing.T) {
+	t.Parallel()
+	m := health.New(nil)
+	defer m.Close()
+	type result struct {
+		name string
+		ok   bool
+	}
+	got := make(chan result, 8)
+	m.OnProbe(func(name string, _ time.Duration, err error) { got <- result{name, err == nil} })
+	p := &toggleProber{}
+	m.Add("sms", p, config.Probe{Interval: config.Duration(time.Hour), Timeout: config.Duration(time.Second)})
+	require.Equal(t, result{"sms", true}, <-got, "the first probe runs at once")
+	p.fail.Store(true)
+	require.Error(t, m.ProbeNow(context.Background(), "sms"))
+	require.Equal(t, result{"sms", false}, <-got)
+}
+
+type toggleProber struct{ fail atomic.Bool }
+
+func (p *toggleProber) Probe(context.Context) error {
+	if p.fail.Load() {
+		return errors.New("down")
+	}
+	return nil
+}

@@ -28,6 +28,7 @@ type Dispatcher struct {
 	cfg    config.Dispatch
 	owner  string
 	log    *slog.Logger
+	obs    Observer
 	now    func() time.Time
 	rnd    func() float64
 
@@ -50,12 +51,14 @@ type DispatcherOptions struct {
 	Owner  string // lease owner; unique per process
 	Logger *slog.Logger
 	Now    func() time.Time // for tests; default time.Now
+	// Observer is told about attempts, failovers and final statuses.
+	Observer Observer
 }
 
 // NewDispatcher returns a dispatcher for r; call Run to start it.
 func NewDispatcher(s store.Store, r *Router, cfg config.Dispatch, o DispatcherOptions) *Dispatcher {
 	d := &Dispatcher{
-		store: s, cfg: cfg, owner: o.Owner, log: o.Logger, now: o.Now,
+		store: s, cfg: cfg, owner: o.Owner, log: o.Logger, now: o.Now, obs: o.Observer,
 		rnd:  rand.Float64,
 		wake: make(chan struct{}, 1),
 	}
@@ -64,6 +67,9 @@ func NewDispatcher(s store.Store, r *Router, cfg config.Dispatch, o DispatcherOp
 	}
 	if d.now == nil {
 		d.now = time.Now
+	}
+	if d.obs == nil {
+		d.obs = nopObserver{}
 	}
 	if d.cfg.Workers <= 0 {
 		d.cfg.Workers = 64
@@ -230,6 +236,7 @@ func (d *Dispatcher) Process(m *store.Message) {
 	if d.log.Enabled(ctx, slog.LevelDebug) {
 		d.logStep(m, t)
 	}
+	observe(d.obs, m, t)
 	if err := d.store.Advance(ctx, t); err != nil {
 		if errors.Is(err, store.ErrLeaseLost) {
 			d.log.Warn("lease lost while processing message; attempts were recorded", "id", m.ID)
@@ -479,12 +486,21 @@ func (d *Dispatcher) send(ctx context.Context, lane *Lane, m *store.Message) (ch
 		ID: m.ID, To: AddressFor(m.To, lane.Kind), Body: m.Body, Subject: m.Subject, Metadata: m.Metadata,
 	}
 	return lane.send(func() (channels.Result, error) {
+		start := time.Now()
 		res, err := lane.Channel.Send(sctx, msg)
 		if err != nil && sctx.Err() != nil && channels.ClassOf(err) == channels.Transient {
 			// Our deadline cut the call short; unless the channel says the
 			// request was never written, the provider may have it.
 			err = &channels.Error{Class: channels.Ambiguous, Err: fmt.Errorf("send timed out after %s: %w", timeout, err)}
 		}
+		outcome := string(channels.ClassOf(err))
+		switch {
+		case err == nil && res.Delivered:
+			outcome = "delivered"
+		case err == nil:
+			outcome = "sent"
+		}
+		d.obs.Attempt(lane.Name, outcome, time.Since(start))
 		return res, err
 	})
 }

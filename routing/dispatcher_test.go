@@ -482,3 +482,45 @@ func TestAmbiguousAssumeSentWaitsForTheReceipt(t *testing.T) {
 	require.Equal(t, 0, tb.chans["sms"].Calls())
 	require.False(t, tr.NextAt.IsZero(), "the receipt deadline still applies")
 }
+
+type recObserver struct {
+	mu        sync.Mutex
+	attempts  []string
+	failovers []string
+	finished  []string
+}
+
+func (r *recObserver) Attempt(ch, outcome string, _ time.Duration) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.attempts = append(r.attempts, ch+"/"+outcome)
+}
+
+func (r *recObserver) Failover(from, to, trigger string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.failovers = append(r.failovers, from+">"+to+"/"+trigger)
+}
+
+func (r *recObserver) Finished(st store.Status, ch, pol string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.finished = append(r.finished, string(st)+"/"+ch+"/"+pol)
+}
+
+func (r *recObserver) Receipt(string, store.AttemptStatus, bool) {}
+
+func TestObserverSeesAttemptsFailoversAndEnds(t *testing.T) {
+	t.Parallel()
+	tb := setup(t, otpPolicy(), fakeHealth{}, map[string][]outcome{"whatsapp": {permanent}, "sms": {permanent}, "email": {permanent}})
+	obs := &recObserver{}
+	tb.d.obs = obs
+	m := message(tb)
+	m.To.WhatsApp = ""
+	tr := tb.d.step(context.Background(), m)
+	observe(obs, m, tr)
+	require.Equal(t, []string{"sms/permanent", "email/permanent", "whatsapp/skipped_no_address"}, obs.attempts,
+		"provider calls are reported by send, skips by observe")
+	require.Equal(t, []string{"sms>email/error", "email>/error"}, obs.failovers, "a missing address is a skip, not a failover")
+	require.Equal(t, []string{"failed//otp"}, obs.finished)
+}

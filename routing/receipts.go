@@ -19,6 +19,8 @@ type Receipts struct {
 	// Wake is called when a receipt makes a message due (an undelivered
 	// report), so the dispatcher fails it over without waiting for a poll.
 	Wake func()
+	// Observer, if set, is told about every applied receipt.
+	Observer Observer
 }
 
 var _ channels.ReceiptSink = (*Receipts)(nil)
@@ -66,6 +68,12 @@ func (rc *Receipts) retry(p store.ReceiptParams) {
 }
 
 func (rc *Receipts) applied(p store.ReceiptParams, res store.ReceiptResult) {
+	if rc.Observer != nil && res.Changed {
+		rc.Observer.Receipt(p.Channel, p.Status, res.Late)
+		if p.Status == store.AttemptDelivered && res.Status.Final() && !res.Duplicate && !res.Late {
+			rc.Observer.Finished(res.Status, p.Channel, "")
+		}
+	}
 	if res.Late {
 		rc.logger().Info("late receipt", "id", res.MessageID, "channel", p.Channel, "status", p.Status, "duplicate", res.Duplicate)
 	}

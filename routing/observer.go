@@ -1,0 +1,59 @@
+package routing
+
+import (
+	"time"
+
+	"github.com/switchboard-gw/switchboard/store"
+)
+
+// Observer is told what the routing core does, for metrics. Calls come
+// from many goroutines and must not block.
+type Observer interface {
+	// Attempt: one attempt on a channel ended with outcome: "sent" or
+	// "delivered" when the provider took it, the error class when it failed
+	// ("transient", "permanent", "rate_limited", ...), or "skipped_<reason>"
+	// when no call was made. took is the provider call's duration.
+	Attempt(channel, outcome string, took time.Duration)
+	// Failover: the route moved on from one channel to the next ("" when
+	// the route was exhausted) because of trigger.
+	Failover(from, to, trigger string)
+	// Finished: a message reached a final status (channel is "" if none).
+	Finished(status store.Status, channel, policy string)
+	// Receipt: a provider's delivery report was applied.
+	Receipt(channel string, status store.AttemptStatus, late bool)
+}
+
+type nopObserver struct{}
+
+func (nopObserver) Attempt(string, string, time.Duration)     {}
+func (nopObserver) Failover(string, string, string)           {}
+func (nopObserver) Finished(store.Status, string, string)     {}
+func (nopObserver) Receipt(string, store.AttemptStatus, bool) {}
+
+// failoverReasons are the attempt reasons that are failover triggers; the
+// others (no_address, unknown_channel) are skips, not failovers.
+var failoverReasons = map[string]bool{
+	"error": true, "breaker_open": true, "unhealthy": true, "disabled": true,
+	"no_receipt": true, "undelivered": true,
+}
+
+// observe reports a transition's attempts, failovers and final status.
+func observe(o Observer, m *store.Message, t *store.Transition) {
+	for i, a := range t.Attempts {
+		// Provider calls are reported by send, with their latency; here
+		// only the skips, which make no call.
+		if a.Seq > m.Attempts && a.Status == store.AttemptSkipped {
+			o.Attempt(a.Channel, "skipped_"+a.Reason, 0)
+		}
+		if failoverReasons[a.Reason] {
+			to := ""
+			if i+1 < len(t.Attempts) {
+				to = t.Attempts[i+1].Channel
+			}
+			o.Failover(a.Channel, to, a.Reason)
+		}
+	}
+	if t.Status.Final() {
+		o.Finished(t.Status, t.Channel, m.Policy)
+	}
+}
