@@ -92,6 +92,9 @@ func New(d Deps) *Server {
 	v1.POST("/routes/explain", s.explain, s.keys.requireRole(send, read, admin))
 	v1.GET("/webhooks/:provider", s.webhook)
 	v1.POST("/webhooks/:provider", s.webhook)
+	// Each feature area registers its own routes from its own file.
+	s.registerOps(e, v1)
+	s.registerAPIDocs(e, v1)
 	s.echo = e
 	return s
 }
