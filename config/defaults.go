@@ -17,6 +17,7 @@ func (c *Config) ApplyDefaults() {
 	c.Server.setDefaults()
 	c.Store.setDefaults()
 	c.Dispatch.setDefaults()
+	c.Callbacks.setDefaults()
 	for _, ch := range c.Channels {
 		ch.setDefaults()
 	}
@@ -58,6 +59,18 @@ func (d *Dispatch) setDefaults() {
 	}
 	if d.Poll == 0 {
 		d.Poll = Duration(200 * time.Millisecond)
+	}
+}
+
+func (c *Callbacks) setDefaults() {
+	if c.Timeout == 0 {
+		c.Timeout = Duration(10 * time.Second)
+	}
+	if c.Horizon == 0 {
+		c.Horizon = Duration(24 * time.Hour)
+	}
+	if c.Workers == 0 {
+		c.Workers = 8
 	}
 }
 

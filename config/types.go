@@ -4,6 +4,9 @@
 package config
 
 import (
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
 	"time"
 
 	"go.yaml.in/yaml/v3"
@@ -11,12 +14,13 @@ import (
 
 // Config is the whole gateway configuration.
 type Config struct {
-	Server   Server     `yaml:"server"`
-	Store    Store      `yaml:"store"`
-	Auth     Auth       `yaml:"auth"`
-	Dispatch Dispatch   `yaml:"dispatch"`
-	Channels []*Channel `yaml:"-"` // in file order; decoded from the "channels" mapping
-	Policies []*Policy  `yaml:"policies"`
+	Server    Server     `yaml:"server"`
+	Store     Store      `yaml:"store"`
+	Auth      Auth       `yaml:"auth"`
+	Dispatch  Dispatch   `yaml:"dispatch"`
+	Callbacks Callbacks  `yaml:"callbacks"`
+	Channels  []*Channel `yaml:"-"` // in file order; decoded from the "channels" mapping
+	Policies  []*Policy  `yaml:"policies"`
 
 	// Path is the file the config was loaded from ("" for embedded defaults).
 	Path string `yaml:"-"`
@@ -63,6 +67,27 @@ type APIKey struct {
 	Name string `yaml:"name"`
 	Key  Secret `yaml:"key"`
 	Role Role   `yaml:"role"`
+	// CallbackSecret signs status callbacks for messages this key sent
+	// (Switchboard-Signature). Default: derived from Key, so callbacks are
+	// signed out of the box; set it to rotate it apart from the key.
+	CallbackSecret Secret `yaml:"callback_secret"`
+}
+
+// CallbackSigningSecret returns the secret that signs this key's callbacks.
+func (k APIKey) CallbackSigningSecret() string {
+	if k.CallbackSecret != "" {
+		return k.CallbackSecret.Reveal()
+	}
+	mac := hmac.New(sha256.New, []byte(k.Key.Reveal()))
+	mac.Write([]byte("switchboard status callbacks"))
+	return "whsec_" + hex.EncodeToString(mac.Sum(nil))
+}
+
+// Callbacks configures status callbacks to business apps.
+type Callbacks struct {
+	Timeout Duration `yaml:"timeout"` // one POST; default 10s
+	Horizon Duration `yaml:"horizon"` // give up after this long; default 24h
+	Workers int      `yaml:"workers"` // concurrent POSTs; default 8
 }
 
 // Dispatch tunes the routing core's work loop.

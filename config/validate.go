@@ -139,6 +139,10 @@ func (v *checker) dispatch() {
 	v.atLeast("dispatch.batch_size", d.BatchSize, 1)
 	v.positive("dispatch.lease", d.Lease)
 	v.positive("dispatch.poll", d.Poll)
+	cb := &v.c.Callbacks
+	v.atLeast("callbacks.workers", cb.Workers, 1)
+	v.positive("callbacks.timeout", cb.Timeout)
+	v.positive("callbacks.horizon", cb.Horizon)
 }
 
 func (v *checker) auth() {

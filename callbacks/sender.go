@@ -1,0 +1,192 @@
+package callbacks
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"math/rand/v2"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/switchboard-gw/switchboard/store"
+)
+
+// Secrets returns the signing secret for an API key name ("" if unknown).
+type Secrets func(scope string) string
+
+// Observer is told about each delivery try's result (metrics).
+type Observer interface {
+	Callback(result string)
+}
+
+// Sender delivers the outbox's due callbacks.
+type Sender struct {
+	Store   store.CallbackOutbox
+	Secrets Secrets
+	Owner   string
+	Client  *http.Client // default: no redirects, Timeout per config
+	Timeout time.Duration
+	Horizon time.Duration
+	Workers int
+	Poll    time.Duration
+	Logger  *slog.Logger
+	Obs     Observer
+	Now     func() time.Time
+	// UserAgent names the gateway in requests.
+	UserAgent string
+}
+
+const (
+	firstRetry = time.Second
+	maxRetry   = 10 * time.Minute
+	lease      = time.Minute
+)
+
+func (s *Sender) defaults() {
+	if s.Timeout <= 0 {
+		s.Timeout = 10 * time.Second
+	}
+	if s.Horizon <= 0 {
+		s.Horizon = 24 * time.Hour
+	}
+	if s.Workers <= 0 {
+		s.Workers = 8
+	}
+	if s.Poll <= 0 {
+		s.Poll = 500 * time.Millisecond
+	}
+	if s.Logger == nil {
+		s.Logger = slog.Default()
+	}
+	if s.Now == nil {
+		s.Now = time.Now
+	}
+	if s.UserAgent == "" {
+		s.UserAgent = "Switchboard"
+	}
+	if s.Client == nil {
+		s.Client = &http.Client{
+			Timeout: s.Timeout,
+			// A callback URL that redirects is a misconfiguration; following
+			// it would also send signed status data somewhere unexpected.
+			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+		}
+	}
+}
+
+// Run delivers callbacks until ctx is done.
+func (s *Sender) Run(ctx context.Context) error {
+	s.defaults()
+	sem := make(chan struct{}, s.Workers)
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	t := time.NewTicker(s.Poll)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+		}
+		for ctx.Err() == nil {
+			free := cap(sem) - len(sem)
+			if free == 0 {
+				break
+			}
+			due, err := s.Store.ClaimCallbacks(ctx, s.Owner, lease, free, s.Now())
+			if err != nil {
+				if ctx.Err() == nil {
+					s.Logger.Error("claim callbacks", "err", err)
+				}
+				break
+			}
+			for _, cb := range due {
+				sem <- struct{}{}
+				wg.Add(1)
+				go func() {
+					defer func() { <-sem; wg.Done() }()
+					s.deliver(cb)
+				}()
+			}
+			if len(due) < free {
+				break
+			}
+		}
+	}
+}
+
+// deliver makes one try and records its outcome.
+func (s *Sender) deliver(cb store.Callback) {
+	// Not tied to Run's ctx: a try in flight at shutdown is recorded.
+	ctx, cancel := context.WithTimeout(context.Background(), s.Timeout)
+	defer cancel()
+	res := store.CallbackResult{ID: cb.ID, Owner: s.Owner}
+	err := s.post(ctx, cb)
+	now := s.Now()
+	res.Now = now
+	var perm *permanentError
+	switch {
+	case err == nil:
+		res.Status = store.CallbackDelivered
+	case errors.As(err, &perm) || now.Sub(cb.CreatedAt) >= s.Horizon:
+		res.Status, res.Error = store.CallbackGaveUp, err.Error()
+		s.Logger.Warn("status callback given up", "id", cb.MessageID, "attempts", cb.Attempts+1, "err", err)
+	default:
+		res.Status, res.Error = store.CallbackPending, err.Error()
+		res.NextAt = now.Add(retryDelay(cb.Attempts + 1))
+	}
+	if s.Obs != nil {
+		result := res.Status
+		if result == store.CallbackPending {
+			result = "failed"
+		}
+		s.Obs.Callback(result)
+	}
+	fctx, fcancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer fcancel()
+	if err := s.Store.FinishCallback(fctx, res); err != nil {
+		s.Logger.Error("record callback result", "id", cb.MessageID, "err", err)
+	}
+}
+
+type permanentError struct{ error }
+
+func (s *Sender) post(ctx context.Context, cb store.Callback) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, cb.URL, bytes.NewReader(cb.Payload))
+	if err != nil {
+		return &permanentError{fmt.Errorf("build request: %w", err)}
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("User-Agent", s.UserAgent)
+	if secret := s.Secrets(cb.Scope); secret != "" {
+		req.Header.Set(SignatureHeader, Sign(secret, cb.Payload, s.Now()))
+	}
+	resp, err := s.Client.Do(req)
+	if err != nil {
+		return fmt.Errorf("post callback: %w", err)
+	}
+	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
+	resp.Body.Close()
+	switch {
+	case resp.StatusCode >= 200 && resp.StatusCode < 300:
+		return nil
+	case resp.StatusCode == http.StatusGone:
+		// The receiver says the endpoint is gone for good: stop trying.
+		return &permanentError{fmt.Errorf("callback endpoint answered %d Gone", resp.StatusCode)}
+	}
+	return fmt.Errorf("callback endpoint answered HTTP %d", resp.StatusCode)
+}
+
+// retryDelay is exponential with jitter, from 1 s up to 10 min.
+func retryDelay(attempt int) time.Duration {
+	d := firstRetry
+	for i := 1; i < attempt && d < maxRetry; i++ {
+		d *= 2
+	}
+	d = min(d, maxRetry)
+	return d/2 + time.Duration(rand.Float64()*float64(d/2))
+}

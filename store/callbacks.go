@@ -1,0 +1,64 @@
+package store
+
+import (
+	"context"
+	"time"
+)
+
+// Callback is one status callback to a business app, kept in a durable
+// outbox: the store writes it in the same transaction as the status change
+// it reports, so a change is never visible without its callback queued.
+type Callback struct {
+	ID        int64
+	MessageID string
+	URL       string
+	// Scope is the API key name that sent the message: its secret signs
+	// the callback.
+	Scope   string
+	Payload []byte // JSON, see CallbackPayload
+	// Status is "pending", "delivered" or "gave_up".
+	Status     string
+	Attempts   int
+	LastError  string
+	CreatedAt  time.Time
+	NextAt     time.Time
+	FinishedAt time.Time
+}
+
+// Callback statuses.
+const (
+	CallbackPending   = "pending"
+	CallbackDelivered = "delivered"
+	CallbackGaveUp    = "gave_up"
+)
+
+// CallbackPayload is the JSON body of a status callback.
+type CallbackPayload struct {
+	ID         string    `json:"id"`
+	Status     Status    `json:"status"`
+	Channel    string    `json:"channel,omitempty"`
+	Attempt    int       `json:"attempt"`
+	IsFallback bool      `json:"is_fallback"`
+	Duplicate  bool      `json:"duplicate"`
+	Timestamp  time.Time `json:"timestamp"`
+}
+
+// CallbackResult is the outcome of one delivery try.
+type CallbackResult struct {
+	ID     int64
+	Owner  string
+	Status string    // CallbackDelivered, CallbackGaveUp, or CallbackPending to retry
+	NextAt time.Time // for a retry
+	Error  string    // what the last try got ("HTTP 503", "dial: refused")
+	Now    time.Time
+}
+
+// CallbackOutbox is the callback side of a store.
+type CallbackOutbox interface {
+	// ClaimCallbacks leases up to limit due pending callbacks.
+	ClaimCallbacks(ctx context.Context, owner string, lease time.Duration, limit int, now time.Time) ([]Callback, error)
+	// FinishCallback records a try's outcome and drops the lease.
+	FinishCallback(ctx context.Context, r CallbackResult) error
+	// Callbacks lists a message's callbacks, oldest first.
+	Callbacks(ctx context.Context, messageID string) ([]Callback, error)
+}
