@@ -116,7 +116,8 @@ type Message struct {
 	// means not due (final, or sent and waiting for a receipt with no deadline).
 	NextAt time.Time
 
-	// Lease. Claim sets them; Advance and Release clear them.
+	// Lease. Claim (or a pre-claimed Enqueue) sets them; Advance and
+	// Release clear them.
 	LeaseOwner string
 	LeaseUntil time.Time
 
@@ -277,8 +278,18 @@ type Store interface {
 	//
 	// m is not modified. An empty ID gets a new UUIDv7, a zero CreatedAt the
 	// current time, and a zero NextAt means due at CreatedAt (a new message
-	// is always due). The routing fields of m (Status, Step, Attempts, lease,
-	// ...) are ignored. Empty Route, Tags and Metadata come back nil.
+	// is always due). The routing fields of m (Status, Step, Attempts, ...)
+	// are ignored. Empty Route, Tags and Metadata come back nil.
+	//
+	// Pre-claimed: when m.LeaseOwner is set and m.LeaseUntil is not zero,
+	// the message is stored already leased to LeaseOwner until LeaseUntil,
+	// as if that owner had claimed it at once. The caller hands it straight
+	// to its dispatcher, which Advances it without a Claim. Claim does not
+	// take it until the lease expires; then it does, with Reclaimed = true
+	// (the owner may have sent it), and Release frees it at once as usual.
+	// A LeaseOwner without a LeaseUntil is ignored. A replay returns the
+	// stored message with whatever lease it has now; the caller must not
+	// treat a replayed message as its own.
 	Enqueue(ctx context.Context, m *Message) (stored *Message, replayed bool, err error)
 	// Claim leases up to Limit due messages (NextAt <= Now, not final, not
 	// leased or lease expired: LeaseUntil < Now), oldest due first (ties by
@@ -295,6 +306,9 @@ type Store interface {
 	Advance(ctx context.Context, t *Transition) error
 	// Release drops the owner's leases without changing anything else, so
 	// another process can claim the messages at once (graceful shutdown).
+	// It may leave the lease on a message that a receipt made final after it
+	// was claimed (nothing claims a final message; the owner's Advance drops
+	// that lease as usual).
 	Release(ctx context.Context, owner string) error
 	// RecordReceipt applies a provider's delivery report. No attempt with
 	// (Channel, ProviderID): ErrNotFound. Message leases are never touched.

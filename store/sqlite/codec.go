@@ -4,6 +4,7 @@ import (
 	"database/sql"
 	"encoding/json"
 	"fmt"
+	"math"
 	"time"
 
 	"github.com/switchboard-gw/switchboard/store"
@@ -19,10 +20,30 @@ func nanos(t time.Time) any {
 }
 
 func fromNanos(n sql.NullInt64) time.Time {
-	if !n.Valid {
+	if !n.Valid || n.Int64 == notDue {
 		return time.Time{}
 	}
 	return time.Unix(0, n.Int64).UTC()
+}
+
+// notDue is next_at for a message that is not final but not due either
+// (sent, waiting for a receipt with no deadline); it reads back as the zero
+// NextAt. NULL is kept for final messages, so every message that is not
+// final is in messages_due: Stats counts pending work and Release finds
+// leases there, and no index on status or lease is needed. Claim's
+// "next_at <= now" never reaches it.
+const notDue = math.MaxInt64
+
+// nextAtArg is the next_at to store for a message whose status is final or
+// not and whose NextAt is next.
+func nextAtArg(next time.Time, final bool) any {
+	switch {
+	case final:
+		return nil
+	case next.IsZero():
+		return int64(notDue)
+	}
+	return next.UnixNano()
 }
 
 // nullIfEmpty keeps empty recipients out of the partial recipient indexes.

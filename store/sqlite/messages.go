@@ -17,8 +17,9 @@ import (
 	"github.com/switchboard-gw/switchboard/store"
 )
 
-// Enqueue stores a new message. Everything but the SQL runs on the caller's
-// goroutine so the single writer spends its time in SQLite only.
+// Enqueue stores a new message, pre-claimed when m carries a lease.
+// Everything but the SQL runs on the caller's goroutine so the single writer
+// spends its time in SQLite only.
 func (s *Store) Enqueue(ctx context.Context, m *store.Message) (*store.Message, bool, error) {
 	if m == nil {
 		return nil, false, errors.New("enqueue: nil message")
@@ -40,6 +41,10 @@ func (s *Store) Enqueue(ctx context.Context, m *store.Message) (*store.Message, 
 		CreatedAt:        utc(m.CreatedAt),
 		ExpiresAt:        utc(m.ExpiresAt),
 		NextAt:           utc(m.NextAt),
+	}
+	if m.LeaseOwner != "" && !m.LeaseUntil.IsZero() {
+		// Pre-claimed: the caller hands the message to its own dispatcher.
+		n.LeaseOwner, n.LeaseUntil = m.LeaseOwner, utc(m.LeaseUntil)
 	}
 	if len(n.Route) == 0 {
 		n.Route = nil
@@ -81,7 +86,8 @@ func (s *Store) Enqueue(ctx context.Context, m *store.Message) (*store.Message, 
 	args := []any{n.ID, n.IdempotencyScope, n.IdempotencyKey, n.RequestHash, n.Policy, string(route),
 		nullIfEmpty(n.To.Phone), nullIfEmpty(n.To.WhatsApp), nullIfEmpty(n.To.Email), nullIfEmpty(n.To.Telegram),
 		n.Body, n.Subject, string(tags), string(meta), n.CallbackURL,
-		string(n.Status), n.CreatedAt.UnixNano(), n.UpdatedAt.UnixNano(), nanos(n.ExpiresAt), n.NextAt.UnixNano()}
+		string(n.Status), n.CreatedAt.UnixNano(), n.UpdatedAt.UnixNano(), nanos(n.ExpiresAt), n.NextAt.UnixNano(),
+		n.LeaseOwner, nanos(n.LeaseUntil)}
 
 	v, err := s.do(ctx, func(w *writer) (any, error) {
 		// ON CONFLICT DO NOTHING then SELECT: the insert itself decides which
@@ -171,43 +177,15 @@ func (s *Store) List(ctx context.Context, p store.ListParams) (store.ListResult,
 	}
 	limit = min(limit, maxListLimit)
 
-	var (
-		where []string
-		args  []any
-	)
+	var after string
 	if p.Cursor != "" {
-		after, err := base64.RawURLEncoding.DecodeString(p.Cursor)
-		if err != nil || len(after) == 0 {
+		b, err := base64.RawURLEncoding.DecodeString(p.Cursor)
+		if err != nil || len(b) == 0 {
 			return store.ListResult{}, store.ErrInvalidCursor
 		}
-		where = append(where, "id < ?")
-		args = append(args, string(after))
+		after = string(b)
 	}
-	if p.To != "" {
-		// Each term matches one partial index, so SQLite can use an OR-union
-		// of index lookups instead of a scan.
-		where = append(where, "(to_phone = ? OR to_whatsapp = ? OR to_email = ? OR to_telegram = ?)")
-		args = append(args, p.To, p.To, p.To, p.To)
-	}
-	if p.Status != "" {
-		where = append(where, "status = ?")
-		args = append(args, string(p.Status))
-	}
-	if p.Channel != "" {
-		where = append(where, "channel = ?")
-		args = append(args, p.Channel)
-	}
-	if p.Policy != "" {
-		where = append(where, "policy = ?")
-		args = append(args, p.Policy)
-	}
-	q := `SELECT ` + msgCols + ` FROM messages`
-	if len(where) > 0 {
-		q += " WHERE " + strings.Join(where, " AND ")
-	}
-	q += " ORDER BY id DESC LIMIT ?"
-	args = append(args, limit+1) // one extra row says whether there is a next page
-
+	q, args := listQuery(p, after, limit+1) // one extra row says whether there is a next page
 	rows, err := s.read.QueryContext(ctx, q, args...)
 	if err != nil {
 		return store.ListResult{}, fmt.Errorf("list messages: %w", err)
@@ -231,6 +209,62 @@ func (s *Store) List(ctx context.Context, p store.ListParams) (store.ListResult,
 	return res, nil
 }
 
+// listQuery is List's query: messages matching p older than the id after
+// (if any), newest first.
+func listQuery(p store.ListParams, after string, limit int) (string, []any) {
+	var (
+		where []string
+		args  []any
+	)
+	if after != "" {
+		where = append(where, "id < ?")
+		args = append(args, after)
+	}
+	if p.To != "" {
+		// Each term matches one partial index, so SQLite can use an OR-union
+		// of index lookups instead of a scan.
+		where = append(where, "(to_phone = ? OR to_whatsapp = ? OR to_email = ? OR to_telegram = ?)")
+		args = append(args, p.To, p.To, p.To, p.To)
+	}
+	switch p.Status {
+	case "":
+	case store.StatusFailed, store.StatusExpired:
+		// A literal, so the planner can match messages_status_bad's
+		// predicate.
+		where = append(where, "status = '"+string(p.Status)+"'")
+	default:
+		// No index: the newest-first walk of the primary key finds these
+		// soon (most messages are delivered; queued, sending and sent are
+		// the newest).
+		where = append(where, "status = ?")
+		args = append(args, string(p.Status))
+	}
+	if p.Channel != "" {
+		where = append(where, "channel = ?")
+		args = append(args, p.Channel)
+	}
+	if p.Policy != "" {
+		where = append(where, "policy = ?")
+		args = append(args, p.Policy)
+	}
+	q := `SELECT ` + msgCols + ` FROM messages`
+	if len(where) > 0 {
+		q += " WHERE " + strings.Join(where, " AND ")
+	}
+	q += " ORDER BY id DESC LIMIT ?"
+	return q, append(args, limit)
+}
+
+// Every message that is not final is in messages_due (not due ones at
+// notDue), so both counts walk that index only.
+var statsSQL = `SELECT
+	(SELECT COUNT(*) FROM messages INDEXED BY messages_due
+		WHERE next_at IS NOT NULL AND status IN ` + notFinal + `),
+	COUNT(*), MIN(next_at)
+	FROM messages INDEXED BY messages_due
+	WHERE next_at IS NOT NULL AND next_at <= ?1 AND status IN ` + notFinal + `
+	  AND (lease_owner = '' OR lease_until < ?1)`
+
 // Stats counts pending and due work. Due counts what Claim would take now:
 // messages held by a live lease are being worked on, not waiting.
 func (s *Store) Stats(ctx context.Context, now time.Time) (store.QueueStats, error) {
@@ -244,12 +278,7 @@ func (s *Store) Stats(ctx context.Context, now time.Time) (store.QueueStats, err
 		st     store.QueueStats
 		oldest sql.NullInt64
 	)
-	err := s.read.QueryRowContext(ctx, `SELECT
-		(SELECT COUNT(*) FROM messages WHERE status IN `+notFinal+`),
-		COUNT(*), MIN(next_at)
-		FROM messages INDEXED BY messages_due
-		WHERE next_at IS NOT NULL AND next_at <= ?1 AND status IN `+notFinal+`
-		  AND (lease_owner = '' OR lease_until < ?1)`, now.UnixNano()).Scan(&st.Pending, &st.Due, &oldest)
+	err := s.read.QueryRowContext(ctx, statsSQL, now.UnixNano()).Scan(&st.Pending, &st.Due, &oldest)
 	if err != nil {
 		return store.QueueStats{}, fmt.Errorf("queue stats: %w", err)
 	}

@@ -104,54 +104,69 @@ func (s *Store) Advance(ctx context.Context, t *store.Transition) error {
 		maxSeq = max(maxSeq, a.Seq)
 		atts = append(atts, attemptArgs(t.MessageID, a))
 	}
+	// The fast path's arguments. Its UPDATE only matches a message that is
+	// not final, so a final t.Status always applies there (it outranks
+	// every status that is not final) and next_at follows from it alone.
+	rank := -1 // keep the stored status
+	if t.Status != "" {
+		rank = t.Status.Rank()
+	}
+	fast := []any{rank, string(t.Status), t.Channel, t.Step, t.Tries, maxSeq, t.LastError,
+		nextAtArg(t.NextAt, t.Status.Final()), now.UnixNano(), t.MessageID, t.Owner}
 	_, err := s.do(ctx, func(w *writer) (any, error) {
+		if t.Owner != "" {
+			res, err := w.st.advanceOwned.Exec(fast...)
+			if err != nil {
+				return nil, fmt.Errorf("update message: %w", err)
+			}
+			if n, err := res.RowsAffected(); err != nil {
+				return nil, fmt.Errorf("update message: %w", err)
+			} else if n == 1 {
+				if err := upsertAttempts(w, t, atts); err != nil {
+					return nil, err
+				}
+				return nil, nil
+			}
+		}
+		// Not found, not the caller's lease, or final meanwhile.
 		var (
 			status, owner string
 			attempts      int
 		)
 		err := w.st.advanceState.QueryRow(t.MessageID).Scan(&status, &owner, &attempts)
 		if errors.Is(err, sql.ErrNoRows) {
-			return nil, store.ErrNotFound
+			return nil, &cleanError{store.ErrNotFound}
 		}
 		if err != nil {
 			return nil, fmt.Errorf("load message state: %w", err)
 		}
-		for i, args := range atts {
-			if _, err := w.st.upsertAttempt.Exec(args...); err != nil {
-				return nil, fmt.Errorf("record attempt %d: %w", t.Attempts[i].Seq, err)
-			}
+		if err := upsertAttempts(w, t, atts); err != nil {
+			return nil, err
 		}
 		// Attempts is kept equal to the highest recorded seq in every branch
 		// so that "current = seq == Attempts" holds for receipts and Claim.
 		newAttempts := max(attempts, maxSeq)
 		owned := t.Owner != "" && owner == t.Owner
-		cur := store.Status(status)
-		if !owned || cur.Final() {
-			if newAttempts != attempts || owned {
-				if _, err := w.st.advanceFinal.Exec(t.MessageID, newAttempts, t.Owner); err != nil {
-					return nil, fmt.Errorf("update message: %w", err)
-				}
+		if newAttempts != attempts || owned {
+			if _, err := w.st.advanceFinal.Exec(t.MessageID, newAttempts, t.Owner); err != nil {
+				return nil, fmt.Errorf("update message: %w", err)
 			}
-			if !owned {
-				return nil, &keepError{store.ErrLeaseLost}
-			}
-			return nil, nil
 		}
-		next := cur
-		if t.Status != "" && t.Status.Rank() >= cur.Rank() {
-			next = t.Status
+		if !owned {
+			return nil, &keepError{store.ErrLeaseLost}
 		}
-		nextAt := nanos(t.NextAt)
-		if next.Final() {
-			nextAt = nil
-		}
-		if _, err := w.st.advanceMessage.Exec(string(next), t.Channel, t.Step, t.Tries, newAttempts,
-			t.LastError, nextAt, now.UnixNano(), t.MessageID); err != nil {
-			return nil, fmt.Errorf("update message: %w", err)
-		}
-		return nil, nil
+		return nil, nil // owned but final: a receipt raced the dispatcher
 	})
 	return err
+}
+
+func upsertAttempts(w *writer, t *store.Transition, atts [][]any) error {
+	for i, args := range atts {
+		if _, err := w.st.upsertAttempt.Exec(args...); err != nil {
+			return fmt.Errorf("record attempt %d: %w", t.Attempts[i].Seq, err)
+		}
+	}
+	return nil
 }
 
 // Release drops owner's leases so another process can claim the messages

@@ -27,22 +27,23 @@ func (s *Store) RecordReceipt(ctx context.Context, p store.ReceiptParams) (store
 		at = time.Now()
 	}
 	v, err := s.do(ctx, func(w *writer) (any, error) {
-		a, err := scanAttempt(w.st.attemptByProvider.QueryRow(p.Channel, p.ProviderID))
-		if errors.Is(err, sql.ErrNoRows) {
-			return nil, store.ErrNotFound
-		}
-		if err != nil {
-			return nil, fmt.Errorf("find attempt: %w", err)
-		}
 		var (
+			a                        store.Attempt
+			attStatus                string
 			status, channel, lastErr string
 			attempts                 int
 			dup                      bool
 			nextAt                   sql.NullInt64
 		)
-		if err := w.st.receiptState.QueryRow(a.MessageID).Scan(&status, &channel, &attempts, &dup, &lastErr, &nextAt); err != nil {
-			return nil, fmt.Errorf("load message state: %w", err)
+		err := w.st.receiptState.QueryRow(p.Channel, p.ProviderID).Scan(&a.MessageID, &a.Seq, &attStatus,
+			&status, &channel, &attempts, &dup, &lastErr, &nextAt)
+		if errors.Is(err, sql.ErrNoRows) {
+			return nil, &cleanError{store.ErrNotFound}
 		}
+		if err != nil {
+			return nil, fmt.Errorf("find attempt: %w", err)
+		}
+		a.Channel, a.Status = p.Channel, store.AttemptStatus(attStatus)
 		cur := store.Status(status)
 		current := a.Seq == attempts
 		res := store.ReceiptResult{

@@ -43,20 +43,59 @@ func attemptRankSQL(col string) string {
 	return b.String()
 }
 
+// msgRankSQL is store.Status.Rank as an SQL expression over col.
+func msgRankSQL(col string) string {
+	var b strings.Builder
+	b.WriteString("(CASE " + col)
+	for _, s := range []store.Status{store.StatusQueued, store.StatusSending, store.StatusSent,
+		store.StatusDelivered, store.StatusRead, store.StatusFailed, store.StatusExpired} {
+		fmt.Fprintf(&b, " WHEN '%s' THEN %d", s, s.Rank())
+	}
+	b.WriteString(" ELSE -1 END)")
+	return b.String()
+}
+
+var claimSQL = `UPDATE messages
+			SET prev_lease_owner = lease_owner, lease_owner = ?1, lease_until = ?2
+			WHERE id IN (
+				-- Without the hint the planner may prefer another index and
+				-- sort every pending message to find the oldest due.
+				SELECT id FROM messages INDEXED BY messages_due
+				WHERE next_at IS NOT NULL AND next_at <= ?3 AND status IN ` + notFinal + `
+				  AND (lease_owner = '' OR lease_until < ?3)
+				ORDER BY next_at, id LIMIT ?4)
+			RETURNING ` + msgCols + `, prev_lease_owner`
+
+var advanceOwnedSQL = `UPDATE messages SET
+			status = CASE WHEN ?1 >= ` + msgRankSQL("status") + ` THEN ?2 ELSE status END,
+			channel = ?3, step = ?4, tries = ?5, attempts = MAX(attempts, ?6), last_error = ?7,
+			next_at = ?8, updated_at = ?9, lease_owner = '', lease_until = NULL
+			WHERE id = ?10 AND lease_owner = ?11 AND status IN ` + notFinal
+
+var releaseSQL = `UPDATE messages SET lease_owner = '', lease_until = NULL
+			WHERE id IN (SELECT id FROM messages INDEXED BY messages_due
+				WHERE next_at IS NOT NULL AND lease_owner = ?1 AND lease_owner <> '')`
+
+var receiptStateSQL = `SELECT a.message_id, a.seq, a.status,
+				m.status, m.channel, m.attempts, m.duplicate, m.last_error, m.next_at
+			FROM attempts AS a INDEXED BY attempts_provider JOIN messages AS m ON m.id = a.message_id
+			WHERE a.channel = ?1 AND a.provider_id = ?2 AND a.provider_id <> ''
+			ORDER BY a.message_id DESC, a.seq DESC LIMIT 1`
+
 // stmts are prepared once on the write connection; the writer runs them
 // thousands of times a second.
 type stmts struct {
 	list []*sql.Stmt
 
-	begin, savepoint, rollbackTo, release, commit *sql.Stmt
+	begin, rollback, commit *sql.Stmt
 
-	insertMessage, messageByIdem, messageByID *sql.Stmt
-	claim, currentAttempt                     *sql.Stmt
-	advanceState, upsertAttempt               *sql.Stmt
-	advanceMessage, advanceFinal              *sql.Stmt
-	releaseLeases                             *sql.Stmt
-	attemptByProvider, receiptState           *sql.Stmt
-	receiptAttempt, receiptMessage            *sql.Stmt
+	insertMessage, messageByIdem   *sql.Stmt
+	claim, currentAttempt          *sql.Stmt
+	advanceOwned, advanceState     *sql.Stmt
+	upsertAttempt, advanceFinal    *sql.Stmt
+	releaseLeases                  *sql.Stmt
+	receiptState                   *sql.Stmt
+	receiptAttempt, receiptMessage *sql.Stmt
 }
 
 func (s *stmts) prepare(ctx context.Context, conn *sql.Conn) error {
@@ -65,32 +104,24 @@ func (s *stmts) prepare(ctx context.Context, conn *sql.Conn) error {
 		query string
 	}{
 		{&s.begin, "BEGIN IMMEDIATE"},
-		{&s.savepoint, "SAVEPOINT op"},
-		{&s.rollbackTo, "ROLLBACK TO op"},
-		{&s.release, "RELEASE op"},
+		{&s.rollback, "ROLLBACK"},
 		{&s.commit, "COMMIT"},
 
 		{&s.insertMessage, `INSERT INTO messages (id, idem_scope, idem_key, request_hash, policy, route,
 			to_phone, to_whatsapp, to_email, to_telegram, body, subject, tags, metadata, callback_url,
-			status, created_at, updated_at, expires_at, next_at)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+			status, created_at, updated_at, expires_at, next_at, lease_owner, lease_until)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 			ON CONFLICT (idem_scope, idem_key) WHERE idem_key <> '' DO NOTHING`},
 		{&s.messageByIdem, `SELECT ` + msgCols + ` FROM messages
 			WHERE idem_scope = ? AND idem_key = ? AND idem_key <> ''`},
-		{&s.messageByID, `SELECT ` + msgCols + ` FROM messages WHERE id = ?`},
 
-		{&s.claim, `UPDATE messages
-			SET prev_lease_owner = lease_owner, lease_owner = ?1, lease_until = ?2
-			WHERE id IN (
-				-- Without the hint the planner prefers messages_status and
-				-- sorts every pending message to find the oldest due.
-				SELECT id FROM messages INDEXED BY messages_due
-				WHERE next_at IS NOT NULL AND next_at <= ?3 AND status IN ` + notFinal + `
-				  AND (lease_owner = '' OR lease_until < ?3)
-				ORDER BY next_at, id LIMIT ?4)
-			RETURNING ` + msgCols + `, prev_lease_owner`},
+		{&s.claim, claimSQL},
 		{&s.currentAttempt, `SELECT ` + attCols + ` FROM attempts WHERE message_id = ? AND seq = ?`},
 
+		// The common Advance: the caller holds the lease and the message is
+		// not final. One statement decides and writes; zero rows changed
+		// sends Advance down the slow path (advanceState).
+		{&s.advanceOwned, advanceOwnedSQL},
 		{&s.advanceState, `SELECT status, lease_owner, attempts FROM messages WHERE id = ?`},
 		{&s.upsertAttempt, `INSERT INTO attempts (` + attCols + `)
 			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
@@ -102,22 +133,18 @@ func (s *stmts) prepare(ctx context.Context, conn *sql.Conn) error {
 				ambiguous = excluded.ambiguous,
 				status = CASE WHEN ` + attemptRankSQL("excluded.status") + ` > ` + attemptRankSQL("attempts.status") + `
 					THEN excluded.status ELSE attempts.status END`},
-		{&s.advanceMessage, `UPDATE messages SET status = ?, channel = ?, step = ?, tries = ?, attempts = ?,
-			last_error = ?, next_at = ?, updated_at = ?, lease_owner = '', lease_until = NULL
-			WHERE id = ?`},
 		// Used when the message fields are not the caller's to change: only
 		// keep the attempt count in step with the rows and drop an owned lease.
 		{&s.advanceFinal, `UPDATE messages SET attempts = MAX(attempts, ?2),
 			lease_owner = CASE WHEN lease_owner = ?3 THEN '' ELSE lease_owner END,
 			lease_until = CASE WHEN lease_owner = ?3 THEN NULL ELSE lease_until END
 			WHERE id = ?1`},
-		{&s.releaseLeases, `UPDATE messages SET lease_owner = '', lease_until = NULL
-			WHERE lease_owner = ? AND lease_owner <> ''`},
+		// Every row that can be leased and still matters is in messages_due
+		// (see 0001_init.sql), so the walk is bounded by the pending messages.
+		{&s.releaseLeases, releaseSQL},
 
-		{&s.attemptByProvider, `SELECT ` + attCols + ` FROM attempts
-			WHERE channel = ? AND provider_id = ? AND provider_id <> '' ORDER BY seq DESC LIMIT 1`},
-		{&s.receiptState, `SELECT status, channel, attempts, duplicate, last_error, next_at
-			FROM messages WHERE id = ?`},
+		// The attempt a receipt is for and its message's state, in one read.
+		{&s.receiptState, receiptStateSQL},
 		{&s.receiptAttempt, `UPDATE attempts SET status = ?1, error = CASE WHEN ?2 <> '' THEN ?2 ELSE error END,
 			delivered_at = COALESCE(delivered_at, ?3), late = late OR ?4
 			WHERE message_id = ?5 AND seq = ?6`},

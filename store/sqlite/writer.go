@@ -7,8 +7,12 @@ import (
 	"fmt"
 )
 
-// opFunc runs inside the writer's transaction, in its own savepoint. An
-// error rolls the savepoint back unless it is a keepError.
+// opFunc runs inside the writer's transaction, alongside the other ops of
+// its batch. An op that returns an error (other than a keepError or a
+// cleanError) may have written part of its work: the writer then rolls the
+// whole batch back and re-runs each of its ops in a transaction of its own,
+// so only the failing op fails. An op must therefore be safe to run twice
+// (every op only reads its arguments and the database).
 type opFunc func(w *writer) (any, error)
 
 type op struct {
@@ -29,6 +33,30 @@ type keepError struct{ err error }
 
 func (k *keepError) Error() string { return k.err.Error() }
 func (k *keepError) Unwrap() error { return k.err }
+
+// cleanError is an op's answer that is an error for the caller and that the
+// op returned before writing anything (ErrNotFound): the batch goes on.
+type cleanError struct{ err error }
+
+func (c *cleanError) Error() string { return c.err.Error() }
+func (c *cleanError) Unwrap() error { return c.err }
+
+// answer classifies an op's return: whether the batch can go on, and what
+// the caller is told once the batch commits.
+func answer(v any, err error) (r result, ok bool) {
+	if err == nil {
+		return result{v: v}, true
+	}
+	var keep *keepError
+	if errors.As(err, &keep) {
+		return result{v: v, err: keep.err}, true
+	}
+	var clean *cleanError
+	if errors.As(err, &clean) {
+		return result{v: v, err: clean.err}, true
+	}
+	return result{err: err}, false
+}
 
 // writer owns the only write connection. SQLite allows one writer at a
 // time anyway; funnelling every write through one goroutine turns lock
@@ -83,11 +111,14 @@ func (w *writer) run() {
 
 // commit runs batch in one transaction and answers every op only after
 // COMMIT returned, so no caller hears "stored" for data that is not on disk.
+// The ops run back to back, with no savepoint around each: a savepoint costs
+// two statements and copies every page an op touches to the sub-journal,
+// for the rare op that fails.
 func (w *writer) commit(batch []*op, results []result) {
 	ctx := context.Background() // one caller's deadline must not abort the others' batch
 	clear(results)
 	failAll := func(err error) {
-		_, _ = w.conn.ExecContext(ctx, "ROLLBACK")
+		_, _ = w.st.rollback.ExecContext(ctx)
 		for _, o := range batch {
 			o.done <- result{err: err}
 		}
@@ -103,35 +134,16 @@ func (w *writer) commit(batch []*op, results []result) {
 			results[i].err = err
 			continue
 		}
-		if _, err := w.st.savepoint.ExecContext(ctx); err != nil {
-			failAll(fmt.Errorf("savepoint: %w", err))
+		r, ok := answer(o.fn(w))
+		if !ok {
+			// The op may have written part of its work. Also covers a
+			// failure that already rolled the whole transaction back (disk
+			// full, I/O error): then ROLLBACK fails, which changes nothing.
+			_, _ = w.st.rollback.ExecContext(ctx)
+			w.oneByOne(batch)
 			return
 		}
-		v, err := o.fn(w)
-		var keep *keepError
-		if err != nil && !errors.As(err, &keep) {
-			// A failure that already rolled back the whole transaction (disk
-			// full, I/O error) also makes ROLLBACK TO fail, since the
-			// savepoint is gone: then nothing done so far in the batch holds.
-			if _, rerr := w.st.rollbackTo.ExecContext(ctx); rerr != nil {
-				failAll(fmt.Errorf("%w (and roll back to savepoint: %w)", err, rerr))
-				return
-			}
-			if _, rerr := w.st.release.ExecContext(ctx); rerr != nil {
-				failAll(fmt.Errorf("%w (and release savepoint: %w)", err, rerr))
-				return
-			}
-			results[i].err = err
-			continue
-		}
-		if _, rerr := w.st.release.ExecContext(ctx); rerr != nil {
-			failAll(fmt.Errorf("release savepoint: %w", rerr))
-			return
-		}
-		if keep != nil {
-			err = keep.err
-		}
-		results[i] = result{v: v, err: err}
+		results[i] = r
 	}
 	if _, err := w.st.commit.ExecContext(ctx); err != nil {
 		failAll(fmt.Errorf("commit write transaction: %w", err))
@@ -139,6 +151,35 @@ func (w *writer) commit(batch []*op, results []result) {
 	}
 	for i, o := range batch {
 		o.done <- results[i]
+	}
+}
+
+// oneByOne runs each op of a batch that failed in a transaction of its own,
+// so only the ops that fail on their own fail.
+func (w *writer) oneByOne(batch []*op) {
+	ctx := context.Background()
+	for _, o := range batch {
+		if err := o.ctx.Err(); err != nil {
+			o.done <- result{err: err}
+			continue
+		}
+		if _, err := w.st.begin.ExecContext(ctx); err != nil {
+			o.done <- result{err: fmt.Errorf("begin write transaction: %w", err)}
+			continue
+		}
+		r, ok := answer(o.fn(w))
+		if !ok {
+			// A failure that rolled back by itself makes ROLLBACK fail too:
+			// either way nothing of the op holds.
+			_, _ = w.st.rollback.ExecContext(ctx)
+			o.done <- r
+			continue
+		}
+		if _, err := w.st.commit.ExecContext(ctx); err != nil {
+			_, _ = w.st.rollback.ExecContext(ctx)
+			r = result{err: fmt.Errorf("commit write transaction: %w", err)}
+		}
+		o.done <- r
 	}
 }
 

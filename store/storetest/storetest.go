@@ -28,6 +28,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 	}{
 		{"EnqueueRoundTrip", testEnqueueRoundTrip},
 		{"EnqueueDefaults", testEnqueueDefaults},
+		{"EnqueuePreclaimed", testEnqueuePreclaimed},
 		{"Idempotency", testIdempotency},
 		{"IdempotencyConcurrent", testIdempotencyConcurrent},
 		{"ClaimOrderAndLimit", testClaimOrderAndLimit},
@@ -190,9 +191,11 @@ func testEnqueueRoundTrip(t *testing.T, open func(t *testing.T) store.Store) {
 		ExpiresAt:        t0.Add(10 * time.Minute),
 		NextAt:           t0.Add(time.Second),
 
-		// Routing state is the store's, not the caller's.
+		// Routing state is the store's, not the caller's...
 		Status: store.StatusDelivered, Channel: "sms", Step: 2, Tries: 3, Attempts: 4,
-		Duplicate: true, LastError: "x", LeaseOwner: "someone", LeaseUntil: t0.Add(time.Hour),
+		Duplicate: true, LastError: "x",
+		// ...except a lease: the message is stored pre-claimed.
+		LeaseOwner: "someone", LeaseUntil: t0.Add(time.Hour),
 	}
 	inCopy := *in
 	want := store.Message{
@@ -200,6 +203,7 @@ func testEnqueueRoundTrip(t *testing.T, open func(t *testing.T) store.Store) {
 		RequestHash: in.RequestHash, Policy: in.Policy, Route: in.Route, To: in.To, Body: in.Body,
 		Subject: in.Subject, Tags: in.Tags, Metadata: in.Metadata, CallbackURL: in.CallbackURL,
 		Status: store.StatusQueued, CreatedAt: t0, UpdatedAt: t0, ExpiresAt: in.ExpiresAt, NextAt: in.NextAt,
+		LeaseOwner: "someone", LeaseUntil: t0.Add(time.Hour),
 	}
 
 	stored, replayed, err := e.s.Enqueue(e.ctx, in)
@@ -243,6 +247,72 @@ func testEnqueueDefaults(t *testing.T, open func(t *testing.T) store.Store) {
 	require.NoError(t, err)
 	require.WithinDuration(t, time.Now(), m.CreatedAt, time.Minute)
 	require.Equal(t, m.CreatedAt, m.NextAt)
+}
+
+func testEnqueuePreclaimed(t *testing.T, open func(t *testing.T) store.Store) {
+	t.Run("not claimable until the lease expires, then reclaimed", func(t *testing.T) {
+		t.Parallel()
+		e := setup(t, open)
+		m := e.enqueue(func(m *store.Message) { m.LeaseOwner, m.LeaseUntil = "api-1", t0.Add(time.Minute) })
+		require.Equal(t, "api-1", m.LeaseOwner)
+		require.Equal(t, t0.Add(time.Minute), m.LeaseUntil)
+		got := e.get(m.ID)
+		require.Equal(t, "api-1", got.LeaseOwner)
+		require.Equal(t, t0.Add(time.Minute), got.LeaseUntil)
+		require.Equal(t, store.StatusQueued, got.Status)
+		require.Equal(t, t0, got.NextAt, "due, but held by the lease")
+
+		require.Empty(t, e.claim("other", t0, 10), "leased")
+		require.Empty(t, e.claim("api-1", t0.Add(time.Minute), 10), "the lease holds until LeaseUntil")
+		st, err := e.s.Stats(e.ctx, t0.Add(time.Second))
+		require.NoError(t, err)
+		require.Equal(t, store.QueueStats{Pending: 1}, st)
+
+		// The owner died without an Advance: a previous process may have
+		// sent it already.
+		c := e.claimOne("other", t0.Add(time.Minute+time.Millisecond), m.ID)
+		require.True(t, c.Reclaimed)
+		require.Equal(t, "other", c.LeaseOwner)
+		require.Nil(t, c.Current)
+		require.ErrorIs(t, e.s.Advance(e.ctx, &store.Transition{MessageID: m.ID, Owner: "api-1",
+			Status: store.StatusSent, Now: t0.Add(2 * time.Minute)}), store.ErrLeaseLost)
+	})
+	t.Run("the owner advances without a claim", func(t *testing.T) {
+		t.Parallel()
+		e := setup(t, open)
+		m := e.enqueue(func(m *store.Message) { m.LeaseOwner, m.LeaseUntil = "api-1", t0.Add(time.Minute) })
+		att := store.Attempt{MessageID: m.ID, Seq: 1, Channel: "whatsapp", Status: store.AttemptSent,
+			ProviderID: providerID(m.ID, "whatsapp", 1), StartedAt: t0}
+		require.NoError(t, e.s.Advance(e.ctx, &store.Transition{MessageID: m.ID, Owner: "api-1",
+			Attempts: []store.Attempt{att}, Status: store.StatusSent, Channel: "whatsapp", Tries: 1,
+			NextAt: t0.Add(30 * time.Second), Now: t0}))
+		got := e.get(m.ID)
+		require.Equal(t, store.StatusSent, got.Status)
+		require.Equal(t, []store.Attempt{att}, got.History)
+		require.Empty(t, got.LeaseOwner)
+		require.True(t, got.LeaseUntil.IsZero())
+		require.Equal(t, t0.Add(30*time.Second), got.NextAt)
+		r := e.receipt(store.ReceiptParams{Channel: "whatsapp", ProviderID: att.ProviderID,
+			Status: store.AttemptDelivered, At: t0.Add(time.Second)})
+		require.Equal(t, store.StatusDelivered, r.Status)
+		require.Empty(t, e.claim("d", t0.Add(time.Hour), 10))
+	})
+	t.Run("released at once", func(t *testing.T) {
+		t.Parallel()
+		e := setup(t, open)
+		m := e.enqueue(func(m *store.Message) { m.LeaseOwner, m.LeaseUntil = "api-1", t0.Add(time.Minute) })
+		require.NoError(t, e.s.Release(e.ctx, "api-1"))
+		c := e.claimOne("d", t0, m.ID)
+		require.False(t, c.Reclaimed)
+	})
+	t.Run("an owner without an end is ignored", func(t *testing.T) {
+		t.Parallel()
+		e := setup(t, open)
+		m := e.enqueue(func(m *store.Message) { m.LeaseOwner = "api-1" })
+		require.Empty(t, m.LeaseOwner)
+		c := e.claimOne("d", t0, m.ID)
+		require.False(t, c.Reclaimed)
+	})
 }
 
 func testIdempotency(t *testing.T, open func(t *testing.T) store.Store) {

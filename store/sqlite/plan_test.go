@@ -1,0 +1,88 @@
+package sqlite
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/switchboard-gw/switchboard/store"
+)
+
+// explain returns the EXPLAIN QUERY PLAN details of q, one per line.
+func explain(t *testing.T, s *Store, q string, args ...any) string {
+	t.Helper()
+	rows, err := s.w.conn.QueryContext(t.Context(), "EXPLAIN QUERY PLAN "+q, args...)
+	require.NoError(t, err)
+	defer rows.Close()
+	var lines []string
+	for rows.Next() {
+		var id, parent, unused int
+		var detail string
+		require.NoError(t, rows.Scan(&id, &parent, &unused, &detail))
+		lines = append(lines, detail)
+	}
+	require.NoError(t, rows.Err())
+	plan := strings.Join(lines, "\n")
+	t.Logf("%s\n%s", firstLine(q), plan)
+	return plan
+}
+
+// TestQueryPlans pins the indexes the hot and the support queries use: the
+// schema keeps only the indexes these need, so a plan that falls back to a
+// scan or a sort would go unnoticed until the table is big.
+func TestQueryPlans(t *testing.T) {
+	t.Parallel()
+	s := openTemp(t)
+	// The store never runs ANALYZE, so these plans (no statistics) are the
+	// ones that ship.
+
+	t.Run("claim walks the due index in order", func(t *testing.T) {
+		plan := explain(t, s, claimSQL, "owner", int64(2), int64(1), 10)
+		require.Contains(t, plan, "SEARCH messages USING INDEX messages_due (next_at>? AND next_at<?)")
+		require.NotContains(t, plan, "TEMP B-TREE")
+		require.NotContains(t, plan, "SCAN messages\n")
+	})
+	t.Run("release walks the due index", func(t *testing.T) {
+		plan := explain(t, s, releaseSQL, "owner")
+		require.Contains(t, plan, "USING INDEX messages_due")
+		require.NotContains(t, plan, "TEMP B-TREE")
+	})
+	t.Run("advance updates by primary key", func(t *testing.T) {
+		plan := explain(t, s, advanceOwnedSQL, 2, "sent", "sms", 0, 1, 1, "", int64(1), int64(1), "id", "owner")
+		require.Contains(t, plan, "USING PRIMARY KEY (id=?)")
+	})
+	t.Run("receipt finds its attempt by provider id", func(t *testing.T) {
+		plan := explain(t, s, receiptStateSQL, "sms", "SM1")
+		require.Contains(t, plan, "SEARCH a USING INDEX attempts_provider (channel=? AND provider_id=?)")
+		require.Contains(t, plan, "SEARCH m USING PRIMARY KEY (id=?)")
+		require.NotContains(t, plan, "TEMP B-TREE")
+	})
+	t.Run("list by recipient unions the recipient indexes", func(t *testing.T) {
+		q, args := listQuery(store.ListParams{To: "+1555"}, "", 51)
+		plan := explain(t, s, q, args...)
+		for _, idx := range []string{"messages_to_phone", "messages_to_whatsapp", "messages_to_email", "messages_to_telegram"} {
+			require.Contains(t, plan, "INDEX "+idx+" (")
+		}
+		require.NotContains(t, plan, "SCAN messages\n")
+		// The union is sorted: one recipient's messages, not the table.
+	})
+	t.Run("list by a rare final status uses its partial index", func(t *testing.T) {
+		for _, st := range []string{"failed", "expired"} {
+			q, args := listQuery(store.ListParams{Status: store.Status(st)}, "", 51)
+			plan := explain(t, s, q, args...)
+			require.Contains(t, plan, "USING INDEX messages_status_bad (status=?)")
+			require.NotContains(t, plan, "TEMP B-TREE")
+		}
+	})
+	t.Run("list by another status walks the primary key newest first", func(t *testing.T) {
+		q, args := listQuery(store.ListParams{Status: store.StatusDelivered}, "", 51)
+		plan := explain(t, s, q, args...)
+		require.Equal(t, "SCAN messages", plan)
+	})
+	t.Run("stats walk the due index", func(t *testing.T) {
+		plan := explain(t, s, statsSQL, int64(1))
+		require.NotContains(t, plan, "SCAN messages\n")
+		require.Equal(t, 2, strings.Count(plan, "messages_due"))
+	})
+}
