@@ -6,15 +6,17 @@ import (
 	"net/http"
 	"slices"
 	"strings"
+	"sync/atomic"
 
 	"github.com/labstack/echo/v5"
 
 	"github.com/switchboard-gw/switchboard/config"
 )
 
-// keyring checks bearer keys in constant time.
+// keyring checks bearer keys in constant time. Its keys are swapped as a
+// whole on a config reload, so a request sees either the old set or the new.
 type keyring struct {
-	keys []hashedKey
+	keys atomic.Pointer[[]hashedKey]
 }
 
 type hashedKey struct {
@@ -25,10 +27,17 @@ type hashedKey struct {
 
 func newKeyring(keys []config.APIKey) *keyring {
 	k := &keyring{}
-	for _, key := range keys {
-		k.keys = append(k.keys, hashedKey{name: key.Name, role: key.Role, sum: sha256.Sum256([]byte(key.Key.Reveal()))})
-	}
+	k.set(keys)
 	return k
+}
+
+// set replaces every key at once.
+func (k *keyring) set(keys []config.APIKey) {
+	hashed := make([]hashedKey, 0, len(keys))
+	for _, key := range keys {
+		hashed = append(hashed, hashedKey{name: key.Name, role: key.Role, sum: sha256.Sum256([]byte(key.Key.Reveal()))})
+	}
+	k.keys.Store(&hashed)
 }
 
 // lookup compares the presented key with every configured key, always all
@@ -38,7 +47,7 @@ func (k *keyring) lookup(presented string) (hashedKey, bool) {
 	sum := sha256.Sum256([]byte(presented))
 	var found hashedKey
 	ok := 0
-	for _, key := range k.keys {
+	for _, key := range *k.keys.Load() {
 		if subtle.ConstantTimeCompare(sum[:], key.sum[:]) == 1 {
 			found = key
 			ok = 1

@@ -168,14 +168,20 @@ func (s *Server) decodeOptional(c *echo.Context, v any) error {
 }
 
 // ExplainResponse is the body of POST /v1/routes/explain.
-type ExplainResponse struct {
-	Policy   string             `json:"policy"`
-	Route    []string           `json:"route"`
-	Channel  string             `json:"channel,omitempty"` // where the message would go now; empty if nowhere
-	Channels []routing.Decision `json:"channels"`
-}
+type ExplainResponse = routing.Explanation
 
+// explain answers where a message with this body would go now. With
+// ?assume_down=whatsapp,sms those channels count as down for this answer
+// only: an outage rehearsal against the live breakers and probes.
 func (s *Server) explain(c *echo.Context) error {
+	var assumeDown []string
+	for _, v := range c.Request().URL.Query()["assume_down"] {
+		for _, name := range strings.Split(v, ",") {
+			if name = strings.TrimSpace(name); name != "" {
+				assumeDown = append(assumeDown, name)
+			}
+		}
+	}
 	data, err := readBody(c.Request(), s.maxBody())
 	if err != nil {
 		return err
@@ -184,20 +190,16 @@ func (s *Server) explain(c *echo.Context) error {
 	if err != nil {
 		return err
 	}
-	router := s.deps.Dispatch.Router()
-	pol, err := router.SelectPolicy(req.Policy, req.Tags)
-	if err != nil {
-		if errors.Is(err, routing.ErrUnknownPolicy) {
-			return unprocessable("unknown_policy", "policy", "no policy named %q is configured", req.Policy)
-		}
+	out, err := s.deps.Dispatch.Router().ExplainMessage(req.Policy, req.Tags, req.To, assumeDown)
+	switch {
+	case err == nil:
+		return c.JSON(http.StatusOK, out)
+	case errors.Is(err, routing.ErrUnknownPolicy):
+		return unprocessable("unknown_policy", "policy", "no policy named %q is configured", req.Policy)
+	case errors.Is(err, routing.ErrNoPolicy):
 		return unprocessable("no_policy", "policy", "no policy matches the message's tags and no \"default\" policy is configured")
+	case errors.Is(err, routing.ErrUnknownChannel):
+		return unprocessable("unknown_channel", "assume_down", "assume_down names an %s", err.Error())
 	}
-	out := ExplainResponse{Policy: pol.Name, Route: pol.Route, Channels: router.Explain(pol, req.To)}
-	for _, d := range out.Channels {
-		if d.Use {
-			out.Channel = d.Channel
-			break
-		}
-	}
-	return c.JSON(http.StatusOK, out)
+	return err
 }

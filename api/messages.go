@@ -1,6 +1,7 @@
 package api
 
 import (
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -48,16 +49,34 @@ func (s *Server) sendMessage(c *echo.Context) error {
 	if len(idemKey) > maxIdempotencyKey {
 		return badRequest("invalid_header", "Idempotency-Key", "Idempotency-Key is longer than %d bytes", maxIdempotencyKey)
 	}
+	scope, _ := c.Get(ctxKeyName).(string)
+	stored, replayed, err := s.accept(c.Request().Context(), scope, req, idemKey)
+	if err != nil {
+		return err
+	}
+	if replayed {
+		c.Response().Header().Set("Idempotent-Replay", "true")
+	}
+	c.Response().Header().Set("Location", "/v1/messages/"+stored.ID)
+	return c.JSON(http.StatusAccepted, SendResponse{ID: stored.ID, Status: string(store.StatusQueued), Policy: stored.Policy, Route: stored.Route})
+}
+
+// accept routes and durably enqueues one validated send request on behalf
+// of the API key named scope. It is the whole of a single send after
+// decoding; POST /v1/messages and POST /v1/messages/batch both use it.
+// replayed reports an idempotent replay (the stored message is returned).
+// Every error is an *Error except unexpected internal ones.
+func (s *Server) accept(ctx context.Context, scope string, req *SendRequest, idemKey string) (stored *store.Message, replayed bool, err error) {
 	router := s.deps.Dispatch.Router()
 	pol, err := router.SelectPolicy(req.Policy, req.Tags)
 	if err != nil {
 		if errors.Is(err, routing.ErrUnknownPolicy) {
-			return unprocessable("unknown_policy", "policy", "no policy named %q is configured", req.Policy)
+			return nil, false, unprocessable("unknown_policy", "policy", "no policy named %q is configured", req.Policy)
 		}
-		return unprocessable("no_policy", "policy", "no policy matches the message's tags and no \"default\" policy is configured")
+		return nil, false, unprocessable("no_policy", "policy", "no policy matches the message's tags and no \"default\" policy is configured")
 	}
 	if !hasAddressForRoute(router, pol.Route, req.To) {
-		return unprocessable("no_route", "to", "the message has no address for any channel of policy %q (route: %s)", pol.Name, strings.Join(pol.Route, ", "))
+		return nil, false, unprocessable("no_route", "to", "the message has no address for any channel of policy %q (route: %s)", pol.Name, strings.Join(pol.Route, ", "))
 	}
 
 	now := s.now().UTC()
@@ -70,9 +89,8 @@ func (s *Server) sendMessage(c *echo.Context) error {
 	}
 	id, err := uuid.NewV7()
 	if err != nil {
-		return fmt.Errorf("new message id: %w", err)
+		return nil, false, fmt.Errorf("new message id: %w", err)
 	}
-	scope, _ := c.Get(ctxKeyName).(string)
 	m := &store.Message{
 		ID:               id.String(),
 		IdempotencyScope: scope,
@@ -101,7 +119,7 @@ func (s *Server) sendMessage(c *echo.Context) error {
 		m.LeaseOwner = s.deps.Dispatch.Owner()
 		m.LeaseUntil = now.Add(s.deps.Dispatch.Lease())
 	}
-	stored, replayed, err := s.deps.Store.Enqueue(c.Request().Context(), m)
+	stored, replayed, err = s.deps.Store.Enqueue(ctx, m)
 	if handoff && (err != nil || replayed) {
 		s.deps.Dispatch.Unreserve()
 	}
@@ -109,13 +127,12 @@ func (s *Server) sendMessage(c *echo.Context) error {
 		// Not accepted: say so plainly so the client retries (with the same
 		// Idempotency-Key, it cannot create a duplicate).
 		s.log.Error("enqueue message", "err", err)
-		return &Error{Status: http.StatusServiceUnavailable, Code: "unavailable", Message: "the message store is unavailable; the message was not accepted, retry", RetryAfter: 1}
+		return nil, false, &Error{Status: http.StatusServiceUnavailable, Code: "unavailable", Message: "the message store is unavailable; the message was not accepted, retry", RetryAfter: 1}
 	}
 	if replayed {
 		if stored.RequestHash != m.RequestHash {
-			return unprocessable("idempotency_mismatch", "Idempotency-Key", "this Idempotency-Key was already used with a different request body")
+			return nil, false, unprocessable("idempotency_mismatch", "Idempotency-Key", "this Idempotency-Key was already used with a different request body")
 		}
-		c.Response().Header().Set("Idempotent-Replay", "true")
 	} else {
 		if s.deps.Accepted != nil {
 			s.deps.Accepted(stored.Policy)
@@ -126,8 +143,7 @@ func (s *Server) sendMessage(c *echo.Context) error {
 			s.deps.Dispatch.Wake()
 		}
 	}
-	c.Response().Header().Set("Location", "/v1/messages/"+stored.ID)
-	return c.JSON(http.StatusAccepted, SendResponse{ID: stored.ID, Status: string(store.StatusQueued), Policy: stored.Policy, Route: stored.Route})
+	return stored, replayed, nil
 }
 
 func hasAddressForRoute(r *routing.Router, route []string, to store.Recipient) bool {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"log/slog"
 	"net/http"
+	"sync/atomic"
 	"time"
 
 	"github.com/labstack/echo/v5"
@@ -50,12 +51,16 @@ type Deps struct {
 	Handoff bool
 	Logger  *slog.Logger
 	Now     func() time.Time // for tests; default time.Now
+	// Reload re-reads the config file and applies it (POST /-/reload);
+	// nil when the gateway runs a config that has no file.
+	Reload func(ctx context.Context) (config.Diff, error)
 }
 
 // Server is the HTTP API.
 type Server struct {
 	deps Deps
 	keys *keyring
+	cfg  atomic.Pointer[config.Config] // the config in force; see SetConfig
 	echo *echo.Echo
 	log  *slog.Logger
 	now  func() time.Time
@@ -64,6 +69,7 @@ type Server struct {
 // New builds the API and its routes.
 func New(d Deps) *Server {
 	s := &Server{deps: d, keys: newKeyring(d.Config.Auth.Keys), log: d.Logger, now: d.Now}
+	s.cfg.Store(d.Config)
 	if s.log == nil {
 		s.log = slog.Default()
 	}

@@ -123,6 +123,9 @@ func postAndKill(t *testing.T, g *gateway, round, n int) []string {
 	t.Helper()
 	c := client.New(g.URL, sendKey)
 	c.HTTP = &http.Client{Timeout: 10 * time.Second}
+	// One try per post: a post that dies with the process is simply not
+	// accepted, and retrying it against a dead port only slows the test.
+	c.Retry.MaxAttempts = 1
 
 	var (
 		next, ok, connErrs atomic.Int64

@@ -13,6 +13,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/google/uuid"
@@ -33,15 +34,24 @@ import (
 
 // Gateway is one running Switchboard process.
 type Gateway struct {
-	Config     *config.Config
 	Store      store.Store
 	Health     *health.Monitor
 	Dispatcher *routing.Dispatcher
 	API        *api.Server
-	Channels   []channels.Channel
 	Metrics    *metrics.Metrics
 
-	log *slog.Logger
+	log      *slog.Logger
+	opts     Options
+	cfg      atomic.Pointer[config.Config] // the config in force
+	receipts *routing.Receipts
+
+	// mu serialises reloads with each other, with Run's start and with
+	// shutdown, and guards the fields below.
+	mu       sync.Mutex
+	chans    map[string]channels.Channel // the instance in use, by name
+	retiring map[*retiree]struct{}       // replaced or removed, closed after a grace period
+	started  bool                        // Run has handed the channels to the health monitor
+	closed   bool
 }
 
 // Options configures New.
@@ -49,6 +59,14 @@ type Options struct {
 	Logger *slog.Logger
 	// Store, if set, is used instead of opening the configured one.
 	Store store.Store
+	// ConfigFile is the file Reload re-reads. Empty: the config has no
+	// file (the embedded example) and Reload returns ErrNoConfigFile.
+	ConfigFile string
+	// Adjust is applied to every config Reload loads, as the caller
+	// applied it to the first one: command-line overrides (--listen).
+	Adjust func(*config.Config)
+	// WatchConfig makes Run reload when ConfigFile changes on disk.
+	WatchConfig bool
 }
 
 // New builds a gateway from cfg. Nothing runs until Run.
@@ -57,7 +75,8 @@ func New(ctx context.Context, cfg *config.Config, o Options) (*Gateway, error) {
 	if log == nil {
 		log = slog.Default()
 	}
-	g := &Gateway{Config: cfg, log: log, Store: o.Store}
+	g := &Gateway{log: log, opts: o, Store: o.Store, chans: map[string]channels.Channel{}, retiring: map[*retiree]struct{}{}}
+	g.cfg.Store(cfg)
 	if g.Store == nil {
 		st, err := OpenStore(ctx, cfg.Store)
 		if err != nil {
@@ -75,16 +94,16 @@ func New(ctx context.Context, cfg *config.Config, o Options) (*Gateway, error) {
 	hostname, _ := os.Hostname()
 	owner := fmt.Sprintf("%s/%d/%s", hostname, os.Getpid(), uuid.NewString()[:8])
 	g.Metrics = metrics.New()
-	receipts := &routing.Receipts{Store: g.Store, Logger: log, Observer: g.Metrics}
+	g.receipts = &routing.Receipts{Store: g.Store, Logger: log, Observer: g.Metrics}
 	g.Health = health.New(log)
 	g.Health.OnProbe(g.Metrics.Probe)
 	var lanes []*routing.Lane
 	for _, cc := range cfg.Channels {
-		ch, err := channels.Build(cc, channels.Deps{Logger: log.With("channel", cc.Name), Receipts: receipts, PublicURL: cfg.Server.PublicURL})
+		ch, err := channels.Build(cc, g.channelDeps(cfg, cc))
 		if err != nil {
 			return nil, err
 		}
-		g.Channels = append(g.Channels, ch)
+		g.chans[cc.Name] = ch
 		lanes = append(lanes, routing.NewLane(ch, cc, log))
 	}
 	router, err := routing.NewRouter(cfg.Policies, lanes, g.Health)
@@ -92,17 +111,29 @@ func New(ctx context.Context, cfg *config.Config, o Options) (*Gateway, error) {
 		return nil, err
 	}
 	g.Dispatcher = routing.NewDispatcher(g.Store, router, cfg.Dispatch, routing.DispatcherOptions{Owner: owner, Logger: log, Observer: g.Metrics})
-	receipts.Wake = g.Dispatcher.Wake
+	g.receipts.Wake = g.Dispatcher.Wake
 	g.Metrics.WatchChannels(channelStates{g})
 	g.Metrics.WatchQueue(g.Store)
 	g.Metrics.Reload(true, time.Now())
-	g.API = api.New(api.Deps{
-		Config: cfg, Store: g.Store, Dispatch: g.Dispatcher, Health: g.Health, Receipts: receipts, Logger: log,
+	deps := api.Deps{
+		Config: cfg, Store: g.Store, Dispatch: g.Dispatcher, Health: g.Health, Receipts: g.receipts, Logger: log,
 		Metrics:  promhttp.HandlerFor(g.Metrics.Registry, promhttp.HandlerOpts{ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}),
 		Accepted: g.Metrics.Accepted,
-	})
+		Handoff:  true,
+	}
+	if o.ConfigFile != "" {
+		deps.Reload = g.Reload
+	}
+	g.API = api.New(deps)
 	ok = true
 	return g, nil
+}
+
+// Config returns the config in force (the last one loaded or reloaded).
+func (g *Gateway) Config() *config.Config { return g.cfg.Load() }
+
+func (g *Gateway) channelDeps(cfg *config.Config, cc *config.Channel) channels.Deps {
+	return channels.Deps{Logger: g.log.With("channel", cc.Name), Receipts: g.receipts, PublicURL: cfg.Server.PublicURL}
 }
 
 // channelStates reports each channel's breaker and health for metrics.
@@ -147,9 +178,12 @@ func OpenStore(ctx context.Context, cfg config.Store) (store.Store, error) {
 // shuts down gracefully: stop accepting requests, finish the requests and
 // sends in flight, release leases, close channels and the store.
 func (g *Gateway) Run(ctx context.Context, ln net.Listener) error {
-	for i, ch := range g.Channels {
-		g.Health.Add(ch.Name(), ch, g.Config.Channels[i].Probe)
+	g.mu.Lock()
+	for _, l := range g.Dispatcher.Router().Lanes() {
+		g.Health.Add(l.Name, l.Channel, l.Config.Probe)
 	}
+	g.started = true
+	g.mu.Unlock()
 	srv := &http.Server{
 		Handler:           g.API,
 		ReadHeaderTimeout: 10 * time.Second,
@@ -175,7 +209,20 @@ func (g *Gateway) Run(ctx context.Context, ln net.Listener) error {
 			errc <- fmt.Errorf("dispatcher: %w", err)
 		}
 	}()
-	g.log.Info("switchboard serving", "addr", ln.Addr().String(), "config", g.Config.Path, "summary", g.Config.Summary())
+	if g.opts.WatchConfig && g.opts.ConfigFile != "" {
+		wctx, stopWatch := context.WithCancel(ctx)
+		watched := make(chan struct{})
+		defer func() { stopWatch(); <-watched }()
+		go func() {
+			defer close(watched)
+			if err := g.watchConfig(wctx, g.opts.ConfigFile, watchDebounce); err != nil {
+				// Not fatal: SIGHUP and POST /-/reload still work.
+				g.log.Error("config file watcher stopped; reload with SIGHUP or POST /-/reload", "err", err)
+			}
+		}()
+	}
+	cfg := g.Config()
+	g.log.Info("switchboard serving", "addr", ln.Addr().String(), "config", cfg.Path, "summary", cfg.Summary())
 
 	var runErr error
 	select {
@@ -183,7 +230,7 @@ func (g *Gateway) Run(ctx context.Context, ln net.Listener) error {
 	case runErr = <-errc:
 	}
 	g.log.Info("shutting down")
-	timeout := g.Config.Server.ShutdownTimeout.D()
+	timeout := g.Config().Server.ShutdownTimeout.D()
 	if timeout <= 0 {
 		timeout = 15 * time.Second
 	}
@@ -211,12 +258,21 @@ func (g *Gateway) closeParts() error {
 	if g.Health != nil {
 		g.Health.Close()
 	}
-	for _, ch := range g.Channels {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.closed = true
+	// Shutdown already waited for the sends in flight: no grace needed.
+	for r := range g.retiring {
+		r.timer.Stop()
+		err = errors.Join(err, r.ch.Close())
+	}
+	clear(g.retiring)
+	for _, ch := range g.chans {
 		if c, ok := ch.(channels.Closer); ok {
 			err = errors.Join(err, c.Close())
 		}
 	}
-	g.Channels = nil
+	clear(g.chans)
 	if g.Store != nil {
 		err = errors.Join(err, g.Store.Close())
 		g.Store = nil

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/switchboard-gw/switchboard/config"
@@ -118,6 +119,82 @@ func (r *Router) Explain(p *config.Policy, to store.Recipient) []Decision {
 		out = append(out, r.decide(p, name, to, now))
 	}
 	return out
+}
+
+// ErrUnknownChannel: an explanation was asked to assume down a channel
+// that is not configured.
+var ErrUnknownChannel = errors.New("unknown channel")
+
+// ExplainWith is Explain with the named channels treated as down, for this
+// explanation only: "what if WhatsApp went dark now?". The offline CLI
+// (switchboard routes explain) and POST /v1/routes/explain both use it, so
+// a rehearsal and the live answer never disagree. Unknown names are an
+// error wrapping ErrUnknownChannel.
+func (r *Router) ExplainWith(p *config.Policy, to store.Recipient, assumeDown []string) ([]Decision, error) {
+	if len(assumeDown) == 0 {
+		return r.Explain(p, to), nil
+	}
+	down := make(map[string]bool, len(assumeDown))
+	for _, name := range assumeDown {
+		if r.lanes[name] == nil {
+			return nil, fmt.Errorf("%w %q (configured: %s)", ErrUnknownChannel, name, strings.Join(r.order, ", "))
+		}
+		down[name] = true
+	}
+	// A shallow copy shares the immutable policies and lanes; only the
+	// health view differs.
+	what := *r
+	what.health = assumedDown{down: down, next: r.health}
+	return what.Explain(p, to), nil
+}
+
+// assumedDown reports the listed channels down and asks next about the rest.
+type assumedDown struct {
+	down map[string]bool
+	next Health // nil: every other channel is usable (offline)
+}
+
+func (a assumedDown) Usable(name string) (bool, health.State, string) {
+	if a.down[name] {
+		return false, health.Down, "assumed down for this explanation (assume_down)"
+	}
+	if a.next == nil {
+		return true, health.Healthy, ""
+	}
+	return a.next.Usable(name)
+}
+
+// Explanation is the route a message would take now, and why: the body of
+// POST /v1/routes/explain and the output of `switchboard routes explain`.
+type Explanation struct {
+	Policy   string     `json:"policy"`
+	Route    []string   `json:"route"`
+	Channel  string     `json:"channel,omitempty"` // where the message would go now; empty if nowhere
+	Channels []Decision `json:"channels"`
+}
+
+// ExplainMessage selects the policy a message would get (see SelectPolicy)
+// and explains its route with ExplainWith.
+func (r *Router) ExplainMessage(policy string, tags []string, to store.Recipient, assumeDown []string) (Explanation, error) {
+	pol, err := r.SelectPolicy(policy, tags)
+	if err != nil {
+		return Explanation{}, err
+	}
+	ds, err := r.ExplainWith(pol, to, assumeDown)
+	if err != nil {
+		return Explanation{}, err
+	}
+	out := Explanation{Policy: pol.Name, Route: pol.Route, Channels: ds}
+	for _, d := range ds {
+		if d.Use {
+			out.Channel = d.Channel
+			break
+		}
+		if strings.HasPrefix(d.Reason, "wait_") {
+			break // the dispatcher waits for this channel: nowhere now
+		}
+	}
+	return out, nil
 }
 
 // decide is the one place that says whether a channel is in or out; the

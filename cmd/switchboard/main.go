@@ -20,6 +20,8 @@ Usage:
   switchboard send [flags]                            send a message through a running gateway
   switchboard status [flags] ID                       show a message and its attempts
   switchboard config validate FILE                    check a config file
+  switchboard config diff OLD NEW                     what a reload from OLD to NEW would change
+  switchboard routes explain [flags]                  where a message would go, offline (--assume-down: what if)
   switchboard version                                 print the version
 
 Run "switchboard COMMAND -h" for a command's flags.
@@ -47,6 +49,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		err = cmdStatus(ctx, args[1:], stdout)
 	case "config":
 		err = cmdConfig(args[1:], stdout)
+	case "routes":
+		err = cmdRoutes(args[1:], stdout, stderr)
 	case "version", "--version", "-v":
 		fmt.Fprintf(stdout, "switchboard %s\n", version)
 	case "help", "-h", "--help":

@@ -25,9 +25,15 @@ func cmdServe(ctx context.Context, args []string, stderr io.Writer) error {
 	listen := fs.String("listen", "", "listen address, overrides server.listen")
 	level := fs.String("log-level", "info", "log level: debug, info, warn, error")
 	format := fs.String("log-format", "text", "log format: text or json")
+	watch := fs.Bool("watch-config", true, "reload when the --config file changes (SIGHUP and POST /-/reload always work)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
+	// Before anything slow: SIGHUP's default action would end the process.
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+
 	log, err := newLogger(stderr, *level, *format)
 	if err != nil {
 		return err
@@ -38,13 +44,20 @@ func cmdServe(ctx context.Context, args []string, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	if *listen != "" {
-		cfg.Server.Listen = *listen
+	// Applied to every reloaded config too, so a reload does not see the
+	// flag's address as a change of server.listen.
+	adjust := func(c *config.Config) {
+		if *listen != "" {
+			c.Server.Listen = *listen
+		}
 	}
+	adjust(cfg)
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()
 
-	g, err := gateway.New(ctx, cfg, gateway.Options{Logger: log})
+	g, err := gateway.New(ctx, cfg, gateway.Options{
+		Logger: log, ConfigFile: *path, Adjust: adjust, WatchConfig: *watch && *path != "",
+	})
 	if err != nil {
 		return err
 	}
@@ -52,6 +65,21 @@ func cmdServe(ctx context.Context, args []string, stderr io.Writer) error {
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", cfg.Server.Listen, err)
 	}
+	go func() {
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-hup:
+				if *path == "" {
+					log.Warn("SIGHUP: nothing to reload: the gateway runs the embedded example config; start it with --config FILE")
+					continue
+				}
+				log.Info("config reload requested", "source", "SIGHUP", "config", *path)
+				_, _ = g.Reload(ctx) // Reload logs the outcome
+			}
+		}
+	}()
 	return g.Run(ctx, ln)
 }
 
@@ -123,16 +151,39 @@ func newLogger(w io.Writer, level, format string) (*slog.Logger, error) {
 }
 
 func cmdConfig(args []string, stdout io.Writer) error {
-	if len(args) < 1 || args[0] != "validate" {
-		return fmt.Errorf("%w: want \"config validate FILE\"", errUsage)
+	const want = "want \"config validate FILE\" or \"config diff OLD NEW\""
+	if len(args) < 1 {
+		return fmt.Errorf("%w: %s", errUsage, want)
 	}
-	if len(args) != 2 {
-		return fmt.Errorf("%w: want \"config validate FILE\"", errUsage)
+	switch {
+	case args[0] == "validate" && len(args) == 2:
+		cfg, err := loadConfig(args[1])
+		if err != nil {
+			return fmt.Errorf("%s is not valid:\n%w", args[1], err)
+		}
+		fmt.Fprintf(stdout, "%s: ok: %s\n", args[1], cfg.Summary())
+		return nil
+	case args[0] == "diff" && len(args) == 3:
+		return configDiff(args[1], args[2], stdout)
 	}
-	cfg, err := loadConfig(args[1])
-	if err != nil {
-		return fmt.Errorf("%s is not valid:\n%w", args[1], err)
+	return fmt.Errorf("%w: %s", errUsage, want)
+}
+
+// configDiff prints what a reload from oldPath to newPath would change.
+// Both files must be valid: a reload of an invalid file changes nothing.
+func configDiff(oldPath, newPath string, stdout io.Writer) error {
+	var cfgs [2]*config.Config
+	for i, p := range []string{oldPath, newPath} {
+		cfg, err := loadConfig(p)
+		if err != nil {
+			return fmt.Errorf("%s is not valid:\n%w", p, err)
+		}
+		cfgs[i] = cfg
 	}
-	fmt.Fprintf(stdout, "%s: ok: %s\n", args[1], cfg.Summary())
+	d := config.Compare(cfgs[0], cfgs[1])
+	fmt.Fprintln(stdout, d.String())
+	if r := d.NeedsRestart(); len(r) > 0 {
+		fmt.Fprintf(stdout, "\n%d change(s) need a restart: a reload of %s would be refused.\n", len(r), newPath)
+	}
 	return nil
 }

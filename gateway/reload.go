@@ -1,0 +1,214 @@
+package gateway
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/switchboard-gw/switchboard/channels"
+	"github.com/switchboard-gw/switchboard/config"
+	"github.com/switchboard-gw/switchboard/routing"
+)
+
+// ErrNoConfigFile: the gateway was started without a config file (the
+// embedded example), so there is nothing to reload.
+var ErrNoConfigFile = errors.New("reload: the gateway runs a config with no file; start it with --config FILE")
+
+// retireMargin is added to a retired channel's send_timeout before it is
+// closed: a worker may pick the old lane just before the swap and start its
+// send a moment after.
+const retireMargin = time.Second
+
+// retiree is a channel instance that a reload replaced or removed; it is
+// closed when its grace period ends or at shutdown, whichever comes first.
+type retiree struct {
+	ch    channels.Closer
+	timer *time.Timer
+}
+
+// Reload re-reads the config file and puts it in force, or changes nothing.
+// SIGHUP, a change to the file and POST /-/reload all come here, one at a
+// time, like Alertmanager's coordinator and Caddy's config swap:
+//
+//  1. Load and validate the file, and build every added or changed
+//     channel, before touching anything. Changes a running gateway cannot
+//     apply (server.listen, store, dispatch) are refused.
+//  2. Build the new lanes: an unchanged channel keeps its *Lane (provider
+//     client, breaker, rate limiter) and its health state; a changed one
+//     gets a new lane, and the health monitor keeps its state and any ops
+//     override.
+//  3. Swap the router (atomically: a message in flight finishes with the
+//     router it started with), the API's keys and config.
+//  4. Removed and replaced channels are closed after their send_timeout,
+//     so sends in flight on them finish.
+//
+// Messages keep the route stored with them; a step that names a removed
+// channel is skipped as "unknown_channel" and the message moves on.
+//
+// On failure the old config keeps running, the reload metric drops to 0
+// and the error (config.Errors, located by file:line:key, when the file is
+// at fault) is logged and returned.
+func (g *Gateway) Reload(ctx context.Context) (config.Diff, error) {
+	path := g.opts.ConfigFile
+	if path == "" {
+		return config.Diff{}, ErrNoConfigFile
+	}
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.closed {
+		return config.Diff{}, errors.New("reload: the gateway is shutting down")
+	}
+	cfg, diff, err := g.reloadLocked(ctx, path)
+	now := time.Now()
+	if err != nil {
+		g.Metrics.Reload(false, now)
+		g.log.Error("config reload failed; the previous config keeps running", "config", path, "err", err.Error())
+		return diff, err
+	}
+	g.Metrics.Reload(true, now)
+	if diff.Empty() {
+		g.log.Info("config reloaded: no changes", "config", path)
+	} else {
+		g.log.Info("config reloaded", "config", path, "changes", diff.String(), "summary", cfg.Summary())
+	}
+	return diff, nil
+}
+
+func (g *Gateway) reloadLocked(ctx context.Context, path string) (*config.Config, config.Diff, error) {
+	cfg, err := config.Load(path)
+	if err != nil {
+		return nil, config.Diff{}, asConfigErrors(err, path)
+	}
+	if g.opts.Adjust != nil {
+		g.opts.Adjust(cfg)
+	}
+	old := g.Config()
+	diff := config.Compare(old, cfg)
+	if restart := diff.NeedsRestart(); len(restart) > 0 {
+		var errs config.Errors
+		for _, c := range restart {
+			what := "changed"
+			if c.Note == "" { // values hidden (a DSN may hold a password) when Note is set
+				what = fmt.Sprintf("changed from %s to %s", c.Old, c.New)
+			}
+			errs = append(errs, &config.Error{File: cfg.Path, Line: cfg.Line(c.Key), Key: c.Key,
+				Msg: what + ": a running gateway cannot apply this; restart it, or revert this change to reload the rest"})
+		}
+		return nil, diff, errs
+	}
+
+	// Build what is new before touching anything: a bad option in one
+	// channel must leave every channel as it was.
+	oldRouter := g.Dispatcher.Router()
+	built := map[string]channels.Channel{}
+	closeBuilt := func() {
+		for _, ch := range built {
+			if c, ok := ch.(channels.Closer); ok {
+				_ = c.Close()
+			}
+		}
+	}
+	var errs config.Errors
+	for _, cc := range cfg.Channels {
+		// Only what is new or changed is built: an unchanged channel's
+		// config already built once, and it keeps its running instance.
+		if oldRouter.Lane(cc.Name) != nil && !diff.ChannelChanged(cc.Name) {
+			continue
+		}
+		ch, err := channels.Build(cc, g.channelDeps(cfg, cc))
+		if err != nil {
+			errs = append(errs, asConfigErrors(err, path)...)
+			continue
+		}
+		built[cc.Name] = ch
+	}
+	if len(errs) > 0 {
+		closeBuilt()
+		return nil, diff, errs
+	}
+	lanes := make([]*routing.Lane, 0, len(cfg.Channels))
+	for _, cc := range cfg.Channels {
+		if ch, ok := built[cc.Name]; ok {
+			lanes = append(lanes, routing.NewLane(ch, cc, g.log))
+		} else {
+			lanes = append(lanes, oldRouter.Lane(cc.Name))
+		}
+	}
+	router, err := routing.NewRouter(cfg.Policies, lanes, g.Health)
+	if err == nil {
+		err = ctx.Err()
+	}
+	if err != nil {
+		closeBuilt()
+		return nil, diff, err
+	}
+
+	// Nothing below can fail: commit.
+	if g.started {
+		// Before the swap, so a new channel is probed (and a changed one
+		// keeps its state and override) by the time messages reach it.
+		for name, ch := range built {
+			g.Health.Add(name, ch, cfg.Channel(name).Probe)
+		}
+	}
+	g.Dispatcher.SetRouter(router)
+	g.API.SetConfig(cfg)
+	g.cfg.Store(cfg)
+	for _, name := range diff.ChannelsRemoved {
+		if g.started {
+			g.Health.Remove(name)
+		}
+		g.retire(g.chans[name], oldRouter.Lane(name).Config)
+		delete(g.chans, name)
+	}
+	for name, ch := range built {
+		if prev := g.chans[name]; prev != nil {
+			g.retire(prev, oldRouter.Lane(name).Config)
+		}
+		g.chans[name] = ch
+	}
+	return cfg, diff, nil
+}
+
+// retire closes ch once sends that may be in flight on it are done: its
+// send_timeout bounds each one. Called with g.mu held.
+func (g *Gateway) retire(ch channels.Channel, cc *config.Channel) {
+	c, ok := ch.(channels.Closer)
+	if !ok {
+		return
+	}
+	grace := cc.SendTimeout.D()
+	if grace <= 0 {
+		grace = 10 * time.Second
+	}
+	r := &retiree{ch: c}
+	g.retiring[r] = struct{}{}
+	r.timer = time.AfterFunc(grace+retireMargin, func() {
+		g.mu.Lock()
+		_, pending := g.retiring[r]
+		delete(g.retiring, r)
+		g.mu.Unlock()
+		if !pending {
+			return // shutdown closed it already
+		}
+		if err := c.Close(); err != nil {
+			g.log.Warn("close retired channel", "channel", cc.Name, "err", err)
+		}
+	})
+}
+
+// asConfigErrors makes err a config.Errors, so every reload failure the
+// operator can fix answers 422 with its location: a file that cannot be
+// read is located at the file.
+func asConfigErrors(err error, path string) config.Errors {
+	var es config.Errors
+	if errors.As(err, &es) {
+		return es
+	}
+	var e *config.Error
+	if errors.As(err, &e) {
+		return config.Errors{e}
+	}
+	return config.Errors{{File: path, Msg: err.Error()}}
+}

@@ -1,0 +1,91 @@
+package routing
+
+import (
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/switchboard-gw/switchboard/config"
+	"github.com/switchboard-gw/switchboard/health"
+	"github.com/switchboard-gw/switchboard/store"
+)
+
+func TestExplainWithAssumeDown(t *testing.T) {
+	t.Parallel()
+	to := store.Recipient{WhatsApp: "+15551234567", Phone: "+15551234567", Email: "ana@example.com"}
+	tests := []struct {
+		name       string
+		health     Health
+		policy     *config.Policy
+		assumeDown []string
+		want       []string // reason per route entry
+		channel    string
+	}{
+		{name: "no assumption", policy: otpPolicy(), want: []string{"ok", "ok", "ok"}, channel: "whatsapp"},
+		{name: "whatsapp down", policy: otpPolicy(), assumeDown: []string{"whatsapp"}, want: []string{"unhealthy", "ok", "ok"}, channel: "sms"},
+		{name: "everything down", policy: otpPolicy(), assumeDown: []string{"whatsapp", "sms", "email"}, want: []string{"unhealthy", "unhealthy", "unhealthy"}},
+		{
+			name: "a policy that does not fail over on unhealthy waits", assumeDown: []string{"whatsapp"},
+			policy: otpPolicy(config.TriggerError), want: []string{"wait_unhealthy", "ok", "ok"},
+		},
+		{
+			name: "the live view still counts for the others", health: fakeHealth{"sms": health.Disabled},
+			policy: otpPolicy(), assumeDown: []string{"whatsapp"}, want: []string{"unhealthy", "disabled", "ok"}, channel: "email",
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			tb := setup(t, tt.policy, tt.health, nil)
+			exp, err := tb.d.Router().ExplainMessage("otp", nil, to, tt.assumeDown)
+			require.NoError(t, err)
+			var got []string
+			for _, d := range exp.Channels {
+				got = append(got, d.Reason)
+			}
+			require.Equal(t, tt.want, got)
+			require.Equal(t, tt.channel, exp.Channel)
+			// The what-if never leaks into the live router.
+			require.Equal(t, "ok", tb.d.Router().Explain(tt.policy, to)[0].Reason)
+		})
+	}
+
+	tb := setup(t, otpPolicy(), nil, nil)
+	_, err := tb.d.Router().ExplainWith(otpPolicy(), to, []string{"fax"})
+	require.ErrorIs(t, err, ErrUnknownChannel)
+	require.ErrorContains(t, err, `"fax"`)
+}
+
+// A reload that removes a channel swaps the router; a message whose stored
+// route still names it (here: waiting in backoff after a failed try on
+// whatsapp) skips it as unknown_channel on its next attempt and moves on.
+func TestRemovedChannelIsSkippedAfterReload(t *testing.T) {
+	t.Parallel()
+	tb := setup(t, otpPolicy(), nil, map[string][]outcome{"whatsapp": {transient}})
+	m := message(tb)
+	tr := tb.d.step(t.Context(), m)
+	require.Equal(t, 0, tr.Step, "first try failed; the message waits in backoff on whatsapp")
+	require.Equal(t, 1, tr.Tries)
+
+	// The reload: whatsapp is gone, otp routes sms then email.
+	r := tb.d.Router()
+	pol := &config.Policy{Name: "otp", Route: []string{"sms", "email"}, FailoverOn: config.AllTriggers}
+	next, err := NewRouter([]*config.Policy{pol}, []*Lane{r.Lane("sms"), r.Lane("email")}, nil)
+	require.NoError(t, err)
+	tb.d.SetRouter(next)
+
+	m.Step, m.Tries, m.Attempts, m.Status = tr.Step, tr.Tries, len(tr.Attempts), tr.Status
+	tb.now = tb.now.Add(10 * time.Second)
+	tr = tb.d.step(t.Context(), m)
+	require.Len(t, tr.Attempts, 2)
+	skipped := tr.Attempts[0]
+	require.Equal(t, "whatsapp", skipped.Channel)
+	require.Equal(t, store.AttemptSkipped, skipped.Status)
+	require.Equal(t, "unknown_channel", skipped.Reason)
+	require.Equal(t, "the channel is no longer configured", skipped.Error)
+	require.Equal(t, "sms", tr.Attempts[1].Channel)
+	require.Equal(t, store.AttemptSent, tr.Attempts[1].Status)
+	require.Equal(t, "sms", tr.Channel)
+	require.Equal(t, 1, tb.chans["whatsapp"].Calls(), "the removed channel is not called again")
+}
