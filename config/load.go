@@ -220,3 +220,21 @@ func (c *Channel) DecodeOptions(v any) error {
 	}
 	return nil
 }
+
+// OptionLine returns the line of key among the channel's type-specific
+// options, or the channel's own line when the key is absent: an error at
+// the offending key is quicker to fix than one at the channel.
+func (c *Channel) OptionLine(key string) int {
+	n := &c.Options
+	if n.Kind == yaml.DocumentNode && len(n.Content) > 0 {
+		n = n.Content[0]
+	}
+	if n.Kind == yaml.MappingNode {
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			if n.Content[i].Value == key {
+				return n.Content[i].Line
+			}
+		}
+	}
+	return c.Line
+}

@@ -4,8 +4,6 @@ import (
 	"fmt"
 	"strings"
 
-	"go.yaml.in/yaml/v3"
-
 	"github.com/switchboard-gw/switchboard/config"
 )
 
@@ -80,22 +78,4 @@ func (o *Options) validate() []problem {
 		ps = append(ps, problem{"failure_rate", fmt.Errorf("must be between 0 and 1, got %v", o.FailureRate)})
 	}
 	return ps
-}
-
-// optionLine finds the line of key in the channel's options mapping, falling
-// back to the channel's own line: an error at the offending key is quicker
-// to fix than one at the channel.
-func optionLine(cfg *config.Channel, key string) int {
-	n := &cfg.Options
-	if n.Kind == yaml.DocumentNode && len(n.Content) > 0 {
-		n = n.Content[0]
-	}
-	if n.Kind == yaml.MappingNode {
-		for i := 0; i+1 < len(n.Content); i += 2 {
-			if n.Content[i].Value == key {
-				return n.Content[i].Line
-			}
-		}
-	}
-	return cfg.Line
 }

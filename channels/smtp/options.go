@@ -9,8 +9,6 @@ import (
 	"strconv"
 	"strings"
 
-	"go.yaml.in/yaml/v3"
-
 	"github.com/switchboard-gw/switchboard/config"
 )
 
@@ -190,19 +188,11 @@ func (o *Options) addr() string {
 	return net.JoinHostPort(o.Host, strconv.Itoa(o.Port))
 }
 
-// optionLine finds the line of key in the channel's options mapping, falling
-// back to the channel's own line.
-func optionLine(cfg *config.Channel, key string, missing bool) int {
-	n := &cfg.Options
-	if n.Kind == yaml.DocumentNode && len(n.Content) > 0 {
-		n = n.Content[0]
+// optionLineFor locates a problem: at its key, or at the channel for a key
+// that is missing.
+func optionLineFor(cfg *config.Channel, key string, missing bool) int {
+	if missing {
+		return cfg.Line
 	}
-	if !missing && n.Kind == yaml.MappingNode {
-		for i := 0; i+1 < len(n.Content); i += 2 {
-			if n.Content[i].Value == key {
-				return n.Content[i].Line
-			}
-		}
-	}
-	return cfg.Line
+	return cfg.OptionLine(key)
 }

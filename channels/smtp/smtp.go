@@ -67,7 +67,7 @@ func build(cfg *config.Channel, _ channels.Deps) (channels.Channel, error) {
 		if !p.missing {
 			key += "." + p.key
 		}
-		errs = append(errs, &config.Error{File: cfg.File, Line: optionLine(cfg, p.key, p.missing),
+		errs = append(errs, &config.Error{File: cfg.File, Line: optionLineFor(cfg, p.key, p.missing),
 			Key: key, Msg: p.err.Error()})
 	}
 	if len(errs) > 0 {

@@ -7,7 +7,6 @@ import (
 	"strings"
 
 	tgbotapi "github.com/go-telegram-bot-api/telegram-bot-api/v5"
-	"go.yaml.in/yaml/v3"
 
 	"github.com/switchboard-gw/switchboard/config"
 )
@@ -98,21 +97,4 @@ func apiEndpoint(endpoint string) (string, error) {
 	// The result is a format string: a literal % (from a percent-encoded
 	// path) must be doubled.
 	return strings.ReplaceAll(base, "%", "%%") + "/bot%s/%s", nil
-}
-
-// optionLine finds the line of key in the channel's options mapping, falling
-// back to the channel's own line.
-func optionLine(cfg *config.Channel, key string) int {
-	n := &cfg.Options
-	if n.Kind == yaml.DocumentNode && len(n.Content) > 0 {
-		n = n.Content[0]
-	}
-	if n.Kind == yaml.MappingNode {
-		for i := 0; i+1 < len(n.Content); i += 2 {
-			if n.Content[i].Value == key {
-				return n.Content[i].Line
-			}
-		}
-	}
-	return cfg.Line
 }

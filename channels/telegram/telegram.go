@@ -52,7 +52,7 @@ func build(cfg *config.Channel, deps channels.Deps) (channels.Channel, error) {
 	// its valid default, so every problem reported is real, and one run of
 	// "config validate" shows them all.
 	for _, p := range opts.validate() {
-		errs = append(errs, &config.Error{File: cfg.File, Line: optionLine(cfg, p.key),
+		errs = append(errs, &config.Error{File: cfg.File, Line: cfg.OptionLine(p.key),
 			Key: "channels." + cfg.Name + "." + p.key, Msg: p.msg})
 	}
 	if len(errs) > 0 {

@@ -8,8 +8,6 @@ import (
 	"slices"
 	"strings"
 
-	"go.yaml.in/yaml/v3"
-
 	"github.com/switchboard-gw/switchboard/channels"
 	"github.com/switchboard-gw/switchboard/config"
 )
@@ -161,7 +159,7 @@ func factory(k channels.Kind) channels.Factory {
 			if failed[key+"."+p.key] {
 				continue
 			}
-			errs = append(errs, &config.Error{File: cfg.File, Line: optionLine(cfg, p.key), Key: key + "." + p.key, Msg: p.msg})
+			errs = append(errs, &config.Error{File: cfg.File, Line: cfg.OptionLine(p.key), Key: key + "." + p.key, Msg: p.msg})
 		}
 		if len(errs) > 0 {
 			slices.SortStableFunc(errs, func(a, b *config.Error) int { return a.Line - b.Line })
@@ -169,21 +167,4 @@ func factory(k channels.Kind) channels.Factory {
 		}
 		return New(cfg.Name, k, opts, deps)
 	}
-}
-
-// optionLine finds the line of key in the channel's options mapping, or the
-// channel's own line when the key is absent.
-func optionLine(cfg *config.Channel, key string) int {
-	n := &cfg.Options
-	if n.Kind == yaml.DocumentNode && len(n.Content) > 0 {
-		n = n.Content[0]
-	}
-	if n.Kind == yaml.MappingNode {
-		for i := 0; i+1 < len(n.Content); i += 2 {
-			if n.Content[i].Value == key {
-				return n.Content[i].Line
-			}
-		}
-	}
-	return cfg.Line
 }

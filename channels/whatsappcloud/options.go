@@ -7,8 +7,6 @@ import (
 	"regexp"
 	"strings"
 
-	"go.yaml.in/yaml/v3"
-
 	"github.com/switchboard-gw/switchboard/config"
 )
 
@@ -98,22 +96,4 @@ func checkEndpoint(s string) error {
 // base is the endpoint and version every request path starts with.
 func (o *Options) base() string {
 	return strings.TrimRight(o.Endpoint, "/") + "/" + o.APIVersion + "/" + o.PhoneNumberID
-}
-
-// optionLine finds the line of key in the channel's options mapping, falling
-// back to the channel's own line: an error at the offending key is quicker
-// to fix than one at the channel.
-func optionLine(cfg *config.Channel, key string) int {
-	n := &cfg.Options
-	if n.Kind == yaml.DocumentNode && len(n.Content) > 0 {
-		n = n.Content[0]
-	}
-	if n.Kind == yaml.MappingNode {
-		for i := 0; i+1 < len(n.Content); i += 2 {
-			if n.Content[i].Value == key {
-				return n.Content[i].Line
-			}
-		}
-	}
-	return cfg.Line
 }

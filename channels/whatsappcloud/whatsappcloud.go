@@ -58,7 +58,7 @@ func build(cfg *config.Channel, deps channels.Deps) (channels.Channel, error) {
 		if slices.ContainsFunc(errs, func(e *config.Error) bool { return e.Key == "channels."+cfg.Name+"."+p.key }) {
 			continue // already reported by the decoder
 		}
-		errs = append(errs, &config.Error{File: cfg.File, Line: optionLine(cfg, p.key),
+		errs = append(errs, &config.Error{File: cfg.File, Line: cfg.OptionLine(p.key),
 			Key: "channels." + cfg.Name + "." + p.key, Msg: p.err.Error()})
 	}
 	if len(errs) > 0 {
