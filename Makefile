@@ -32,8 +32,13 @@ $(PEERS): tools/peers/package.json tools/peers/package-lock.json
 	npm ci --prefix tools/peers --no-audit --no-fund --loglevel=error
 	@touch $@
 
+.PHONY: postgres
+postgres: ## Install the PostgreSQL server binaries the store tests start (apt)
+	@if command -v initdb >/dev/null || ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then :; else \
+		echo "installing postgresql (apt)"; apt-get update -qq && apt-get install -y -qq postgresql >/dev/null; fi
+
 .PHONY: test
-test: peers ## Vet, unit, integration, end-to-end, crash and short fuzz tests
+test: peers postgres ## Vet, unit, integration, end-to-end, crash and short fuzz tests
 	$(GO) vet $(PKGS)
 	@test -z "$$(gofmt -l . | tee /dev/stderr)" || { echo "gofmt: files above need formatting"; exit 1; }
 	$(GO) test -count=1 -timeout 12m $(PKGS)

@@ -30,6 +30,52 @@ type ChannelView struct {
 	LastProbe      *ProbeView `json:"last_probe,omitempty"`
 	DisabledReason string     `json:"disabled_reason,omitempty"`
 	SimMode        string     `json:"sim_mode,omitempty"`
+	// SilentSince is when the receipt breaker found the channel silent
+	// (accepting messages, delivering none); absent when it is not.
+	SilentSince *time.Time `json:"silent_since,omitempty"`
+	// Receipts is the receipt breaker's window; absent for a channel no
+	// policy waits on for receipts (it never goes silent).
+	Receipts *ReceiptsView `json:"receipts,omitempty"`
+}
+
+// ReceiptsView is a channel's receipt breaker: the sends in its sliding
+// window that expected a delivered receipt, and how many got one in time.
+type ReceiptsView struct {
+	WindowSeconds float64 `json:"window_seconds"`
+	Sends         int     `json:"sends"`     // judged in the window: confirmed or deadline passed
+	Confirmed     int     `json:"confirmed"` // delivered receipt within the deadline
+	// Ratio is confirmed/sends; absent when no send was judged.
+	Ratio    *float64 `json:"ratio,omitempty"`
+	Receipts int      `json:"receipts"` // delivered receipts in the window
+	Late     int      `json:"late"`     // of which after their deadline
+	// P90MS is the receipt latency p90; absent with no receipts.
+	P90MS   *float64 `json:"p90_ms,omitempty"`
+	Pending int      `json:"pending"` // sends waiting for their receipt
+	// CanariesConfirmed counts, while silent, canaries confirmed in a row;
+	// RecoverAfter of them make the channel healthy again.
+	CanariesConfirmed int        `json:"canaries_confirmed"`
+	RecoverAfter      int        `json:"recover_after"`
+	RecoveredAt       *time.Time `json:"recovered_at,omitempty"`
+}
+
+func receiptsView(st routing.ReceiptStats) *ReceiptsView {
+	v := &ReceiptsView{
+		WindowSeconds: st.Window.Seconds(), Sends: st.Sends, Confirmed: st.Confirmed,
+		Receipts: st.Receipts, Late: st.Late, Pending: st.Pending,
+		CanariesConfirmed: st.CanaryRun, RecoverAfter: st.RecoverAfter,
+	}
+	if r, ok := st.Ratio(); ok {
+		v.Ratio = &r
+	}
+	if st.Receipts > 0 {
+		ms := float64(st.P90.Microseconds()) / 1000
+		v.P90MS = &ms
+	}
+	if !st.RecoveredAt.IsZero() {
+		at := st.RecoveredAt.UTC()
+		v.RecoveredAt = &at
+	}
+	return v
 }
 
 // ProbeView is a channel's last health probe.
@@ -59,6 +105,20 @@ func (s *Server) channelView(l *routing.Lane) ChannelView {
 	}
 	if sim, ok := l.Channel.(simulator); ok {
 		v.SimMode = sim.Mode()
+	}
+	if rh := l.ReceiptHealth(); rh != nil && !rh.Settings().Disabled {
+		st := rh.Stats(s.now())
+		if st.Silent {
+			since := st.SilentSince.UTC()
+			v.SilentSince = &since
+			// Down and disabled say more; silent beats degraded.
+			if v.State == string(health.Healthy) || v.State == string(health.Degraded) {
+				v.State = "silent"
+			}
+		}
+		if st.Silent || st.Sends > 0 || st.Pending > 0 || s.deps.Dispatch.Router().ExpectsReceipts(l.Name) {
+			v.Receipts = receiptsView(st)
+		}
 	}
 	return v
 }

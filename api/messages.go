@@ -187,6 +187,42 @@ type MessageView struct {
 	ExpiresAt     time.Time         `json:"expires_at"`
 	NextAttemptAt *time.Time        `json:"next_attempt_at,omitempty"`
 	Attempts      []AttemptView     `json:"attempts,omitempty"`
+	// Callbacks are the status callbacks queued for the message, oldest
+	// first (GET /v1/messages/{id} only, when it has a callback_url).
+	Callbacks []CallbackView `json:"callbacks,omitempty"`
+}
+
+// CallbackView is one status callback as the API shows it: the message
+// status it reports and how its delivery to the callback_url went.
+type CallbackView struct {
+	Status        string     `json:"status"`   // the message status reported (the payload's)
+	Delivery      string     `json:"delivery"` // pending, delivered or gave_up
+	Attempts      int        `json:"attempts"`
+	LastError     string     `json:"last_error,omitempty"`
+	CreatedAt     time.Time  `json:"created_at"`
+	NextAttemptAt *time.Time `json:"next_attempt_at,omitempty"` // while pending
+	DeliveredAt   *time.Time `json:"delivered_at,omitempty"`
+	FinishedAt    *time.Time `json:"finished_at,omitempty"` // delivered or given up
+}
+
+func callbackViews(cbs []store.Callback) []CallbackView {
+	var out []CallbackView
+	for _, cb := range cbs {
+		var p store.CallbackPayload
+		_ = json.Unmarshal(cb.Payload, &p) // written by the store: a bad one shows an empty status
+		v := CallbackView{
+			Status: string(p.Status), Delivery: cb.Status, Attempts: cb.Attempts, LastError: cb.LastError,
+			CreatedAt: cb.CreatedAt.UTC(), FinishedAt: timePtr(cb.FinishedAt),
+		}
+		switch cb.Status {
+		case store.CallbackPending:
+			v.NextAttemptAt = timePtr(cb.NextAt)
+		case store.CallbackDelivered:
+			v.DeliveredAt = v.FinishedAt
+		}
+		out = append(out, v)
+	}
+	return out
 }
 
 // AttemptView is one attempt as the API shows it.
@@ -258,7 +294,15 @@ func (s *Server) getMessage(c *echo.Context) error {
 	if err != nil {
 		return fmt.Errorf("get message: %w", err)
 	}
-	return c.JSON(http.StatusOK, messageView(m, true))
+	v := messageView(m, true)
+	if outbox, ok := s.deps.Store.(store.CallbackOutbox); ok && m.CallbackURL != "" {
+		cbs, err := outbox.Callbacks(c.Request().Context(), m.ID)
+		if err != nil {
+			return fmt.Errorf("get message callbacks: %w", err)
+		}
+		v.Callbacks = callbackViews(cbs)
+	}
+	return c.JSON(http.StatusOK, v)
 }
 
 // ListResponse is a page of messages.

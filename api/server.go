@@ -101,6 +101,7 @@ func New(d Deps) *Server {
 	// Each feature area registers its own routes from its own file.
 	s.registerOps(e, v1)
 	s.registerAPIDocs(e, v1)
+	s.registerUI(e) // the support dashboard, /ui/ (api/ui.go)
 	s.echo = e
 	return s
 }

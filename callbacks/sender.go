@@ -38,12 +38,18 @@ type Sender struct {
 	Now     func() time.Time
 	// UserAgent names the gateway in requests.
 	UserAgent string
+	// FirstRetry is the delay before the first retry (default 1s); each
+	// later one doubles it, with jitter, up to 10 minutes. Tests shorten it.
+	FirstRetry time.Duration
+	// Lease is how long a claimed callback is held (default 2×Timeout +
+	// 10s: one POST and recording its result). A process that dies holding
+	// one leaves it to the others, or to its restart, after the lease.
+	Lease time.Duration
 }
 
 const (
 	firstRetry = time.Second
 	maxRetry   = 10 * time.Minute
-	lease      = time.Minute
 )
 
 func (s *Sender) defaults() {
@@ -64,6 +70,12 @@ func (s *Sender) defaults() {
 	}
 	if s.Now == nil {
 		s.Now = time.Now
+	}
+	if s.FirstRetry <= 0 {
+		s.FirstRetry = firstRetry
+	}
+	if s.Lease <= 0 {
+		s.Lease = 2*s.Timeout + 10*time.Second
 	}
 	if s.UserAgent == "" {
 		s.UserAgent = "Switchboard"
@@ -97,7 +109,7 @@ func (s *Sender) Run(ctx context.Context) error {
 			if free == 0 {
 				break
 			}
-			due, err := s.Store.ClaimCallbacks(ctx, s.Owner, lease, free, s.Now())
+			due, err := s.Store.ClaimCallbacks(ctx, s.Owner, s.Lease, free, s.Now())
 			if err != nil {
 				if ctx.Err() == nil {
 					s.Logger.Error("claim callbacks", "err", err)
@@ -137,7 +149,7 @@ func (s *Sender) deliver(cb store.Callback) {
 		s.Logger.Warn("status callback given up", "id", cb.MessageID, "attempts", cb.Attempts+1, "err", err)
 	default:
 		res.Status, res.Error = store.CallbackPending, err.Error()
-		res.NextAt = now.Add(retryDelay(cb.Attempts + 1))
+		res.NextAt = now.Add(backoff(s.FirstRetry, cb.Attempts+1))
 	}
 	if s.Obs != nil {
 		result := res.Status
@@ -182,8 +194,11 @@ func (s *Sender) post(ctx context.Context, cb store.Callback) error {
 }
 
 // retryDelay is exponential with jitter, from 1 s up to 10 min.
-func retryDelay(attempt int) time.Duration {
-	d := firstRetry
+func retryDelay(attempt int) time.Duration { return backoff(firstRetry, attempt) }
+
+// backoff is exponential with jitter, from first up to 10 min.
+func backoff(first time.Duration, attempt int) time.Duration {
+	d := first
 	for i := 1; i < attempt && d < maxRetry; i++ {
 		d *= 2
 	}

@@ -50,7 +50,7 @@ func TestTestdataErrors(t *testing.T) {
 			`testdata/routes.yaml:11: policies[0].route[2]: unknown channel "tg" (defined: whatsapp, sms, email, telegram)`,
 			`testdata/routes.yaml:11: policies[0].route[3]: channel "sms" is already in the route at route[1]`,
 			`testdata/routes.yaml:11: policies[0].route[4]: unknown channel "emial" (defined: whatsapp, sms, email, telegram); did you mean "email"?`,
-			`testdata/routes.yaml:12: policies[0].failover_on[1]: unknown trigger "timeout" (want error, breaker_open, unhealthy, no_receipt or undelivered)`,
+			`testdata/routes.yaml:12: policies[0].failover_on[1]: unknown trigger "timeout" (want error, breaker_open, unhealthy, no_receipt, undelivered or silent)`,
 			`testdata/routes.yaml:13: policies[0].receipt_timeout.sms: must be greater than 0, got 0s`,
 			`testdata/routes.yaml:13: policies[0].receipt_timeout.telegram: channel "telegram" is not in this policy's route`,
 			`testdata/routes.yaml:14: policies[1].name: duplicate policy name "otp" (also policies[0])`,
@@ -69,7 +69,6 @@ func TestTestdataErrors(t *testing.T) {
 			`testdata/auth.yaml:14: auth.keys[4].key: empty: set a random key of at least 16 characters`,
 		},
 		"channels.yaml": {
-			`testdata/channels.yaml:1: store.driver: postgres is not supported yet; use sqlite`,
 			`testdata/channels.yaml:3: channels.whatsapp: missing required key "type"`,
 			`testdata/channels.yaml:5: channels.whatsapp.send_timeout: bad duration "10 seconds": use a Go duration such as 30s, 1h30m or 500ms`,
 			`testdata/channels.yaml:6: channels.SMS: bad channel name "SMS": use lowercase letters, digits, "_" and "-", starting with a letter`,
@@ -212,7 +211,28 @@ func TestParseErrors(t *testing.T) {
 			yaml: "server: {public_url: sb.example.com}\nstore: {driver: mysql}" + okRest,
 			want: []string{
 				`t.yaml:1: server.public_url: "sb.example.com" is not an absolute http(s) URL; providers call it back`,
-				`t.yaml:2: store.driver: unknown driver "mysql" (want sqlite)`,
+				`t.yaml:2: store.driver: unknown driver "mysql" (want sqlite or postgres)`,
+			},
+		},
+		{
+			name: "postgres without a dsn",
+			yaml: "store: {driver: postgres}" + okRest,
+			want: []string{
+				`t.yaml:1: store.dsn: empty: give the database URL, such as "${DATABASE_URL}" or "postgres://switchboard@db.example.com/switchboard"`,
+			},
+		},
+		{
+			name: "postgres dsn that is a file path",
+			yaml: "store: {driver: postgres, dsn: data/sb.db}" + okRest,
+			want: []string{
+				`t.yaml:1: store.dsn: not a PostgreSQL URL (postgres://user:password@host/db) or keyword/value string (host=... dbname=...)`,
+			},
+		},
+		{
+			name: "postgres dsn from an unset variable",
+			yaml: "store: {driver: postgres, dsn: \"${DATABASE_URL}\"}" + okRest,
+			want: []string{
+				`t.yaml:1: store.dsn: environment variable DATABASE_URL is not set (set it, or give a default: ${DATABASE_URL:-default})`,
 			},
 		},
 	}
@@ -223,6 +243,16 @@ func TestParseErrors(t *testing.T) {
 			require.Equal(t, tt.want, errLines(t, err))
 		})
 	}
+}
+
+func TestPostgresStore(t *testing.T) {
+	t.Parallel()
+	c, err := ParseWithEnv("t.yaml", []byte("store: {driver: postgres, dsn: \"${DATABASE_URL}\"}"+okRest),
+		env("DATABASE_URL=postgres://sb:pw@db/sb"))
+	require.NoError(t, err)
+	require.Equal(t, Store{Driver: "postgres", DSN: "postgres://sb:pw@db/sb"}, c.Store)
+	_, err = ParseWithEnv("t.yaml", []byte("store: {driver: postgres, dsn: \"host=db dbname=sb\"}"+okRest), env())
+	require.NoError(t, err)
 }
 
 func TestExampleConfig(t *testing.T) {

@@ -81,6 +81,35 @@ func (c *Channel) setDefaults() {
 	c.Retry.setDefaults()
 	c.Breaker.setDefaults()
 	c.Probe.setDefaults()
+	c.Receipts.setDefaults()
+}
+
+// Receipt breaker defaults: they suit WhatsApp, SMS and email alike, as
+// the deadlines come from each policy's receipt_timeout.
+const (
+	DefaultReceiptWindow       = 5 * time.Minute
+	DefaultReceiptMinSends     = 5
+	DefaultReceiptMinConfirmed = 0.2
+	DefaultReceiptCanaryRatio  = 0.05
+	DefaultReceiptRecoverAfter = 3
+)
+
+func (r *ReceiptHealth) setDefaults() {
+	if r.Window == 0 {
+		r.Window = Duration(DefaultReceiptWindow)
+	}
+	if r.MinSends == 0 {
+		r.MinSends = DefaultReceiptMinSends
+	}
+	if r.MinConfirmedRatio == 0 {
+		r.MinConfirmedRatio = DefaultReceiptMinConfirmed
+	}
+	if r.CanaryRatio == 0 {
+		r.CanaryRatio = DefaultReceiptCanaryRatio
+	}
+	if r.RecoverAfter == 0 {
+		r.RecoverAfter = DefaultReceiptRecoverAfter
+	}
 }
 
 func (r *Retry) setDefaults() {

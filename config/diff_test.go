@@ -90,7 +90,7 @@ func TestCompare(t *testing.T) {
 		{
 			name:  "policy keys",
 			edits: []edit{{"match: {tags: [otp]}", "match: {tags: [otp, login]}\n    ttl: 10m\n    failover_on: [error]"}},
-			want:  "~ policy otp: match.tags: [otp] → [otp, login], failover_on: [error, breaker_open, unhealthy, no_receipt, undelivered] → [error], ttl: 24h0m0s → 10m0s",
+			want:  "~ policy otp: match.tags: [otp] → [otp, login], failover_on: [error, breaker_open, unhealthy, no_receipt, undelivered, silent] → [error], ttl: 24h0m0s → 10m0s",
 		},
 		{
 			name:  "policy order and policies added",

@@ -113,6 +113,9 @@ type Channel struct {
 	Retry   Retry   `yaml:"retry"`
 	Breaker Breaker `yaml:"breaker"`
 	Probe   Probe   `yaml:"probe"`
+	// Receipts is the receipt breaker: silent-outage detection from
+	// delivery receipts (see ReceiptHealth).
+	Receipts ReceiptHealth `yaml:"receipts"`
 
 	// Options is the channel's YAML mapping with the common keys above removed.
 	Options yaml.Node `yaml:"-"`
@@ -152,6 +155,32 @@ type Probe struct {
 	Disabled     bool     `yaml:"disabled"`      // no probe loop; state follows overrides only
 }
 
+// ReceiptHealth configures a channel's receipt breaker. Every send that
+// expects a delivered receipt (its policy has a receipt_timeout for the
+// channel) is judged in a sliding window: confirmed when the receipt came in
+// time, unconfirmed when the deadline passed without it. When, in the
+// window, at least MinSends were judged and fewer than MinConfirmedRatio of
+// them were confirmed (or more than a tenth of the receipts came after their
+// deadline: receipt latency p90 over the deadline), the channel is "silent":
+// it accepts messages but does not deliver them. A silent channel is skipped
+// like an open breaker (failover trigger "silent"), messages already waiting
+// on it fail over at once, and a CanaryRatio share of the messages that skip
+// it also go through it, in parallel with their fallback; RecoverAfter
+// canaries confirmed in a row make it healthy again. A channel that no
+// policy gives a receipt_timeout never goes silent.
+type ReceiptHealth struct {
+	Window            Duration `yaml:"window"`              // sliding window; default 5m
+	MinSends          int      `yaml:"min_sends"`           // judged sends needed to decide; default 5
+	MinConfirmedRatio float64  `yaml:"min_confirmed_ratio"` // silent below this share confirmed in time; default 0.2
+	CanaryRatio       float64  `yaml:"canary_ratio"`        // share of skipping messages also sent as canaries; default 0.05
+	// CanaryTo lists addresses (of the channel's kind) that always get a
+	// canary while the channel is silent: a test phone ops watch.
+	CanaryTo     []string `yaml:"canary_to"`
+	RecoverAfter int      `yaml:"recover_after"` // canaries confirmed in a row to recover; default 3
+	// Disabled turns the receipt breaker off for this channel.
+	Disabled bool `yaml:"disabled"`
+}
+
 // Trigger is a reason to move on to the next channel of a route.
 type Trigger string
 
@@ -161,10 +190,13 @@ const (
 	TriggerUnhealthy   Trigger = "unhealthy"
 	TriggerNoReceipt   Trigger = "no_receipt"
 	TriggerUndelivered Trigger = "undelivered"
+	// TriggerSilent: the channel's receipt breaker says it accepts messages
+	// but does not deliver them (see ReceiptHealth).
+	TriggerSilent Trigger = "silent"
 )
 
 // AllTriggers is the default failover_on.
-var AllTriggers = []Trigger{TriggerError, TriggerBreakerOpen, TriggerUnhealthy, TriggerNoReceipt, TriggerUndelivered}
+var AllTriggers = []Trigger{TriggerError, TriggerBreakerOpen, TriggerUnhealthy, TriggerNoReceipt, TriggerUndelivered, TriggerSilent}
 
 // Policy maps messages to a route.
 type Policy struct {

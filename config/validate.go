@@ -6,6 +6,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"time"
 )
 
 // lineTable maps key paths to lines, recorded while decoding, so validation
@@ -127,9 +128,18 @@ func (v *checker) store() {
 			v.errorf("store.dsn", "empty: give the database file, such as \"data/switchboard.db\"")
 		}
 	case "postgres":
-		v.errorf("store.driver", "postgres is not supported yet; use sqlite")
+		// The DSN's content is checked when the store connects: a URL or a
+		// keyword/value string, usually "${DATABASE_URL}".
+		switch {
+		// Defaults are set before the keys are read, so a postgres store
+		// without a dsn has SQLite's default file here.
+		case s.DSN == "" || s.DSN == "data/switchboard.db":
+			v.errorf("store.dsn", "empty: give the database URL, such as \"${DATABASE_URL}\" or \"postgres://switchboard@db.example.com/switchboard\"")
+		case !strings.HasPrefix(s.DSN, "postgres://") && !strings.HasPrefix(s.DSN, "postgresql://") && !strings.Contains(s.DSN, "="):
+			v.errorf("store.dsn", "not a PostgreSQL URL (postgres://user:password@host/db) or keyword/value string (host=... dbname=...)")
+		}
 	default:
-		v.errorf("store.driver", "unknown driver %q (want sqlite)", s.Driver)
+		v.errorf("store.driver", "unknown driver %q (want sqlite or postgres)", s.Driver)
 	}
 }
 
@@ -224,6 +234,7 @@ func (v *checker) channels() {
 		v.positive(p+".probe.timeout", ch.Probe.Timeout)
 		v.atLeast(p+".probe.fail_after", ch.Probe.FailAfter, 1)
 		v.atLeast(p+".probe.recover_after", ch.Probe.RecoverAfter, 1)
+		v.receipts(p+".receipts", ch.Receipts)
 	}
 }
 
@@ -278,7 +289,7 @@ func (v *checker) policies(channelsBroken bool) {
 		}
 		for j, t := range pol.FailoverOn {
 			if !slices.Contains(AllTriggers, t) {
-				v.errorf(fmt.Sprintf("%s.failover_on[%d]", p, j), "unknown trigger %q (want error, breaker_open, unhealthy, no_receipt or undelivered)", t)
+				v.errorf(fmt.Sprintf("%s.failover_on[%d]", p, j), "unknown trigger %q (want error, breaker_open, unhealthy, no_receipt, undelivered or silent)", t)
 			}
 		}
 		for _, name := range sortedKeys(pol.ReceiptTimeout) {
@@ -302,4 +313,27 @@ func sortedKeys[V any](m map[string]V) []string {
 	}
 	slices.Sort(out)
 	return out
+}
+
+// receipts checks a channel's receipt breaker settings.
+func (v *checker) receipts(p string, r ReceiptHealth) {
+	v.positive(p+".window", r.Window)
+	if r.Window > 0 && r.Window.D() < 10*time.Second {
+		v.errorf(p+".window", "%s is too short to judge receipts: use at least 10s", r.Window)
+	}
+	v.atLeast(p+".min_sends", r.MinSends, 1)
+	v.atLeast(p+".recover_after", r.RecoverAfter, 1)
+	for _, f := range []struct {
+		key string
+		val float64
+	}{{"min_confirmed_ratio", r.MinConfirmedRatio}, {"canary_ratio", r.CanaryRatio}} {
+		if f.val <= 0 || f.val > 1 {
+			v.errorf(p+"."+f.key, "%g is out of range: want a share above 0 and at most 1 (0.2 is 20%%)", f.val)
+		}
+	}
+	for i, to := range r.CanaryTo {
+		if strings.TrimSpace(to) == "" {
+			v.errorf(fmt.Sprintf("%s.canary_to[%d]", p, i), "empty address")
+		}
+	}
 }

@@ -20,12 +20,14 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/switchboard-gw/switchboard/api"
+	"github.com/switchboard-gw/switchboard/callbacks"
 	"github.com/switchboard-gw/switchboard/channels"
 	"github.com/switchboard-gw/switchboard/config"
 	"github.com/switchboard-gw/switchboard/health"
 	"github.com/switchboard-gw/switchboard/metrics"
 	"github.com/switchboard-gw/switchboard/routing"
 	"github.com/switchboard-gw/switchboard/store"
+	"github.com/switchboard-gw/switchboard/store/postgres"
 	"github.com/switchboard-gw/switchboard/store/sqlite"
 
 	// Channel types register themselves.
@@ -39,6 +41,13 @@ type Gateway struct {
 	Dispatcher *routing.Dispatcher
 	API        *api.Server
 	Metrics    *metrics.Metrics
+	// Callbacks delivers status callbacks from the store's outbox; nil when
+	// the store has none (store.CallbackOutbox). Run starts it and stops it
+	// at shutdown; set its test knobs (FirstRetry, Poll) before Run.
+	Callbacks *callbacks.Sender
+
+	// cbSecrets maps API key names to callback signing secrets (reload swaps it).
+	cbSecrets atomic.Pointer[map[string]string]
 
 	log      *slog.Logger
 	opts     Options
@@ -112,6 +121,20 @@ func New(ctx context.Context, cfg *config.Config, o Options) (*Gateway, error) {
 	}
 	g.Dispatcher = routing.NewDispatcher(g.Store, router, cfg.Dispatch, routing.DispatcherOptions{Owner: owner, Logger: log, Observer: g.Metrics})
 	g.receipts.Wake = g.Dispatcher.Wake
+	g.receipts.Router = g.Dispatcher.Router // receipt breaker: silent-outage detection
+	g.setCallbackSecrets(cfg)
+	if outbox, ok := g.Store.(store.CallbackOutbox); ok {
+		g.Callbacks = &callbacks.Sender{
+			Store:   outbox,
+			Secrets: g.callbackSecret,
+			Owner:   owner,
+			Timeout: cfg.Callbacks.Timeout.D(),
+			Horizon: cfg.Callbacks.Horizon.D(),
+			Workers: cfg.Callbacks.Workers,
+			Logger:  log.With("component", "callbacks"),
+			Obs:     g.Metrics,
+		}
+	}
 	g.Metrics.WatchChannels(channelStates{g})
 	g.Metrics.WatchQueue(g.Store)
 	g.Metrics.Reload(true, time.Now())
@@ -132,6 +155,25 @@ func New(ctx context.Context, cfg *config.Config, o Options) (*Gateway, error) {
 // Config returns the config in force (the last one loaded or reloaded).
 func (g *Gateway) Config() *config.Config { return g.cfg.Load() }
 
+// setCallbackSecrets puts cfg's API keys' callback signing secrets in
+// force: at start and on every reload (keys and secrets can change).
+func (g *Gateway) setCallbackSecrets(cfg *config.Config) {
+	secrets := make(map[string]string, len(cfg.Auth.Keys))
+	for _, k := range cfg.Auth.Keys {
+		secrets[k.Name] = k.CallbackSigningSecret()
+	}
+	g.cbSecrets.Store(&secrets)
+}
+
+// callbackSecret is the callbacks.Secrets of the config in force: the
+// secret of the API key named scope, the key that sent the message.
+func (g *Gateway) callbackSecret(scope string) string {
+	if m := g.cbSecrets.Load(); m != nil {
+		return (*m)[scope]
+	}
+	return ""
+}
+
 func (g *Gateway) channelDeps(cfg *config.Config, cc *config.Channel) channels.Deps {
 	return channels.Deps{Logger: g.log.With("channel", cc.Name), Receipts: g.receipts, PublicURL: cfg.Server.PublicURL}
 }
@@ -143,11 +185,11 @@ func (c channelStates) Channels() []metrics.ChannelState {
 	lanes := c.g.Dispatcher.Router().Lanes()
 	out := make([]metrics.ChannelState, 0, len(lanes))
 	for _, l := range lanes {
-		st := metrics.ChannelState{Name: l.Name, Breaker: l.BreakerState(), Health: string(health.Healthy)}
+		state := string(health.Healthy)
 		if hs, ok := c.g.Health.Status(l.Name); ok {
-			st.Health = string(hs.State)
+			state = string(hs.State)
 		}
-		out = append(out, st)
+		out = append(out, metrics.LaneState(l, state, time.Now()))
 	}
 	return out
 }
@@ -168,6 +210,13 @@ func OpenStore(ctx context.Context, cfg config.Store) (store.Store, error) {
 		st, err := sqlite.Open(ctx, dsn)
 		if err != nil {
 			return nil, fmt.Errorf("open sqlite store %s: %w", dsn, err)
+		}
+		return st, nil
+	case "postgres":
+		st, err := postgres.Open(ctx, cfg.DSN)
+		if err != nil {
+			// The DSN may hold a password: never print it.
+			return nil, fmt.Errorf("open postgres store: %w", err)
 		}
 		return st, nil
 	}
@@ -194,8 +243,19 @@ func (g *Gateway) Run(ctx context.Context, ln net.Listener) error {
 	}
 	dctx, stopDispatch := context.WithCancel(context.Background())
 	defer stopDispatch()
+	cctx, stopCallbacks := context.WithCancel(context.Background())
+	defer stopCallbacks()
 	var wg sync.WaitGroup
-	errc := make(chan error, 2)
+	errc := make(chan error, 3)
+	if g.Callbacks != nil {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := g.Callbacks.Run(cctx); err != nil {
+				errc <- fmt.Errorf("status callbacks: %w", err)
+			}
+		}()
+	}
 	wg.Add(2)
 	go func() {
 		defer wg.Done()
@@ -241,6 +301,10 @@ func (g *Gateway) Run(ctx context.Context, ln net.Listener) error {
 		g.log.Warn("http shutdown", "err", err)
 	}
 	stopDispatch()
+	// Callbacks not delivered yet stay in the store's outbox for the next
+	// start; a POST in flight finishes (bounded by callbacks.timeout) and
+	// its result is recorded before the store closes.
+	stopCallbacks()
 	wg.Wait()
 	close(errc)
 	for err := range errc {

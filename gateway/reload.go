@@ -39,7 +39,8 @@ type retiree struct {
 //     gets a new lane, and the health monitor keeps its state and any ops
 //     override.
 //  3. Swap the router (atomically: a message in flight finishes with the
-//     router it started with), the API's keys and config.
+//     router it started with), the API's keys and config, and the
+//     callback signing secrets.
 //  4. Removed and replaced channels are closed after their send_timeout,
 //     so sends in flight on them finish.
 //
@@ -154,6 +155,7 @@ func (g *Gateway) reloadLocked(ctx context.Context, path string) (*config.Config
 	}
 	g.Dispatcher.SetRouter(router)
 	g.API.SetConfig(cfg)
+	g.setCallbackSecrets(cfg)
 	g.cfg.Store(cfg)
 	for _, name := range diff.ChannelsRemoved {
 		if g.started {

@@ -154,6 +154,24 @@ type ChannelSource interface {
 // ChannelState is one channel's state at scrape time.
 type ChannelState struct {
 	Name, Breaker, Health string
+	// Receipts is the channel's receipt breaker window; nil when the
+	// channel is not judged on receipts.
+	Receipts *routing.ReceiptStats
+}
+
+// LaneState builds a channel's state from its lane and its health state
+// (from probes and overrides): a channel the receipt breaker found silent
+// shows "silent" unless it is down or disabled.
+func LaneState(l *routing.Lane, health string, now time.Time) ChannelState {
+	st := ChannelState{Name: l.Name, Breaker: l.BreakerState(), Health: health}
+	if rh := l.ReceiptHealth(); rh != nil && !rh.Settings().Disabled {
+		rs := rh.Stats(now)
+		st.Receipts = &rs
+		if rs.Silent && (health == "healthy" || health == "degraded") {
+			st.Health = "silent"
+		}
+	}
+	return st
 }
 
 // QueueSource reports queue statistics at scrape time.
@@ -175,13 +193,21 @@ var (
 	breakerDesc = prometheus.NewDesc("switchboard_channel_breaker_state",
 		"Circuit breaker state per channel: 0 closed, 1 half-open, 2 open.", []string{"channel"}, nil)
 	healthDesc = prometheus.NewDesc("switchboard_channel_state",
-		"Channel health state: 1 for the channel's current state (healthy, degraded, down, disabled), 0 for the others.", []string{"channel", "state"}, nil)
+		"Channel health state: 1 for the channel's current state (healthy, degraded, down, disabled, silent), 0 for the others.", []string{"channel", "state"}, nil)
 	depthDesc = prometheus.NewDesc("switchboard_queue_pending_messages",
 		"Messages not yet in a final status.", nil, nil)
 	dueDesc = prometheus.NewDesc("switchboard_queue_due_messages",
 		"Messages due for the dispatcher now.", nil, nil)
 	ageDesc = prometheus.NewDesc("switchboard_queue_oldest_due_age_seconds",
 		"How long the oldest due message has been waiting (0 when none is due).", nil, nil)
+	receiptRatioDesc = prometheus.NewDesc("switchboard_channel_receipt_confirmed_ratio",
+		"Share of the sends judged in the receipt breaker's window whose delivered receipt came within the deadline (absent when none was judged).", []string{"channel"}, nil)
+	receiptSendsDesc = prometheus.NewDesc("switchboard_channel_receipt_window_sends",
+		"Sends judged in the receipt breaker's window (confirmed, or deadline passed with no delivered receipt).", []string{"channel"}, nil)
+	receiptP90Desc = prometheus.NewDesc("switchboard_channel_receipt_latency_p90_seconds",
+		"Delivered receipt latency p90 in the receipt breaker's window (absent with no receipts).", []string{"channel"}, nil)
+	silentSinceDesc = prometheus.NewDesc("switchboard_channel_silent_since_timestamp_seconds",
+		"When the receipt breaker found the channel silent (accepting, not delivering), as a Unix timestamp; 0 when it is not silent.", []string{"channel"}, nil)
 	queueUpDesc = prometheus.NewDesc("switchboard_queue_stats_up",
 		"Whether the queue statistics could be read from the store at this scrape.", nil, nil)
 )
@@ -191,9 +217,13 @@ type channelCollector struct{ src ChannelSource }
 func (c *channelCollector) Describe(ch chan<- *prometheus.Desc) {
 	ch <- breakerDesc
 	ch <- healthDesc
+	ch <- receiptRatioDesc
+	ch <- receiptSendsDesc
+	ch <- receiptP90Desc
+	ch <- silentSinceDesc
 }
 
-var healthStates = []string{"healthy", "degraded", "down", "disabled"}
+var healthStates = []string{"healthy", "degraded", "down", "disabled", "silent"}
 
 func (c *channelCollector) Collect(ch chan<- prometheus.Metric) {
 	for _, s := range c.src.Channels() {
@@ -211,6 +241,20 @@ func (c *channelCollector) Collect(ch chan<- prometheus.Metric) {
 				v = 1
 			}
 			ch <- prometheus.MustNewConstMetric(healthDesc, prometheus.GaugeValue, v, s.Name, st)
+		}
+		if r := s.Receipts; r != nil {
+			ch <- prometheus.MustNewConstMetric(receiptSendsDesc, prometheus.GaugeValue, float64(r.Sends), s.Name)
+			if ratio, ok := r.Ratio(); ok {
+				ch <- prometheus.MustNewConstMetric(receiptRatioDesc, prometheus.GaugeValue, ratio, s.Name)
+			}
+			if r.Receipts > 0 {
+				ch <- prometheus.MustNewConstMetric(receiptP90Desc, prometheus.GaugeValue, r.P90.Seconds(), s.Name)
+			}
+			since := 0.0
+			if r.Silent {
+				since = float64(r.SilentSince.UnixNano()) / 1e9
+			}
+			ch <- prometheus.MustNewConstMetric(silentSinceDesc, prometheus.GaugeValue, since, s.Name)
 		}
 	}
 }

@@ -173,6 +173,7 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 			}
 			continue
 		}
+		d.flushSilent()
 		// Claim in batches: when most workers are busy, wait for them to
 		// free up (each finished worker wakes the loop) rather than claiming
 		// a message at a time.
@@ -244,6 +245,7 @@ func (d *Dispatcher) Process(m *store.Message) {
 		}
 		d.log.Error("record transition", "id", m.ID, "err", err)
 	}
+	d.flushSilent()
 }
 
 // logStep logs each attempt of a step. Addresses are masked; bodies are
@@ -300,8 +302,23 @@ func (d *Dispatcher) step(ctx context.Context, m *store.Message) *store.Transiti
 	if c := m.Current; c != nil && c.Step == m.Step && c.EndedAt.IsZero() &&
 		(c.Status == store.AttemptSent || c.Status == store.AttemptUndelivered) {
 		trigger := config.TriggerNoReceipt
-		if c.Status == store.AttemptUndelivered {
+		rh := r.lanes[c.Channel].ReceiptHealth()
+		timeout := pol.ReceiptTimeout[c.Channel].D()
+		switch {
+		case c.Status == store.AttemptUndelivered:
 			trigger = config.TriggerUndelivered
+			rh.abandon(c.MessageID, c.Seq)
+		case timeout > 0 && now.Before(c.StartedAt.Add(timeout)):
+			// Woken before its deadline: the channel went silent and its
+			// waiting messages were made due (see flushSilent).
+			if !rh.Silent() || !pol.FailsOverOn(config.TriggerSilent) {
+				t.NextAt = d.capExpiry(m, c.StartedAt.Add(timeout))
+				return t
+			}
+			trigger = config.TriggerSilent
+			rh.abandon(c.MessageID, c.Seq)
+		default:
+			rh.miss(c.MessageID, c.Seq, now)
 		}
 		if !pol.FailsOverOn(trigger) {
 			if trigger == config.TriggerUndelivered {
@@ -315,9 +332,13 @@ func (d *Dispatcher) step(ctx context.Context, m *store.Message) *store.Transiti
 			return t
 		}
 		c.Reason, c.EndedAt = string(trigger), now
-		if trigger == config.TriggerNoReceipt {
-			t.LastError = fmt.Sprintf("%s: no delivered receipt within %s", c.Channel, pol.ReceiptTimeout[c.Channel].D())
-		} else {
+		switch trigger {
+		case config.TriggerNoReceipt:
+			t.LastError = fmt.Sprintf("%s: no delivered receipt within %s", c.Channel, timeout)
+		case config.TriggerSilent:
+			c.Error = rh.SilentDetail()
+			t.LastError = fmt.Sprintf("%s: %s; failed over without waiting out the %s receipt deadline", c.Channel, c.Error, timeout)
+		default:
 			t.LastError = fmt.Sprintf("%s: provider reported undelivered: %s", c.Channel, c.Error)
 		}
 		t.Attempts = append(t.Attempts, *c)
@@ -342,6 +363,19 @@ func (d *Dispatcher) step(ctx context.Context, m *store.Message) *store.Transiti
 				return t
 			}
 			seq++
+			if dec.Reason == "silent" && !d.stopping.Load() {
+				lane := r.lanes[name]
+				if lane.receipts.takeCanary(AddressFor(m.To, lane.Kind)) {
+					// A canary: the message also goes through the silent
+					// channel, in parallel with its fallback; its receipt
+					// tells whether the channel is back.
+					if done := d.canary(ctx, t, m, pol, lane, seq); done {
+						return t
+					}
+					t.Step, t.Tries = t.Step+1, 0
+					continue
+				}
+			}
 			t.Attempts = append(t.Attempts, store.Attempt{
 				MessageID: m.ID, Seq: seq, Step: t.Step, Channel: name,
 				Status: store.AttemptSkipped, Reason: dec.Reason, Error: dec.Detail,
@@ -389,10 +423,20 @@ func (d *Dispatcher) step(ctx context.Context, m *store.Message) *store.Transiti
 				t.NextAt = time.Time{}
 			case timeout > 0 && pol.FailsOverOn(config.TriggerNoReceipt):
 				t.NextAt = d.capExpiry(m, end.Add(timeout))
+				how := byStep
+				if !pol.FailsOverOn(config.TriggerSilent) {
+					how = byStepStay
+				}
+				lane.receipts.expect(m.ID, seq, a.StartedAt, a.StartedAt.Add(timeout), how)
 			default:
 				// No receipt deadline: wait for a receipt until the TTL,
 				// then stop waiting (see the expiry case above).
 				t.NextAt = m.ExpiresAt
+				if timeout > 0 {
+					// Still judged against the deadline, by the receipt
+					// breaker alone: no no_receipt step will come.
+					lane.receipts.expect(m.ID, seq, a.StartedAt, a.StartedAt.Add(timeout), bySweep)
+				}
 			}
 			t.Attempts = append(t.Attempts, a)
 			return t
@@ -503,6 +547,81 @@ func (d *Dispatcher) send(ctx context.Context, lane *Lane, m *store.Message) (ch
 		d.obs.Attempt(lane.Name, outcome, time.Since(start))
 		return res, err
 	})
+}
+
+// canary sends m through lane, a silent channel, as a canary: recorded as
+// an attempt whose reason is "canary", with no wait for its receipt; the
+// caller goes on down the route. It returns true when the transition is
+// complete (the provider reported the message delivered at once).
+func (d *Dispatcher) canary(ctx context.Context, t *store.Transition, m *store.Message, pol *config.Policy, lane *Lane, seq int) bool {
+	a := store.Attempt{
+		MessageID: m.ID, Seq: seq, Step: t.Step, Channel: lane.Name, StartedAt: d.now(),
+		Reason: "canary", Info: "canary",
+	}
+	if wait := lane.reserve(a.StartedAt); wait > 0 {
+		// Over the channel's rate: no canary this time.
+		a.Status, a.EndedAt, a.Reason, a.Error = store.AttemptSkipped, a.StartedAt, "silent", lane.receipts.SilentDetail()
+		a.Info = ""
+		t.Attempts = append(t.Attempts, a)
+		return false
+	}
+	res, err := d.send(ctx, lane, m)
+	end := d.now()
+	a.EndedAt = end
+	switch {
+	case err != nil:
+		a.Status, a.ErrorClass, a.Error = store.AttemptFailed, string(channels.ClassOf(err)), err.Error()
+		if errors.Is(err, errBreakerOpen) {
+			a.Status, a.ErrorClass, a.Error = store.AttemptSkipped, "", "the circuit breaker is open after repeated failures"
+		}
+		lane.receipts.canaryFailed()
+	case res.Delivered:
+		a.Status, a.ProviderID, a.DeliveredAt = store.AttemptDelivered, res.ProviderID, end
+		a.Info = joinInfo(a.Info, res.Info)
+		t.Attempts = append(t.Attempts, a)
+		t.Channel, t.Status, t.NextAt = lane.Name, store.StatusDelivered, time.Time{}
+		return true
+	default:
+		a.Status, a.ProviderID = store.AttemptSent, res.ProviderID
+		a.Info = joinInfo(a.Info, res.Info)
+		timeout := pol.ReceiptTimeout[lane.Name].D()
+		if timeout <= 0 {
+			timeout = lane.receipts.canaryTimeout()
+		}
+		if timeout > 0 {
+			lane.receipts.expect(m.ID, seq, a.StartedAt, a.StartedAt.Add(timeout), asCanary)
+		}
+	}
+	t.Attempts = append(t.Attempts, a)
+	return false
+}
+
+// flushSilent makes the messages that were waiting for a receipt on a
+// channel that went silent due now, so they fail over at once (trigger
+// silent) instead of each waiting out its deadline. Stores that cannot
+// (no store.DueMaker) leave them to their deadline.
+func (d *Dispatcher) flushSilent() {
+	r := d.router.Load()
+	for _, l := range r.lanes {
+		refs := l.receipts.takeFlush()
+		if len(refs) == 0 {
+			continue
+		}
+		dm, ok := d.store.(store.DueMaker)
+		if !ok {
+			d.log.Warn("store cannot make waiting messages due; they fail over at their receipt deadline", "channel", l.Name, "messages", len(refs))
+			continue
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		n, err := dm.MakeDue(ctx, refs, d.now())
+		cancel()
+		if err != nil {
+			d.log.Error("fail over messages waiting on a silent channel", "channel", l.Name, "err", err)
+			continue
+		}
+		d.log.Warn("messages waiting on a silent channel fail over now", "channel", l.Name, "messages", n)
+		d.Wake()
+	}
 }
 
 // capExpiry keeps a message from waiting past its TTL: it is looked at

@@ -28,7 +28,9 @@ type Lane struct {
 	Config  *config.Channel
 
 	breaker *gobreaker.CircuitBreaker[channels.Result]
-	limiter *rate.Limiter // nil: unlimited
+	// receipts is the receipt breaker: silent-outage detection.
+	receipts *ReceiptHealth
+	limiter  *rate.Limiter // nil: unlimited
 	// pausedUntil (unix nanoseconds) is set when the provider answered 429
 	// with a Retry-After: the whole channel waits, not just one message.
 	pausedUntil atomic.Int64
@@ -41,6 +43,7 @@ func NewLane(ch channels.Channel, cfg *config.Channel, log *slog.Logger) *Lane {
 	}
 	failures := uint32(max(cfg.Breaker.Failures, 1))
 	l := &Lane{Name: cfg.Name, Kind: ch.Kind(), Channel: ch, Config: cfg}
+	l.receipts = NewReceiptHealth(cfg.Name, l.Kind, cfg.Receipts, log)
 	if ps := cfg.Rate.PerSecond(); ps > 0 {
 		l.limiter = rate.NewLimiter(rate.Limit(ps), cfg.Rate.Burst())
 	}
@@ -116,6 +119,16 @@ func (l *Lane) PausedUntil() time.Time {
 
 // BreakerState is "closed", "open" or "half-open".
 func (l *Lane) BreakerState() string { return breakerName(l.breaker.State()) }
+
+// ReceiptHealth is the channel's receipt breaker (silent-outage
+// detection); nil for a nil lane (a channel a reload removed), and the
+// breaker's methods take a nil receiver.
+func (l *Lane) ReceiptHealth() *ReceiptHealth {
+	if l == nil {
+		return nil
+	}
+	return l.receipts
+}
 
 // BreakerCounts exposes the breaker's counters (for the channels view).
 func (l *Lane) BreakerCounts() gobreaker.Counts { return l.breaker.Counts() }

@@ -3,6 +3,7 @@ package routing
 import (
 	"time"
 
+	"github.com/switchboard-gw/switchboard/config"
 	"github.com/switchboard-gw/switchboard/store"
 )
 
@@ -34,7 +35,10 @@ func (nopObserver) Receipt(string, store.AttemptStatus, bool) {}
 // others (no_address, unknown_channel) are skips, not failovers.
 var failoverReasons = map[string]bool{
 	"error": true, "breaker_open": true, "unhealthy": true, "disabled": true,
-	"no_receipt": true, "undelivered": true,
+	"no_receipt": true, "undelivered": true, "silent": true,
+	// A canary went through a silent channel and the route moved on
+	// anyway: a failover on silent.
+	"canary": true,
 }
 
 // observe reports a transition's attempts, failovers and final status.
@@ -50,7 +54,11 @@ func observe(o Observer, m *store.Message, t *store.Transition) {
 			if i+1 < len(t.Attempts) {
 				to = t.Attempts[i+1].Channel
 			}
-			o.Failover(a.Channel, to, a.Reason)
+			trigger := a.Reason
+			if trigger == "canary" {
+				trigger = string(config.TriggerSilent)
+			}
+			o.Failover(a.Channel, to, trigger)
 		}
 	}
 	if t.Status.Final() {

@@ -21,6 +21,9 @@ type Receipts struct {
 	Wake func()
 	// Observer, if set, is told about every applied receipt.
 	Observer Observer
+	// Router, if set, gives the lanes whose receipt breakers judge the
+	// receipts (silent-outage detection): Dispatcher.Router.
+	Router func() *Router
 }
 
 var _ channels.ReceiptSink = (*Receipts)(nil)
@@ -77,7 +80,17 @@ func (rc *Receipts) applied(p store.ReceiptParams, res store.ReceiptResult) {
 	if res.Late {
 		rc.logger().Info("late receipt", "id", res.MessageID, "channel", p.Channel, "status", p.Status, "duplicate", res.Duplicate)
 	}
-	if p.Status == store.AttemptUndelivered && rc.Wake != nil {
+	wake := p.Status == store.AttemptUndelivered
+	if rc.Router != nil {
+		if r := rc.Router(); r != nil {
+			// A receipt that makes the channel silent leaves the messages
+			// waiting on it to fail over: the dispatcher does that when woken.
+			if r.Lane(p.Channel).ReceiptHealth().receipt(res.MessageID, res.Seq, p.Status, p.At) {
+				wake = true
+			}
+		}
+	}
+	if wake && rc.Wake != nil {
 		rc.Wake()
 	}
 }

@@ -71,6 +71,18 @@ func (r *Router) Lanes() []*Lane {
 	return out
 }
 
+// ExpectsReceipts reports whether any policy waits for a delivered receipt
+// from the named channel (has a receipt_timeout for it): only then can the
+// channel's receipt breaker judge it.
+func (r *Router) ExpectsReceipts(name string) bool {
+	for _, p := range r.policies {
+		if p.ReceiptTimeout[name] > 0 {
+			return true
+		}
+	}
+	return false
+}
+
 // Policy returns the named policy or nil.
 func (r *Router) Policy(name string) *config.Policy { return r.byName[name] }
 
@@ -102,7 +114,8 @@ type Decision struct {
 	Kind    string `json:"kind,omitempty"`
 	Use     bool   `json:"use"`
 	// Reason is "ok" or why the channel is out: no_address, unknown_channel,
-	// disabled, unhealthy, breaker_open. Waiting (a trigger not in the
+	// disabled, unhealthy, breaker_open, silent (its receipt breaker says
+	// it accepts messages but does not deliver them). Waiting (a trigger not in the
 	// policy's failover_on) is "wait_unhealthy" or "wait_breaker".
 	Reason  string `json:"reason"`
 	Detail  string `json:"detail,omitempty"`
@@ -246,6 +259,15 @@ func (r *Router) decide(p *config.Policy, name string, to store.Recipient, now t
 		}
 		d.Reason = "breaker_open"
 		return d
+	}
+	if l.receipts.poll(now); l.receipts.Silent() {
+		d.Detail = l.receipts.SilentDetail()
+		if p.FailsOverOn(config.TriggerSilent) {
+			d.Reason = "silent"
+			return d
+		}
+		// The policy does not fail over on silent: it keeps sending and
+		// waits out each receipt deadline, as before the receipt breaker.
 	}
 	d.Use = true
 	d.Reason = "ok"

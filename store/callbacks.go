@@ -54,10 +54,28 @@ type CallbackResult struct {
 }
 
 // CallbackOutbox is the callback side of a store.
+//
+// What is queued (store/storetest RunCallbacks pins it): for a message with
+// a CallbackURL, Advance and RecordReceipt write one callback, in the same
+// transaction, for each status the message reaches after queued (sending,
+// sent, delivered, read, failed, expired: never queued, never the same
+// status twice) and one when Duplicate becomes true. Its payload's Attempt
+// and Channel are the attempt that caused the change (0 and "" when there
+// is none), IsFallback is Channel != Route[0], Timestamp the change's time
+// (Transition.Now, ReceiptParams.At), and CreatedAt = NextAt = that time.
 type CallbackOutbox interface {
-	// ClaimCallbacks leases up to limit due pending callbacks.
+	// ClaimCallbacks leases up to limit due pending callbacks (NextAt <=
+	// now, not leased or lease expired), oldest due first, taking only a
+	// message's oldest pending callback: callback N+1 of a message is not
+	// claimed while N is pending (leased or backing off), so a message's
+	// callbacks are delivered in order.
 	ClaimCallbacks(ctx context.Context, owner string, lease time.Duration, limit int, now time.Time) ([]Callback, error)
-	// FinishCallback records a try's outcome and drops the lease.
+	// FinishCallback records a try's outcome (Attempts+1; LastError is
+	// kept when r.Error is empty) and drops the lease. Pending: due again
+	// at r.NextAt (r.Now if zero). Delivered or gave up: FinishedAt =
+	// r.Now, never claimed again. Only the lease holder (the owner that
+	// claimed it last, even if the lease passed) may: otherwise
+	// ErrLeaseLost and nothing changes; unknown id: ErrNotFound.
 	FinishCallback(ctx context.Context, r CallbackResult) error
 	// Callbacks lists a message's callbacks, oldest first.
 	Callbacks(ctx context.Context, messageID string) ([]Callback, error)

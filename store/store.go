@@ -252,8 +252,30 @@ type ListParams struct {
 	Status  Status
 	Channel string
 	Policy  string
-	Limit   int    // default 50, max 500
-	Cursor  string // opaque; from a previous ListResult
+	Tag     string // messages carrying this tag
+	// Since and Until bound when a message was accepted, as its id tells
+	// it: ids are UUIDv7, whose first 48 bits are the accept time in unix
+	// milliseconds, so the bounds are an id range (see IDFloor) that walks
+	// the primary key and every (x, id) index with no extra index. Since is
+	// inclusive, Until exclusive; zero means unbounded.
+	Since  time.Time
+	Until  time.Time
+	Limit  int    // default 50, max 500
+	Cursor string // opaque; from a previous ListResult
+}
+
+// IDFloor is the smallest message id (a UUIDv7 in canonical lowercase form)
+// accepted at or after t: every id of a message accepted at or after t
+// sorts at or after it, and every earlier one before it.
+func IDFloor(t time.Time) string {
+	ms := max(t.UnixMilli(), 0)
+	const hex = "0123456789abcdef"
+	var b [12]byte
+	for i := 11; i >= 0; i-- {
+		b[i] = hex[ms&0xf]
+		ms >>= 4
+	}
+	return string(b[:8]) + "-" + string(b[8:]) + "-0000-0000-000000000000"
 }
 
 // ListResult is one page.
@@ -322,4 +344,25 @@ type Store interface {
 	// Ping checks the store is usable (readiness).
 	Ping(ctx context.Context) error
 	Close() error
+}
+
+// AttemptRef names one attempt of one message.
+type AttemptRef struct {
+	MessageID string
+	Seq       int
+	Channel   string
+}
+
+// DueMaker is an optional Store capability used by the receipt breaker:
+// when a channel goes silent (accepts messages, delivers none), the
+// messages waiting on it for a receipt fail over at once instead of each
+// waiting out its deadline. Stores without it leave them to their deadline.
+type DueMaker interface {
+	// MakeDue makes each referenced message due at at (NextAt = at) if its
+	// current attempt is still that one (Attempts == Seq) on that Channel,
+	// accepted and waiting for its receipt (attempt status sent, not
+	// ended), the message is not final and NextAt is later than at. Other
+	// refs are left alone (a receipt or the dispatcher got there first).
+	// Leases are not touched. It returns how many messages it changed.
+	MakeDue(ctx context.Context, refs []AttemptRef, at time.Time) (int, error)
 }

@@ -51,6 +51,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		err = cmdConfig(args[1:], stdout)
 	case "routes":
 		err = cmdRoutes(args[1:], stdout, stderr)
+	case "drill":
+		err = cmdDrill(ctx, args[1:], stdout, stderr)
 	case "version", "--version", "-v":
 		fmt.Fprintf(stdout, "switchboard %s\n", version)
 	case "help", "-h", "--help":

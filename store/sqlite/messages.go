@@ -211,20 +211,48 @@ func (s *Store) List(ctx context.Context, p store.ListParams) (store.ListResult,
 
 // listQuery is List's query: messages matching p older than the id after
 // (if any), newest first.
+//
+// The driving index is the most selective filter's: a recipient (one
+// person's messages) over a tag, a tag over a rare final status, and the
+// primary key newest first otherwise. Time bounds and the cursor are id
+// bounds, which every (x, id) index and the primary key take as a range.
 func listQuery(p store.ListParams, after string, limit int) (string, []any) {
 	var (
 		where []string
 		args  []any
 	)
+	// With a tag and no recipient, message_tags drives: its primary key
+	// (tag, message_id) walked backwards is that tag's messages newest
+	// first, and the id bounds go on its message_id so they are a range.
+	byTag := p.Tag != "" && p.To == ""
+	idCol := "id"
+	if byTag {
+		idCol = "t.message_id"
+		where = append(where, "t.tag = ?")
+		args = append(args, p.Tag)
+	}
 	if after != "" {
-		where = append(where, "id < ?")
+		where = append(where, idCol+" < ?")
 		args = append(args, after)
+	}
+	if !p.Until.IsZero() && (after == "" || store.IDFloor(p.Until) < after) {
+		where = append(where, idCol+" < ?")
+		args = append(args, store.IDFloor(p.Until))
+	}
+	if !p.Since.IsZero() {
+		where = append(where, idCol+" >= ?")
+		args = append(args, store.IDFloor(p.Since))
 	}
 	if p.To != "" {
 		// Each term matches one partial index, so SQLite can use an OR-union
 		// of index lookups instead of a scan.
 		where = append(where, "(to_phone = ? OR to_whatsapp = ? OR to_email = ? OR to_telegram = ?)")
 		args = append(args, p.To, p.To, p.To, p.To)
+	}
+	if p.Tag != "" && !byTag {
+		// One recipient's messages are few: check each one's tag.
+		where = append(where, "EXISTS (SELECT 1 FROM message_tags WHERE tag = ? AND message_id = messages.id)")
+		args = append(args, p.Tag)
 	}
 	switch p.Status {
 	case "":
@@ -248,10 +276,17 @@ func listQuery(p store.ListParams, after string, limit int) (string, []any) {
 		args = append(args, p.Policy)
 	}
 	q := `SELECT ` + msgCols + ` FROM messages`
+	order := " ORDER BY id DESC LIMIT ?"
+	if byTag {
+		// CROSS JOIN keeps message_tags the outer loop; each of its rows
+		// finds its message by primary key.
+		q = `SELECT ` + msgCols + ` FROM message_tags AS t CROSS JOIN messages ON messages.id = t.message_id`
+		order = " ORDER BY t.message_id DESC LIMIT ?"
+	}
 	if len(where) > 0 {
 		q += " WHERE " + strings.Join(where, " AND ")
 	}
-	q += " ORDER BY id DESC LIMIT ?"
+	q += order
 	return q, append(args, limit)
 }
 

@@ -3,6 +3,7 @@ package sqlite
 import (
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
@@ -79,6 +80,55 @@ func TestQueryPlans(t *testing.T) {
 		q, args := listQuery(store.ListParams{Status: store.StatusDelivered}, "", 51)
 		plan := explain(t, s, q, args...)
 		require.Equal(t, "SCAN messages", plan)
+	})
+	// The dashboard's search filters (1M-row timings: BenchmarkList1M).
+	since, until := time.Date(2026, 5, 1, 0, 0, 0, 0, time.UTC), time.Date(2026, 5, 2, 0, 0, 0, 0, time.UTC)
+	t.Run("list by tag walks that tag's rows newest first", func(t *testing.T) {
+		for _, p := range []store.ListParams{
+			{Tag: "otp"},
+			{Tag: "otp", Since: since, Until: until},
+			{Tag: "otp", Channel: "sms", Policy: "otp", Status: store.StatusDelivered},
+		} {
+			q, args := listQuery(p, "", 51)
+			plan := explain(t, s, q, args...)
+			require.Contains(t, plan, "SEARCH t USING PRIMARY KEY (tag=?")
+			require.Contains(t, plan, "SEARCH messages USING PRIMARY KEY (id=?)")
+			require.NotContains(t, plan, "TEMP B-TREE")
+			if !p.Since.IsZero() {
+				require.Contains(t, plan, "(tag=? AND message_id>? AND message_id<?)")
+			}
+		}
+	})
+	t.Run("list by tag and recipient unions the recipient indexes", func(t *testing.T) {
+		q, args := listQuery(store.ListParams{Tag: "otp", To: "+1555"}, "", 51)
+		plan := explain(t, s, q, args...)
+		require.Contains(t, plan, "INDEX messages_to_phone (to_phone=?)")
+		require.Contains(t, plan, "SEARCH message_tags EXISTS USING PRIMARY KEY (tag=? AND message_id=?)")
+		require.NotContains(t, plan, "SCAN ")
+	})
+	t.Run("list by time range is a primary key range", func(t *testing.T) {
+		q, args := listQuery(store.ListParams{Since: since, Until: until}, "", 51)
+		plan := explain(t, s, q, args...)
+		require.Equal(t, "SEARCH messages USING PRIMARY KEY (id>? AND id<?)", plan)
+		q, args = listQuery(store.ListParams{Until: until, Channel: "sms", Policy: "otp"}, "cursor", 51)
+		require.Equal(t, "SEARCH messages USING PRIMARY KEY (id<?)", explain(t, s, q, args...))
+	})
+	t.Run("list by recipient and time range narrows each recipient index", func(t *testing.T) {
+		q, args := listQuery(store.ListParams{To: "+1555", Since: since, Until: until}, "", 51)
+		plan := explain(t, s, q, args...)
+		for _, idx := range []string{"messages_to_phone", "messages_to_whatsapp", "messages_to_email", "messages_to_telegram"} {
+			require.Contains(t, plan, "INDEX "+idx+" ("+strings.TrimPrefix(idx, "messages_")+"=? AND id>? AND id<?)")
+		}
+		require.NotContains(t, plan, "SCAN messages\n")
+	})
+	t.Run("list by a rare final status and time range", func(t *testing.T) {
+		q, args := listQuery(store.ListParams{Status: store.StatusFailed, Since: since, Until: until}, "", 51)
+		plan := explain(t, s, q, args...)
+		require.Equal(t, "SEARCH messages USING INDEX messages_status_bad (status=? AND id>? AND id<?)", plan)
+	})
+	t.Run("recent attempts are a primary key range", func(t *testing.T) {
+		plan := explain(t, s, recentAttemptsSQL, store.IDFloor(since), int64(1), 1000)
+		require.Equal(t, "SEARCH attempts USING PRIMARY KEY (message_id>?)", plan)
 	})
 	t.Run("stats walk the due index", func(t *testing.T) {
 		plan := explain(t, s, statsSQL, int64(1))

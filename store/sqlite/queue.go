@@ -115,17 +115,20 @@ func (s *Store) Advance(ctx context.Context, t *store.Transition) error {
 		nextAtArg(t.NextAt, t.Status.Final()), now.UnixNano(), t.MessageID, t.Owner}
 	_, err := s.do(ctx, func(w *writer) (any, error) {
 		if t.Owner != "" {
-			res, err := w.st.advanceOwned.Exec(fast...)
-			if err != nil {
-				return nil, fmt.Errorf("update message: %w", err)
-			}
-			if n, err := res.RowsAffected(); err != nil {
-				return nil, fmt.Errorf("update message: %w", err)
-			} else if n == 1 {
+			var cb cbState
+			err := cb.scan(w.st.advanceOwned.QueryRow(fast...))
+			switch {
+			case err == nil:
 				if err := upsertAttempts(w, t, atts); err != nil {
 					return nil, err
 				}
+				// The status changed in this op: its callback commits with it.
+				if err := queueAdvanceCallback(w, t, &cb, now); err != nil {
+					return nil, err
+				}
 				return nil, nil
+			case !errors.Is(err, sql.ErrNoRows):
+				return nil, fmt.Errorf("update message: %w", err)
 			}
 		}
 		// Not found, not the caller's lease, or final meanwhile.

@@ -34,9 +34,11 @@ func (s *Store) RecordReceipt(ctx context.Context, p store.ReceiptParams) (store
 			attempts                 int
 			dup                      bool
 			nextAt                   sql.NullInt64
+			cb                       cbState
 		)
 		err := w.st.receiptState.QueryRow(p.Channel, p.ProviderID).Scan(&a.MessageID, &a.Seq, &attStatus,
-			&status, &channel, &attempts, &dup, &lastErr, &nextAt)
+			&status, &channel, &attempts, &dup, &lastErr, &nextAt,
+			&cb.url, &cb.reported, &cb.scope, &cb.route)
 		if errors.Is(err, sql.ErrNoRows) {
 			return nil, &cleanError{store.ErrNotFound}
 		}
@@ -112,6 +114,13 @@ func (s *Store) RecordReceipt(ctx context.Context, p store.ReceiptParams) (store
 			if _, err := w.st.receiptMessage.Exec(string(next), nextCh, nextDup, nextErr, nextNext,
 				time.Now().UnixNano(), a.MessageID); err != nil {
 				return nil, fmt.Errorf("update message: %w", err)
+			}
+		}
+		if next != cur || nextDup != dup {
+			// Reported by the receipt's attempt, in the same transaction.
+			cb.status, cb.duplicate = next, nextDup
+			if err := queueCallback(w, a.MessageID, &cb, a.Channel, a.Seq, nextDup && !dup, at); err != nil {
+				return nil, err
 			}
 		}
 		res.Status, res.Duplicate = next, nextDup

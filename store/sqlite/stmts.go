@@ -70,14 +70,16 @@ var advanceOwnedSQL = `UPDATE messages SET
 			status = CASE WHEN ?1 >= ` + msgRankSQL("status") + ` THEN ?2 ELSE status END,
 			channel = ?3, step = ?4, tries = ?5, attempts = MAX(attempts, ?6), last_error = ?7,
 			next_at = ?8, updated_at = ?9, lease_owner = '', lease_until = NULL
-			WHERE id = ?10 AND lease_owner = ?11 AND status IN ` + notFinal
+			WHERE id = ?10 AND lease_owner = ?11 AND status IN ` + notFinal + `
+			RETURNING ` + cbStateCols
 
 var releaseSQL = `UPDATE messages SET lease_owner = '', lease_until = NULL
 			WHERE id IN (SELECT id FROM messages INDEXED BY messages_due
 				WHERE next_at IS NOT NULL AND lease_owner = ?1 AND lease_owner <> '')`
 
 var receiptStateSQL = `SELECT a.message_id, a.seq, a.status,
-				m.status, m.channel, m.attempts, m.duplicate, m.last_error, m.next_at
+				m.status, m.channel, m.attempts, m.duplicate, m.last_error, m.next_at,
+				m.callback_url, m.callback_status, m.idem_scope, m.route
 			FROM attempts AS a INDEXED BY attempts_provider JOIN messages AS m ON m.id = a.message_id
 			WHERE a.channel = ?1 AND a.provider_id = ?2 AND a.provider_id <> ''
 			ORDER BY a.message_id DESC, a.seq DESC LIMIT 1`
@@ -96,6 +98,8 @@ type stmts struct {
 	releaseLeases                  *sql.Stmt
 	receiptState                   *sql.Stmt
 	receiptAttempt, receiptMessage *sql.Stmt
+	insertCallback, callbackStatus *sql.Stmt
+	claimCallbacks, finishCallback *sql.Stmt
 }
 
 func (s *stmts) prepare(ctx context.Context, conn *sql.Conn) error {
@@ -150,6 +154,12 @@ func (s *stmts) prepare(ctx context.Context, conn *sql.Conn) error {
 			WHERE message_id = ?5 AND seq = ?6`},
 		{&s.receiptMessage, `UPDATE messages SET status = ?, channel = ?, duplicate = ?, last_error = ?,
 			next_at = ?, updated_at = ? WHERE id = ?`},
+
+		// Status callbacks (callbacks.go).
+		{&s.insertCallback, insertCallbackSQL},
+		{&s.callbackStatus, `UPDATE messages SET callback_status = ?2 WHERE id = ?1`},
+		{&s.claimCallbacks, claimCallbacksSQL},
+		{&s.finishCallback, finishCallbackSQL},
 	} {
 		st, err := conn.PrepareContext(ctx, p.query)
 		if err != nil {

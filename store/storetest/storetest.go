@@ -44,6 +44,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"Receipts", testReceipts},
 		{"ReceiptNotFound", testReceiptNotFound},
 		{"ListFilters", testListFilters},
+		{"ListSearch", testListSearch},
 		{"ListPaging", testListPaging},
 		{"ListLimits", testListLimits},
 		{"Stats", testStats},
@@ -55,6 +56,11 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 			tc.fn(t, open)
 		})
 	}
+	// Stores with a status callback outbox must pass its suite too.
+	t.Run("Callbacks", func(t *testing.T) {
+		t.Parallel()
+		RunCallbacks(t, open)
+	})
 }
 
 // t0 is the suite's clock origin: far from the real clock so an
@@ -983,6 +989,113 @@ func testListFilters(t *testing.T, open func(t *testing.T) store.Store) {
 			}
 		})
 	}
+}
+
+// idAt is a UUIDv7 message id accepted at t.
+func idAt(t time.Time) string {
+	u := uuid.Must(uuid.NewV7())
+	ms := t.UnixMilli()
+	for i := 5; i >= 0; i-- {
+		u[i] = byte(ms)
+		ms >>= 8
+	}
+	return u.String()
+}
+
+// testListSearch: the dashboard's filters (tag, accept time range), alone,
+// with each other and with the older filters, and paging through them.
+func testListSearch(t *testing.T, open func(t *testing.T) store.Store) {
+	e := setup(t, open)
+	at := func(min int) time.Time { return t0.Add(time.Duration(min) * time.Minute) }
+	m1 := e.enqueue(func(m *store.Message) { m.ID = idAt(at(0)); m.Tags = []string{"otp"} })
+	m2 := e.enqueue(func(m *store.Message) { m.ID = idAt(at(10)); m.Tags = []string{"order", "otp", "otp"} })
+	m3 := e.enqueue(func(m *store.Message) {
+		m.ID = idAt(at(20))
+		m.Tags = []string{"order"}
+		m.To = store.Recipient{Email: "bo@example.com"}
+	})
+	m4 := e.enqueue(func(m *store.Message) { m.ID = idAt(at(30)); m.Policy = "default" })
+	m5 := e.enqueue(func(m *store.Message) {
+		m.ID = idAt(at(40))
+		m.Tags = []string{"otp"}
+		m.To = store.Recipient{Telegram: "4242"}
+	})
+	// A replay stores nothing, tags included.
+	_, replayed, err := e.s.Enqueue(e.ctx, newMessage(func(m *store.Message) {
+		m.IdempotencyKey = "k"
+		m.ID = idAt(at(50))
+		m.Tags = []string{"otp"}
+	}))
+	require.NoError(t, err)
+	require.False(t, replayed)
+	m6 := e.get(mustList(t, e, store.ListParams{Limit: 1}).Messages[0].ID)
+	_, replayed, err = e.s.Enqueue(e.ctx, newMessage(func(m *store.Message) {
+		m.IdempotencyKey = "k"
+		m.ID = idAt(at(51))
+		m.Tags = []string{"otp"}
+	}))
+	require.NoError(t, err)
+	require.True(t, replayed)
+
+	tests := []struct {
+		name string
+		p    store.ListParams
+		want []*store.Message
+	}{
+		{"tag", store.ListParams{Tag: "otp"}, []*store.Message{m6, m5, m2, m1}},
+		{"other tag", store.ListParams{Tag: "order"}, []*store.Message{m3, m2}},
+		{"unknown tag", store.ListParams{Tag: "nope"}, nil},
+		{"tag is exact", store.ListParams{Tag: "ot"}, nil},
+		{"since is inclusive", store.ListParams{Since: at(20)}, []*store.Message{m6, m5, m4, m3}},
+		{"until is exclusive", store.ListParams{Until: at(20)}, []*store.Message{m2, m1}},
+		{"range", store.ListParams{Since: at(5), Until: at(35)}, []*store.Message{m4, m3, m2}},
+		{"empty range", store.ListParams{Since: at(35), Until: at(35)}, nil},
+		{"tag and range", store.ListParams{Tag: "otp", Since: at(5), Until: at(45)}, []*store.Message{m5, m2}},
+		{"tag and recipient", store.ListParams{Tag: "otp", To: "+15551234567"}, []*store.Message{m6, m2, m1}},
+		{"tag and recipient and range", store.ListParams{Tag: "order", To: "+15551234567", Until: at(15)}, []*store.Message{m2}},
+		{"recipient and range", store.ListParams{To: "+15551234567", Since: at(10), Until: at(40)}, []*store.Message{m4, m2}},
+		{"tag and policy", store.ListParams{Tag: "otp", Policy: "otp"}, []*store.Message{m6, m5, m2, m1}},
+		{"tag and status", store.ListParams{Tag: "order", Status: store.StatusQueued}, []*store.Message{m3, m2}},
+		{"tag and a rare status", store.ListParams{Tag: "order", Status: store.StatusFailed}, nil},
+		{"range and policy", store.ListParams{Policy: "default", Since: at(0)}, []*store.Message{m4}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			res := mustList(t, e, tc.p)
+			require.Equal(t, ids(tc.want), ids(res.Messages))
+			require.Empty(t, res.NextCursor)
+		})
+	}
+	t.Run("paging by tag and range", func(t *testing.T) {
+		t.Parallel()
+		var got []string
+		cursor := ""
+		for {
+			res := mustList(t, e, store.ListParams{Tag: "otp", Until: at(45), Limit: 1, Cursor: cursor})
+			got = append(got, ids(res.Messages)...)
+			if cursor = res.NextCursor; cursor == "" {
+				break
+			}
+			require.Less(t, len(got), 10, "paging must end")
+		}
+		require.Equal(t, ids([]*store.Message{m5, m2, m1}), got)
+	})
+	t.Run("IDFloor orders like ids", func(t *testing.T) {
+		t.Parallel()
+		for _, m := range []*store.Message{m1, m2, m3} {
+			require.Less(t, store.IDFloor(t0), m.ID)
+		}
+		require.Less(t, m1.ID, store.IDFloor(at(1)))
+		require.Equal(t, "00000000-0000-0000-0000-000000000000", store.IDFloor(time.Time{}))
+	})
+}
+
+func mustList(t *testing.T, e *env, p store.ListParams) store.ListResult {
+	t.Helper()
+	res, err := e.s.List(e.ctx, p)
+	require.NoError(t, err)
+	return res
 }
 
 func testListPaging(t *testing.T, open func(t *testing.T) store.Store) {

@@ -1,0 +1,96 @@
+package drill
+
+import (
+	"context"
+	"encoding/json"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+)
+
+// shortLoud is a 5-second loud outage: whatsapp down from 1s on.
+const shortLoud = `
+name: short-loud
+duration: 5s
+drain: 15s
+traffic: {rate: 40, recipients: 50, tags: [otp]}
+timeline:
+  - {at: 1s, channel: whatsapp, mode: down, note: loud}
+  - {at: 4s, channel: whatsapp, mode: up}
+targets: {lost: 0, max_failed: 0, min_fallback: 1}
+gateway:
+  dispatch: {poll: 50ms}
+  channels:
+    whatsapp:
+      type: sim
+      kind: whatsapp
+      latency: 5ms
+      receipt_delay: 50ms
+      retry: {attempts: 2, backoff: 50ms}
+      breaker: {failures: 3, open_for: 10s}
+      probe: {interval: 500ms, fail_after: 2}
+    sms: {type: sim, kind: sms, latency: 5ms, receipt_delay: 50ms, probe: {interval: 500ms}}
+  policies:
+    - name: otp
+      match: {tags: [otp]}
+      route: [whatsapp, sms]
+      receipt_timeout: {whatsapp: 2s}
+      ttl: 1m
+`
+
+// TestShortLoudDrill runs a whole drill end to end and checks the report's
+// invariants; the timing targets belong to the drills' own reports.
+func TestShortLoudDrill(t *testing.T) {
+	sc, err := Parse("short-loud.yaml", []byte(shortLoud))
+	require.NoError(t, err)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	rep, err := Run(ctx, sc, Options{})
+	require.NoError(t, err)
+	var out strings.Builder
+	rep.Print(&out)
+	t.Log("\n" + out.String())
+
+	require.Positive(t, rep.Accepted)
+	require.Zero(t, rep.Lost, "accepted messages lost")
+	require.Zero(t, rep.Unfinished, "accepted messages not final")
+	require.Zero(t, rep.UnrecordedSends, "provider accepts without an attempt")
+	require.Zero(t, rep.Failed)
+	require.Equal(t, rep.Accepted, rep.Delivered+rep.Failed+rep.Expired+rep.SentUnconfirmed)
+	require.Positive(t, rep.Fallback, "no fallback deliveries")
+	require.Positive(t, rep.DeliveredBy["sms"])
+	require.NotNil(t, rep.Outage)
+	require.NotNil(t, rep.Outage.BreakerOpenAfter, "the whatsapp breaker never opened")
+	require.Positive(t, rep.Outage.Skips["breaker_open"]+rep.Outage.Skips["unhealthy"], "no message skipped the dead channel")
+	require.Len(t, rep.Events, 2)
+	opened := false
+	for _, tr := range rep.Channels["whatsapp"] {
+		opened = opened || tr.Breaker == "open"
+	}
+	require.True(t, opened)
+	require.True(t, rep.Pass, "checks: %+v", rep.Missed())
+	_, err = json.Marshal(rep)
+	require.NoError(t, err)
+}
+
+func TestParseRejects(t *testing.T) {
+	t.Parallel()
+	for name, edit := range map[string]func(string) string{
+		"unknown key":  func(s string) string { return s + "bogus: 1\n" },
+		"unknown mode": func(s string) string { return strings.Replace(s, "mode: down", "mode: sideways", 1) },
+		"unknown channel": func(s string) string {
+			return strings.Replace(s, "channel: whatsapp, mode: down", "channel: pigeon, mode: down", 1)
+		},
+		"event after the end": func(s string) string { return strings.Replace(s, "at: 4s", "at: 9s", 1) },
+		"lost not zero":       func(s string) string { return strings.Replace(s, "lost: 0", "lost: 3", 1) },
+		"bad gateway config": func(s string) string {
+			return strings.Replace(s, "route: [whatsapp, sms]", "route: [whatsapp, fax]", 1)
+		},
+		"no rate": func(s string) string { return strings.Replace(s, "rate: 40", "rate: 0", 1) },
+	} {
+		_, err := Parse(name+".yaml", []byte(edit(shortLoud)))
+		require.Error(t, err, name)
+	}
+}

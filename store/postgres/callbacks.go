@@ -1,0 +1,186 @@
+package postgres
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgtype"
+
+	"github.com/switchboard-gw/switchboard/store"
+)
+
+// queueCallback adds to b, inside the transaction that changes the
+// message, the status callback reporting the change, when the message has
+// a callback URL: one per status reached after queued (statuses only move
+// forward, so each is reached once), and one when the message becomes a
+// duplicate. channel and seq name the attempt that caused the change.
+func queueCallback(b *pgx.Batch, st *msgState, status store.Status, channel string, seq int, dup bool, at time.Time) error {
+	if st.callbackURL == "" || status == store.StatusQueued || status == "" {
+		return nil
+	}
+	payload, err := json.Marshal(store.CallbackPayload{
+		ID:         st.id,
+		Status:     status,
+		Channel:    channel,
+		Attempt:    seq,
+		IsFallback: channel != "" && len(st.route) > 0 && channel != st.route[0],
+		Duplicate:  dup,
+		Timestamp:  micro(at),
+	})
+	if err != nil {
+		return fmt.Errorf("encode callback of %s: %w", st.id, err)
+	}
+	b.Queue(`INSERT INTO callbacks (message_id, url, scope, payload, created_at, next_at)
+		VALUES ($1, $2, $3, $4, $5, $5)`, st.id, st.callbackURL, st.scope, string(payload), micro(at))
+	return nil
+}
+
+const callbackCols = `id, message_id, url, scope, payload, status, attempts, last_error,
+	created_at, next_at, finished_at`
+
+func scanCallback(sc scanner) (store.Callback, error) {
+	var (
+		c                       store.Callback
+		payload                 string
+		created, next, finished pgtype.Timestamptz
+	)
+	if err := sc.Scan(&c.ID, &c.MessageID, &c.URL, &c.Scope, &payload, &c.Status, &c.Attempts, &c.LastError,
+		&created, &next, &finished); err != nil {
+		return c, err
+	}
+	c.Payload = []byte(payload)
+	c.CreatedAt, c.NextAt, c.FinishedAt = fromTS(created), fromTS(next), fromTS(finished)
+	return c, nil
+}
+
+var claimCallbacksSQL = `WITH due AS (
+		SELECT id FROM callbacks
+		WHERE status = 'pending' AND next_at <= $3 AND (lease_owner = '' OR lease_until < $3)
+		  -- Per-message order: N+1 waits while N is pending (due, leased
+		  -- or backing off).
+		  AND NOT EXISTS (SELECT 1 FROM callbacks AS o
+			WHERE o.message_id = callbacks.message_id AND o.id < callbacks.id AND o.status = 'pending')
+		ORDER BY next_at, id
+		LIMIT $4
+		FOR UPDATE SKIP LOCKED)
+	UPDATE callbacks AS c SET lease_owner = $1, lease_until = $2
+	FROM due WHERE c.id = due.id
+	RETURNING c.id, c.message_id, c.url, c.scope, c.payload, c.status, c.attempts, c.last_error,
+		c.created_at, c.next_at, c.finished_at`
+
+// ClaimCallbacks leases up to limit due pending callbacks, oldest due first.
+func (s *Store) ClaimCallbacks(ctx context.Context, owner string, lease time.Duration, limit int, now time.Time) ([]store.Callback, error) {
+	if err := s.check(); err != nil {
+		return nil, err
+	}
+	if owner == "" {
+		return nil, errors.New("claim callbacks: empty owner")
+	}
+	if limit <= 0 {
+		return nil, nil
+	}
+	if now.IsZero() {
+		now = time.Now()
+	}
+	rows, err := s.pool.Query(ctx, claimCallbacksSQL, owner, now.Add(lease), now, limit)
+	if err != nil {
+		return nil, s.wrap(err, "claim callbacks")
+	}
+	defer rows.Close()
+	var out []store.Callback
+	for rows.Next() {
+		c, err := scanCallback(rows)
+		if err != nil {
+			return nil, fmt.Errorf("scan callback: %w", err)
+		}
+		out = append(out, c)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, s.wrap(err, "claim callbacks")
+	}
+	sortCallbacks(out)
+	return out, nil
+}
+
+func sortCallbacks(cs []store.Callback) {
+	for i := 1; i < len(cs); i++ {
+		for j := i; j > 0 && (cs[j].NextAt.Before(cs[j-1].NextAt) ||
+			(cs[j].NextAt.Equal(cs[j-1].NextAt) && cs[j].ID < cs[j-1].ID)); j-- {
+			cs[j], cs[j-1] = cs[j-1], cs[j]
+		}
+	}
+}
+
+// FinishCallback records a try's outcome and drops the lease. The owner
+// must hold the lease: ErrLeaseLost otherwise (the lease expired and
+// another owner claimed the callback), ErrNotFound for an unknown id.
+func (s *Store) FinishCallback(ctx context.Context, r store.CallbackResult) error {
+	if err := s.check(); err != nil {
+		return err
+	}
+	if r.Owner == "" {
+		return errors.New("finish callback: empty owner")
+	}
+	switch r.Status {
+	case store.CallbackPending, store.CallbackDelivered, store.CallbackGaveUp:
+	default:
+		return fmt.Errorf("finish callback %d: invalid status %q", r.ID, r.Status)
+	}
+	now := r.Now
+	if now.IsZero() {
+		now = time.Now()
+	}
+	var next, finished any
+	if r.Status == store.CallbackPending {
+		next = now
+		if !r.NextAt.IsZero() {
+			next = r.NextAt
+		}
+	} else {
+		finished = now
+	}
+	tag, err := s.pool.Exec(ctx, `UPDATE callbacks SET status = $3, attempts = attempts + 1,
+		last_error = CASE WHEN $4 <> '' THEN $4 ELSE last_error END,
+		next_at = $5, finished_at = $6, lease_owner = '', lease_until = NULL
+		WHERE id = $1 AND lease_owner = $2 AND status = 'pending'`, r.ID, r.Owner, r.Status, r.Error, next, finished)
+	if err != nil {
+		return s.wrap(err, "finish callback %d", r.ID)
+	}
+	if tag.RowsAffected() == 1 {
+		return nil
+	}
+	var one int
+	err = s.pool.QueryRow(ctx, `SELECT 1 FROM callbacks WHERE id = $1`, r.ID).Scan(&one)
+	if isNoRows(err) {
+		return store.ErrNotFound
+	}
+	if err != nil {
+		return s.wrap(err, "finish callback %d", r.ID)
+	}
+	return store.ErrLeaseLost
+}
+
+// Callbacks lists a message's callbacks, oldest first.
+func (s *Store) Callbacks(ctx context.Context, messageID string) ([]store.Callback, error) {
+	if err := s.check(); err != nil {
+		return nil, err
+	}
+	rows, err := s.pool.Query(ctx, `SELECT `+callbackCols+` FROM callbacks WHERE message_id = $1 ORDER BY id`, messageID)
+	if err != nil {
+		return nil, s.wrap(err, "list callbacks")
+	}
+	defer rows.Close()
+	var out []store.Callback
+	for rows.Next() {
+		c, err := scanCallback(rows)
+		if err != nil {
+			return nil, fmt.Errorf("scan callback: %w", err)
+		}
+		out = append(out, c)
+	}
+	return out, s.wrap(rows.Err(), "list callbacks")
+}

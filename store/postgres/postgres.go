@@ -1,0 +1,335 @@
+// Package postgres is the store for more than one machine: any number of
+// `switchboard serve` instances share one PostgreSQL database.
+//
+// The message row is the queue, as in store/sqlite. Claim takes due rows
+// with FOR UPDATE SKIP LOCKED and leases them (owner, expiry) in one
+// statement, so instances never wait for each other and never claim the
+// same message twice; a dead instance's messages are claimed again once
+// their lease expires. Every write that decides on the current state locks
+// the message row first (SELECT ... FOR UPDATE), then touches its attempts,
+// so concurrent Advances and receipts serialise per message and cannot
+// deadlock.
+//
+// Lease length: a lease must outlast the longest send plus the time to
+// record it (send_timeout x retry attempts of the slowest channel, plus a
+// margin); a lease that expires mid-send lets another instance send the
+// message again. dispatch.lease (default 2m) is that bound; the lease is not
+// renewed. A shorter lease only shortens how long a crashed instance's
+// messages wait.
+package postgres
+
+import (
+	"context"
+	"embed"
+	"errors"
+	"fmt"
+	"io/fs"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/switchboard-gw/switchboard/store"
+)
+
+var (
+	_ store.Store          = (*Store)(nil)
+	_ store.CallbackOutbox = (*Store)(nil)
+	_ store.Notifier       = (*Store)(nil)
+	_ store.OverrideStore  = (*Store)(nil)
+)
+
+// NOTIFY channels.
+const (
+	dueChannel       = "switchboard_due"
+	overridesChannel = "switchboard_overrides"
+)
+
+// migrateLockKey is the pg_advisory_lock key that serialises migrations of
+// instances starting at once ("switchboard" in ASCII, truncated).
+const migrateLockKey int64 = 0x7377_6974_6368_626f
+
+// defaultMaxConns: the dispatcher runs up to 64 sends at once and the API
+// serves requests alongside; pgxpool's default (4 on a small machine) would
+// queue them. A DSN's pool_max_conns wins.
+const defaultMaxConns = 16
+
+// Store is the PostgreSQL implementation of store.Store.
+type Store struct {
+	pool   *pgxpool.Pool
+	closed atomic.Bool
+
+	ctx    context.Context // background work; cancelled by Close
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+
+	kickc     chan struct{} // coalesced requests to NOTIFY dueChannel
+	listen    sync.Once
+	due       chan struct{}
+	overrides chan struct{}
+
+	closeOnce sync.Once
+}
+
+// Open connects to the database at dsn (a postgres:// URL or keyword/value
+// string; pool_max_conns and the other pgxpool settings are honoured) and
+// brings its schema up to date. Several instances may open the same
+// database at once: migrations run under an advisory lock.
+func Open(ctx context.Context, dsn string) (*Store, error) {
+	cfg, err := pgxpool.ParseConfig(dsn)
+	if err != nil {
+		return nil, fmt.Errorf("parse postgres dsn: %w", err)
+	}
+	if !strings.Contains(dsn, "pool_max_conns") {
+		cfg.MaxConns = defaultMaxConns
+	}
+	if _, ok := cfg.ConnConfig.RuntimeParams["application_name"]; !ok {
+		cfg.ConnConfig.RuntimeParams["application_name"] = "switchboard"
+	}
+	pool, err := pgxpool.NewWithConfig(ctx, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("connect postgres: %w", err)
+	}
+	if err := migrate(ctx, pool); err != nil {
+		pool.Close()
+		return nil, err
+	}
+	bg, cancel := context.WithCancel(context.Background())
+	s := &Store{
+		pool: pool, ctx: bg, cancel: cancel,
+		kickc:     make(chan struct{}, 1),
+		due:       make(chan struct{}, 1),
+		overrides: make(chan struct{}, 1),
+	}
+	s.wg.Go(s.notifier)
+	return s, nil
+}
+
+// Ping checks the database answers.
+func (s *Store) Ping(ctx context.Context) error {
+	if s.closed.Load() {
+		return store.ErrClosed
+	}
+	if err := s.pool.Ping(ctx); err != nil {
+		return fmt.Errorf("ping postgres: %w", err)
+	}
+	return nil
+}
+
+// Close stops the background work and closes the pool, waiting for
+// connections in use to be returned. Calling it again does nothing.
+func (s *Store) Close() error {
+	s.closeOnce.Do(func() {
+		s.closed.Store(true)
+		s.cancel()
+		s.wg.Wait()
+		s.pool.Close()
+	})
+	return nil
+}
+
+func (s *Store) check() error {
+	if s.closed.Load() {
+		return store.ErrClosed
+	}
+	return nil
+}
+
+// wrap turns errors from a pool closed under a call into ErrClosed.
+func (s *Store) wrap(err error, format string, args ...any) error {
+	if err == nil {
+		return nil
+	}
+	if s.closed.Load() {
+		return store.ErrClosed
+	}
+	return fmt.Errorf(format+": %w", append(args, err)...)
+}
+
+// Notify implements store.Notifier with LISTEN on a dedicated connection.
+func (s *Store) Notify() <-chan struct{} {
+	s.startListener()
+	return s.due
+}
+
+// OverridesChanged implements store.OverrideStore.
+func (s *Store) OverridesChanged() <-chan struct{} {
+	s.startListener()
+	return s.overrides
+}
+
+func (s *Store) startListener() {
+	s.listen.Do(func() {
+		if s.closed.Load() {
+			return
+		}
+		s.wg.Go(s.listener)
+	})
+}
+
+func signal(c chan struct{}) {
+	select {
+	case c <- struct{}{}:
+	default:
+	}
+}
+
+// kick asks for a NOTIFY of new due work. The NOTIFY runs on its own after
+// the caller's write committed, coalescing bursts into one: a NOTIFY in the
+// writing transaction would serialise every enqueue's commit on
+// PostgreSQL's notify queue lock.
+func (s *Store) kick() { signal(s.kickc) }
+
+func (s *Store) notifier() {
+	for {
+		select {
+		case <-s.ctx.Done():
+			return
+		case <-s.kickc:
+		}
+		ctx, cancel := context.WithTimeout(s.ctx, 5*time.Second)
+		_, _ = s.pool.Exec(ctx, "SELECT pg_notify($1, '')", dueChannel)
+		cancel()
+	}
+}
+
+// listener holds one connection outside the pool in LISTEN, reconnecting
+// after errors. After each (re)connect it signals both channels: a
+// notification sent while it was not listening is lost.
+func (s *Store) listener() {
+	cfg := s.pool.Config().ConnConfig.Copy()
+	backoff := 100 * time.Millisecond
+	for s.ctx.Err() == nil {
+		conn, err := pgx.ConnectConfig(s.ctx, cfg)
+		if err == nil {
+			_, err = conn.Exec(s.ctx, "LISTEN "+dueChannel+"; LISTEN "+overridesChannel)
+			if err == nil {
+				backoff = 100 * time.Millisecond
+				signal(s.due)
+				signal(s.overrides)
+				for {
+					n, werr := conn.WaitForNotification(s.ctx)
+					if werr != nil {
+						break
+					}
+					switch n.Channel {
+					case dueChannel:
+						signal(s.due)
+					case overridesChannel:
+						signal(s.overrides)
+					}
+				}
+			}
+			_ = conn.Close(context.Background())
+		}
+		select {
+		case <-s.ctx.Done():
+			return
+		case <-time.After(backoff):
+		}
+		backoff = min(2*backoff, 5*time.Second)
+	}
+}
+
+// Migrations are numbered files (0001_init.sql, ...). Never edit one that
+// has shipped: add the next number instead.
+//
+//go:embed migrations/*.sql
+var migrationFiles embed.FS
+
+type migration struct {
+	version int
+	name    string
+	sql     string
+}
+
+func migrations() ([]migration, error) {
+	entries, err := fs.ReadDir(migrationFiles, "migrations")
+	if err != nil {
+		return nil, fmt.Errorf("read migrations: %w", err)
+	}
+	var ms []migration
+	for _, e := range entries {
+		num, _, ok := strings.Cut(e.Name(), "_")
+		v, err := strconv.Atoi(num)
+		if !ok || err != nil || v <= 0 {
+			return nil, fmt.Errorf("migration %q: name must start with a positive number and '_'", e.Name())
+		}
+		b, err := migrationFiles.ReadFile("migrations/" + e.Name())
+		if err != nil {
+			return nil, fmt.Errorf("read migration %s: %w", e.Name(), err)
+		}
+		ms = append(ms, migration{version: v, name: e.Name(), sql: string(b)})
+	}
+	sort.Slice(ms, func(i, j int) bool { return ms[i].version < ms[j].version })
+	for i := 1; i < len(ms); i++ {
+		if ms[i].version == ms[i-1].version {
+			return nil, fmt.Errorf("migrations %s and %s share a version", ms[i-1].name, ms[i].name)
+		}
+	}
+	return ms, nil
+}
+
+// migrate applies the migrations not yet recorded in schema_migrations,
+// each in its own transaction, holding a session advisory lock so that
+// instances starting together apply each one exactly once (the others wait,
+// then find nothing to do).
+func migrate(ctx context.Context, pool *pgxpool.Pool) error {
+	ms, err := migrations()
+	if err != nil {
+		return err
+	}
+	conn, err := pool.Acquire(ctx)
+	if err != nil {
+		return fmt.Errorf("connect postgres: %w", err)
+	}
+	defer conn.Release()
+	if _, err := conn.Exec(ctx, "SELECT pg_advisory_lock($1)", migrateLockKey); err != nil {
+		return fmt.Errorf("take the migration lock: %w", err)
+	}
+	defer func() {
+		if _, err := conn.Exec(context.Background(), "SELECT pg_advisory_unlock($1)", migrateLockKey); err != nil {
+			// The lock is the session's: drop the session so it cannot stay held.
+			_ = conn.Conn().Close(context.Background())
+		}
+	}()
+	if _, err := conn.Exec(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
+		version    integer     NOT NULL PRIMARY KEY,
+		name       text        NOT NULL,
+		applied_at timestamptz NOT NULL DEFAULT now()
+	)`); err != nil {
+		return fmt.Errorf("create schema_migrations: %w", err)
+	}
+	var current int
+	if err := conn.QueryRow(ctx, "SELECT COALESCE(MAX(version), 0) FROM schema_migrations").Scan(&current); err != nil {
+		return fmt.Errorf("read schema version: %w", err)
+	}
+	if n := len(ms); n > 0 && current > ms[n-1].version {
+		return fmt.Errorf("database schema version %d is newer than this binary's %d", current, ms[n-1].version)
+	}
+	for _, m := range ms {
+		if m.version <= current {
+			continue
+		}
+		err := pgx.BeginFunc(ctx, conn, func(tx pgx.Tx) error {
+			if _, err := tx.Exec(ctx, m.sql); err != nil {
+				return err
+			}
+			_, err := tx.Exec(ctx, "INSERT INTO schema_migrations (version, name) VALUES ($1, $2)", m.version, m.name)
+			return err
+		})
+		if err != nil {
+			return fmt.Errorf("apply migration %s: %w", m.name, err)
+		}
+	}
+	return nil
+}
+
+var errNoRows = pgx.ErrNoRows
+
+func isNoRows(err error) bool { return errors.Is(err, errNoRows) }

@@ -1,0 +1,45 @@
+package store
+
+import (
+	"context"
+	"time"
+)
+
+// The interfaces below are optional: a store shared by several gateway
+// instances (store/postgres) implements them; callers check with a type
+// assertion and fall back to polling and process-local state.
+
+// Notifier is implemented by a store that can tell an instance that work
+// became due elsewhere (a message enqueued unleased, leases released, an
+// undelivered receipt that fails over), so its dispatcher wakes at once
+// instead of at its next poll.
+type Notifier interface {
+	// Notify returns a channel that receives (coalesced: capacity 1) after
+	// new due work may have appeared. It is never closed; the first call
+	// starts listening. Polling is still needed: a notification can be lost
+	// (a dropped connection), and retries come due by the clock.
+	Notify() <-chan struct{}
+}
+
+// Override is an ops override of one channel, shared by every instance.
+type Override struct {
+	Channel  string
+	Disabled bool // false: enabled again by ops (the row records who and when)
+	Reason   string
+	By       string // the API key name that set it
+	At       time.Time
+}
+
+// OverrideStore keeps ops overrides in the store, so disabling a channel on
+// one instance takes it out of every instance's routes.
+type OverrideStore interface {
+	// SetOverride records the override for o.Channel, replacing any earlier
+	// one, and tells the other instances (OverridesChanged).
+	SetOverride(ctx context.Context, o Override) error
+	// Overrides lists every recorded override, by channel name.
+	Overrides(ctx context.Context) ([]Override, error)
+	// OverridesChanged receives (coalesced) after any instance's
+	// SetOverride. Like Notify, it is a hint: reread Overrides on it and
+	// also every few seconds.
+	OverridesChanged() <-chan struct{}
+}
