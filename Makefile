@@ -43,12 +43,19 @@ test: peers postgres ## Vet, unit, integration, end-to-end, crash and short fuzz
 	@test -z "$$(gofmt -l . | tee /dev/stderr)" || { echo "gofmt: files above need formatting"; exit 1; }
 	$(GO) test -count=1 -timeout 12m $(PKGS)
 	$(GO) test -count=1 -race -timeout 10m ./routing/... ./health/... ./channels/... ./api/...
-	$(MAKE) --no-print-directory fuzz FUZZTIME=5s
+	$(MAKE) --no-print-directory fuzz FUZZTIME=4s
 
 .PHONY: fuzz
 fuzz: ## Run each fuzz target for FUZZTIME (default 60s)
 	$(GO) test -run '^$$' -fuzz '^FuzzDecodeSendRequest$$' -fuzztime $(FUZZTIME) ./api/
 	$(GO) test -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME) ./config/
+	$(GO) test -run '^$$' -fuzz '^FuzzWebhook$$' -fuzztime $(FUZZTIME) ./channels/twilio/
+	$(GO) test -run '^$$' -fuzz '^FuzzWebhook$$' -fuzztime $(FUZZTIME) ./channels/whatsappcloud/
+	$(GO) test -run '^$$' -fuzz '^FuzzRouteMatcher$$' -fuzztime $(FUZZTIME) ./routing/
+
+.PHONY: drill
+drill: ## Replay every outage scenario in drills/ and check its targets (JSON reports next to them)
+	@for f in drills/*.yaml; do echo "== $$f"; $(GO) run ./cmd/switchboard drill --scenario $$f --json $${f%.yaml}.report.json || exit 1; done
 
 .PHONY: bench
 bench: ## Load the gateway and a bare echo server; write the numbers to stdout

@@ -11,6 +11,7 @@ import (
 
 	"github.com/switchboard-gw/switchboard/health"
 	"github.com/switchboard-gw/switchboard/routing"
+	"github.com/switchboard-gw/switchboard/store"
 )
 
 // simulator is implemented by sim channels, whose mode ops and drills
@@ -159,10 +160,13 @@ func (s *Server) disableChannel(c *echo.Context) error {
 	if reason == "" {
 		reason = "disabled by ops"
 	}
+	key, _ := c.Get(ctxKeyName).(string)
+	if err := s.saveOverride(c, l.Name, true, reason, key); err != nil {
+		return err
+	}
 	if err := s.deps.Health.Disable(l.Name, reason); err != nil {
 		return err
 	}
-	key, _ := c.Get(ctxKeyName).(string)
 	s.log.Warn("channel disabled by ops", "channel", l.Name, "reason", reason, "key", key)
 	return c.JSON(http.StatusOK, s.channelView(l))
 }
@@ -172,12 +176,31 @@ func (s *Server) enableChannel(c *echo.Context) error {
 	if err != nil {
 		return err
 	}
+	key, _ := c.Get(ctxKeyName).(string)
+	if err := s.saveOverride(c, l.Name, false, "", key); err != nil {
+		return err
+	}
 	if err := s.deps.Health.Enable(l.Name); err != nil {
 		return err
 	}
-	key, _ := c.Get(ctxKeyName).(string)
 	s.log.Warn("channel enabled by ops", "channel", l.Name, "key", key)
 	return c.JSON(http.StatusOK, s.channelView(l))
+}
+
+// saveOverride records an ops override in the store, when it keeps them,
+// before it takes effect here: an override the store did not take would be
+// lost at the next restart and unseen by other instances.
+func (s *Server) saveOverride(c *echo.Context, channel string, disabled bool, reason, by string) error {
+	ovs, ok := s.deps.Store.(store.OverrideStore)
+	if !ok {
+		return nil
+	}
+	err := ovs.SetOverride(c.Request().Context(), store.Override{Channel: channel, Disabled: disabled, Reason: reason, By: by, At: s.now()})
+	if err != nil {
+		s.log.Error("save channel override", "channel", channel, "err", err)
+		return &Error{Status: http.StatusServiceUnavailable, Code: "unavailable", Message: "could not save the override; nothing changed, retry", RetryAfter: 1}
+	}
+	return nil
 }
 
 type simRequest struct {

@@ -233,6 +233,10 @@ func (g *Gateway) Run(ctx context.Context, ln net.Listener) error {
 	}
 	g.started = true
 	g.mu.Unlock()
+	ovs, hasOverrides := g.Store.(store.OverrideStore)
+	if hasOverrides {
+		g.syncOverrides(ctx, ovs)
+	}
 	srv := &http.Server{
 		Handler:           g.API,
 		ReadHeaderTimeout: 10 * time.Second,
@@ -253,6 +257,29 @@ func (g *Gateway) Run(ctx context.Context, ln net.Listener) error {
 			defer wg.Done()
 			if err := g.Callbacks.Run(cctx); err != nil {
 				errc <- fmt.Errorf("status callbacks: %w", err)
+			}
+		}()
+	}
+	if hasOverrides {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			g.watchOverrides(dctx, ovs)
+		}()
+	}
+	if n, ok := g.Store.(store.Notifier); ok {
+		// Another instance's new or released work wakes this dispatcher
+		// at once instead of at its next poll.
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				select {
+				case <-dctx.Done():
+					return
+				case <-n.Notify():
+					g.Dispatcher.Wake()
+				}
 			}
 		}()
 	}

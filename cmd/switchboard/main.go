@@ -22,6 +22,7 @@ Usage:
   switchboard config validate FILE                    check a config file
   switchboard config diff OLD NEW                     what a reload from OLD to NEW would change
   switchboard routes explain [flags]                  where a message would go, offline (--assume-down: what if)
+  switchboard drill --scenario FILE [--json OUT]      replay an outage scenario on sim channels, check its targets
   switchboard version                                 print the version
 
 Run "switchboard COMMAND -h" for a command's flags.

@@ -76,6 +76,8 @@ type Store struct {
 	isClosed  atomic.Bool
 	closeOnce sync.Once
 	closeErr  error
+
+	overrides chan struct{} // OverridesChanged; capacity 1, coalesced
 }
 
 // Open opens (creating it and its directory if needed) the database at path
@@ -154,7 +156,7 @@ func Open(ctx context.Context, path string, opts ...Option) (*Store, error) {
 		wdb.Close()
 		return nil, err
 	}
-	return &Store{read: rdb, w: w}, nil
+	return &Store{read: rdb, w: w, overrides: make(chan struct{}, 1)}, nil
 }
 
 // do submits fn to the writer and waits for the batch it lands in to commit.

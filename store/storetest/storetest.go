@@ -61,6 +61,9 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		t.Parallel()
 		RunCallbacks(t, open)
 	})
+	t.Run("Overrides", func(t *testing.T) {
+		RunOverrides(t, open)
+	})
 }
 
 // t0 is the suite's clock origin: far from the real clock so an
