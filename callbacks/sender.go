@@ -1,3 +1,9 @@
+// Package callbacks delivers status callbacks to business apps: a POST to
+// the message's callback_url on each status change, signed with the
+// sending API key's callback secret (Switchboard-Signature, the scheme
+// client.Sign and client.VerifySignature implement for both sides),
+// retried with backoff from the store's durable outbox until it is
+// delivered or the horizon passes.
 package callbacks
 
 import (
@@ -12,6 +18,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/switchboard-gw/switchboard/client"
 	"github.com/switchboard-gw/switchboard/store"
 )
 
@@ -175,7 +182,7 @@ func (s *Sender) post(ctx context.Context, cb store.Callback) error {
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("User-Agent", s.UserAgent)
 	if secret := s.Secrets(cb.Scope); secret != "" {
-		req.Header.Set(SignatureHeader, Sign(secret, cb.Payload, s.Now()))
+		req.Header.Set(client.SignatureHeader, client.Sign(cb.Payload, s.Now(), secret))
 	}
 	resp, err := s.Client.Do(req)
 	if err != nil {

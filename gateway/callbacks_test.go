@@ -16,7 +16,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/switchboard-gw/switchboard/callbacks"
+	"github.com/switchboard-gw/switchboard/client"
 	"github.com/switchboard-gw/switchboard/config"
 	"github.com/switchboard-gw/switchboard/gateway"
 	"github.com/switchboard-gw/switchboard/store"
@@ -93,7 +93,7 @@ func newHook(t *testing.T, answer func(p store.CallbackPayload, n int) int) *hoo
 		if h.answer != nil {
 			code = h.answer(p, h.seen[key])
 		}
-		h.got = append(h.got, hookCall{payload: p, body: body, signature: r.Header.Get(callbacks.SignatureHeader), answered: code})
+		h.got = append(h.got, hookCall{payload: p, body: body, signature: r.Header.Get(client.SignatureHeader), answered: code})
 		h.mu.Unlock()
 		w.WriteHeader(code)
 	}))
@@ -147,7 +147,7 @@ func verified(t *testing.T, secret string, calls []hookCall) []store.Status {
 	t.Helper()
 	var out []store.Status
 	for _, c := range calls {
-		require.NoError(t, callbacks.Verify(secret, c.signature, c.body, 5*time.Minute, time.Now()),
+		require.NoError(t, client.VerifySignature(secret, c.signature, c.body, 5*time.Minute, time.Now()),
 			"callback %s %s: signature %q", c.payload.ID, c.payload.Status, c.signature)
 		out = append(out, c.payload.Status)
 	}
@@ -198,7 +198,7 @@ func TestStatusCallbacksSignedAndInOrder(t *testing.T) {
 		require.False(t, c.payload.Duplicate)
 		require.False(t, c.payload.Timestamp.IsZero())
 	}
-	require.Error(t, callbacks.Verify(secretOf(t, tb.g, "support"), calls[0].signature, calls[0].body, 5*time.Minute, time.Now()),
+	require.Error(t, client.VerifySignature(secretOf(t, tb.g, "support"), calls[0].signature, calls[0].body, 5*time.Minute, time.Now()),
 		"signed with the sending key's secret, not another's")
 	views := tb.callbackViews(t, id, 2)
 	for i, want := range []string{"sent", "delivered"} {
@@ -280,7 +280,7 @@ func TestStatusCallbackSecretFollowsReload(t *testing.T) {
 	id := tb.send(t, withCallbackURL(otpBody, h.srv.URL))
 	calls := h.waitCalls(id, 2)
 	verified(t, "rotated-secret-0123456789", calls)
-	require.ErrorIs(t, callbacks.Verify(old, calls[0].signature, calls[0].body, 5*time.Minute, time.Now()), callbacks.ErrBadSignature)
+	require.ErrorIs(t, client.VerifySignature(old, calls[0].signature, calls[0].body, 5*time.Minute, time.Now()), client.ErrBadSignature)
 }
 
 // metricLines scrapes /metrics for the lines of one metric.
