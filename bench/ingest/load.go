@@ -176,7 +176,7 @@ func appendOTP(b []byte, n uint64, code int) []byte {
 	b = append(b, phone...)
 	b = append(b, `"},"body":"Your Acme sign-in code is `...)
 	b = fmt.Appendf(b, "%06d", code)
-	b = append(b, `. It expires in 10 minutes. Never share this code, not even with Acme staff.","subject":"Your Acme sign-in code","policy":"otp","tags":["otp","login"],"ttl":"10m","callback_url":"https://app.example.com/hooks/switchboard","metadata":{"user_id":"u-`...)
+	b = append(b, `. It expires in 10 minutes. Never share this code, not even with Acme staff.","subject":"Your Acme sign-in code","policy":"otp","tags":["otp","login"],"ttl":"10m","metadata":{"user_id":"u-`...)
 	b = strconv.AppendUint(b, n, 10)
 	b = append(b, `","ip_country":"GB"}}`...)
 	return b

@@ -99,6 +99,11 @@ func (s *Store) Enqueue(ctx context.Context, m *store.Message) (*store.Message, 
 		if rows, err := res.RowsAffected(); err != nil {
 			return nil, fmt.Errorf("insert message: %w", err)
 		} else if rows == 1 {
+			for _, tag := range n.Tags {
+				if _, err := w.st.insertTag.Exec(tag, n.ID); err != nil {
+					return nil, fmt.Errorf("index tag of %s: %w", n.ID, err)
+				}
+			}
 			return nil, nil
 		}
 		old, err := scanMessage(w.st.messageByIdem.QueryRow(n.IdempotencyScope, n.IdempotencyKey))

@@ -92,6 +92,7 @@ type stmts struct {
 	begin, rollback, commit *sql.Stmt
 
 	insertMessage, messageByIdem   *sql.Stmt
+	insertTag                      *sql.Stmt
 	claim, currentAttempt          *sql.Stmt
 	advanceOwned, advanceState     *sql.Stmt
 	upsertAttempt, advanceFinal    *sql.Stmt
@@ -116,6 +117,7 @@ func (s *stmts) prepare(ctx context.Context, conn *sql.Conn) error {
 			status, created_at, updated_at, expires_at, next_at, lease_owner, lease_until)
 			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 			ON CONFLICT (idem_scope, idem_key) WHERE idem_key <> '' DO NOTHING`},
+		{&s.insertTag, `INSERT OR IGNORE INTO message_tags (tag, message_id) VALUES (?, ?)`},
 		{&s.messageByIdem, `SELECT ` + msgCols + ` FROM messages
 			WHERE idem_scope = ? AND idem_key = ? AND idem_key <> ''`},
 
