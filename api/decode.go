@@ -23,6 +23,7 @@ type SendRequest struct {
 	To          store.Recipient   `json:"to"`
 	Body        string            `json:"body"`
 	Subject     string            `json:"subject,omitempty"`
+	HTML        string            `json:"html,omitempty"`
 	Policy      string            `json:"policy,omitempty"`
 	Tags        []string          `json:"tags,omitempty"`
 	TTL         string            `json:"ttl,omitempty"`
@@ -45,7 +46,7 @@ const (
 )
 
 var sendFields = map[string]bool{
-	"to": true, "body": true, "subject": true, "policy": true, "tags": true,
+	"to": true, "body": true, "subject": true, "html": true, "policy": true, "tags": true,
 	"ttl": true, "callback_url": true, "metadata": true,
 }
 
@@ -214,6 +215,12 @@ func (r *SendRequest) validate() error {
 	}
 	if n := utf8.RuneCountInString(r.Subject); n > maxSubjectChars || strings.ContainsAny(r.Subject, "\r\n") {
 		return unprocessable("invalid_field", "subject", "subject must be one line of at most %d characters", maxSubjectChars)
+	}
+	if !utf8.ValidString(r.HTML) {
+		return unprocessable("invalid_field", "html", "html must be valid UTF-8")
+	}
+	if n := utf8.RuneCountInString(r.HTML); n > maxBodyChars {
+		return unprocessable("invalid_field", "html", "html has %d characters; the limit is %d", n, maxBodyChars)
 	}
 	if len(r.Tags) > maxTags {
 		return unprocessable("invalid_field", "tags", "at most %d tags", maxTags)

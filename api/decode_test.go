@@ -17,7 +17,7 @@ func TestDecodeSendRequest(t *testing.T) {
 		field string
 	}{
 		{name: "minimal", body: `{"to":{"phone":"+15551234567"},"body":"hi"}`},
-		{name: "all fields", body: `{"to":{"phone":"+15551234567","whatsapp":"whatsapp:+15551234567","email":"ana@example.com","telegram":"123456789"},"body":"Your code is 1","subject":"Code","policy":"otp","tags":["otp"],"ttl":"10m","callback_url":"https://app.example.com/h","metadata":{"order":"42"}}`},
+		{name: "all fields", body: `{"to":{"phone":"+15551234567","whatsapp":"whatsapp:+15551234567","email":"ana@example.com","telegram":"123456789"},"body":"Your code is 1","subject":"Code","html":"<p>Your code is <b>1</b></p>","policy":"otp","tags":["otp"],"ttl":"10m","callback_url":"https://app.example.com/h","metadata":{"order":"42"}}`},
 		{name: "telegram username", body: `{"to":{"telegram":"@my_channel"},"body":"hi"}`},
 		{name: "empty body", body: ``, code: "invalid_json"},
 		{name: "malformed", body: `{"to":`, code: "invalid_json"},

@@ -101,6 +101,7 @@ func (s *Server) accept(ctx context.Context, scope string, req *SendRequest, ide
 		To:               req.To,
 		Body:             req.Body,
 		Subject:          req.Subject,
+		HTML:             req.HTML,
 		Tags:             req.Tags,
 		Metadata:         req.Metadata,
 		CallbackURL:      req.CallbackURL,
@@ -178,6 +179,7 @@ type MessageView struct {
 	To            store.Recipient   `json:"to"`
 	Body          string            `json:"body,omitempty"`
 	Subject       string            `json:"subject,omitempty"`
+	HTML          string            `json:"html,omitempty"`
 	Tags          []string          `json:"tags,omitempty"`
 	Metadata      map[string]string `json:"metadata,omitempty"`
 	CallbackURL   string            `json:"callback_url,omitempty"`
@@ -259,7 +261,7 @@ func messageView(m *store.Message, withBody bool) MessageView {
 		NextAttemptAt: timePtr(m.NextAt),
 	}
 	if withBody {
-		v.Body = m.Body
+		v.Body, v.HTML = m.Body, m.HTML
 	}
 	// Once delivered, an earlier channel's error is history, told by the
 	// attempts; as last_error it would read as if delivery had failed.

@@ -94,6 +94,7 @@ type SendRequest struct {
 	To          Recipient         `json:"to"`
 	Body        string            `json:"body"`
 	Subject     string            `json:"subject,omitempty"`
+	HTML        string            `json:"html,omitempty"`
 	Policy      string            `json:"policy,omitempty"`
 	Tags        []string          `json:"tags,omitempty"`
 	TTL         string            `json:"ttl,omitempty"`
@@ -143,6 +144,7 @@ type Message struct {
 	To            Recipient         `json:"to"`
 	Body          string            `json:"body,omitempty"`
 	Subject       string            `json:"subject,omitempty"`
+	HTML          string            `json:"html,omitempty"`
 	Tags          []string          `json:"tags,omitempty"`
 	Metadata      map[string]string `json:"metadata,omitempty"`
 	CallbackURL   string            `json:"callback_url,omitempty"`

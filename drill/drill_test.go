@@ -89,8 +89,88 @@ func TestParseRejects(t *testing.T) {
 			return strings.Replace(s, "route: [whatsapp, sms]", "route: [whatsapp, fax]", 1)
 		},
 		"no rate": func(s string) string { return strings.Replace(s, "rate: 40", "rate: 0", 1) },
+		"silent target on an event": func(s string) string {
+			return strings.Replace(s, "mode: down, note: loud}", "mode: down, note: loud, targets: {detected_within: 1s}}", 1)
+		},
+		"fast fallback ratio over 1": func(s string) string {
+			return strings.Replace(s, "lost: 0,", "lost: 0, min_fast_fallback_ratio: 95,", 1)
+		},
 	} {
 		_, err := Parse(name+".yaml", []byte(edit(shortLoud)))
 		require.Error(t, err, name)
 	}
+}
+
+// shortSilent is a silent outage (blackhole) from the start, with a short
+// receipt deadline so detection comes within the test's time: the window
+// (10s, the shortest allowed) holds no confirmed send from before the
+// outage, so the first min_sends deadlines to pass (2s) make it silent.
+const shortSilent = `
+name: short-silent
+duration: 8s
+drain: 15s
+traffic: {rate: 40, recipients: 50, tags: [otp]}
+timeline:
+  - {at: 0s, channel: whatsapp, mode: blackhole, note: silent}
+  - {at: 5s, channel: whatsapp, mode: up}
+targets: {lost: 0, max_failed: 0, detected_within: 4s, min_fast_fallback_ratio: 0.5, recover_within: 3s}
+gateway:
+  dispatch: {poll: 50ms}
+  channels:
+    whatsapp:
+      type: sim
+      kind: whatsapp
+      latency: 5ms
+      receipt_delay: 50ms
+      receipts: {window: 10s, min_sends: 5, canary_ratio: 0.2, recover_after: 2}
+    sms: {type: sim, kind: sms, latency: 5ms, receipt_delay: 50ms}
+  policies:
+    - name: otp
+      match: {tags: [otp]}
+      route: [whatsapp, sms]
+      receipt_timeout: {whatsapp: 2s}
+      ttl: 1m
+`
+
+// TestShortSilentDrill runs a silent outage end to end and checks that the
+// report measures detection, fast fallback and recovery (the full-size
+// numbers are drills/silent.yaml's).
+func TestShortSilentDrill(t *testing.T) {
+	sc, err := Parse("short-silent.yaml", []byte(shortSilent))
+	require.NoError(t, err)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	rep, err := Run(ctx, sc, Options{})
+	require.NoError(t, err)
+	var out strings.Builder
+	rep.Print(&out)
+	t.Log("\n" + out.String())
+
+	require.Zero(t, rep.Lost)
+	require.Zero(t, rep.Unfinished)
+	s := rep.Silent
+	require.NotNil(t, s, "no silent report")
+	require.NotNil(t, s.DetectedAfter, "whatsapp never went silent")
+	require.GreaterOrEqual(t, *s.DetectedAfter, 1.9, "silent before any deadline passed")
+	require.Positive(t, s.ReceiptWaits, "nothing waited out the deadline before detection")
+	require.Positive(t, s.SilentPosted)
+	require.NotNil(t, s.FastFallbackRatio)
+	require.NotNil(t, s.UpAt)
+	require.NotNil(t, s.HealthyAfter, "whatsapp never left silent")
+	require.NotNil(t, s.ReturnAfter, "traffic never returned to whatsapp")
+	require.Positive(t, s.Canaries)
+	silent := false
+	for _, tr := range rep.Channels["whatsapp"] {
+		silent = silent || tr.Silent
+	}
+	require.True(t, silent)
+	names := map[string]bool{}
+	for _, c := range rep.Checks {
+		names[strings.SplitN(c.Name, " ", 2)[0]] = true
+	}
+	for _, n := range []string{"detected_within", "min_fast_fallback_ratio", "recover_within"} {
+		require.True(t, names[n], "no %s check", n)
+	}
+	_, err = json.Marshal(rep)
+	require.NoError(t, err)
 }

@@ -58,8 +58,11 @@ type Report struct {
 	// up for good) (to the end of the drill if it never came back).
 	Outage *Window `json:"outage,omitempty"`
 	// Recovery is from the primary's recovery to the end of the drill.
-	Recovery *Window  `json:"recovery,omitempty"`
-	Phases   []*Phase `json:"phases"`
+	Recovery *Window `json:"recovery,omitempty"`
+	// Silent is the primary's silent outage, seen by its receipt breaker:
+	// present when the primary went silent or a silent target asks.
+	Silent *SilentReport `json:"silent,omitempty"`
+	Phases []*Phase      `json:"phases"`
 
 	Events   []EventReport           `json:"events"`
 	Channels map[string][]Transition `json:"channels"` // breaker, health and sim mode over time
@@ -109,6 +112,44 @@ type Window struct {
 	HealthDownAfter  *float64 `json:"health_down_after_s,omitempty"` // the primary's health state left healthy/degraded
 }
 
+// SilentReport is a silent outage of the primary (a blackhole: sends
+// accepted, no receipt) from its start to traffic back on the primary.
+// Offsets (*At) are seconds from the start of the traffic; *After are
+// seconds from the event they name.
+type SilentReport struct {
+	OutageAt float64 `json:"outage_at_s"` // the first non-up event on the primary
+	// SilentAt is the receipt breaker's silent_since (GET /v1/channels);
+	// DetectedAfter is OutageAt to it.
+	SilentAt      *float64 `json:"silent_at_s,omitempty"`
+	DetectedAfter *float64 `json:"detected_after_s,omitempty"`
+	// ReceiptWaits: messages that waited out a receipt deadline on the
+	// primary during the outage (the outage window's receipt_waits).
+	ReceiptWaits int `json:"receipt_waits"`
+	// Flushed: messages that were waiting on the primary when it went
+	// silent and failed over at once (reason silent, not no_receipt).
+	Flushed int `json:"flushed"`
+	// Messages posted while silent (SilentAt to HealthyAt, or the end of
+	// the traffic): how many, how many were delivered on another channel
+	// within FastWithin of their POST, and the latency of those delivered.
+	SilentPosted      int      `json:"silent_posted"`
+	FastFallback      int      `json:"fast_fallback"`
+	FastFallbackRatio *float64 `json:"fast_fallback_ratio,omitempty"`
+	FastWithinS       float64  `json:"fast_within_s"`
+	SilentLatency     Latency  `json:"silent_latency"`
+	// Canaries: canary attempts on the primary, and how many of them a
+	// delivered receipt confirmed.
+	Canaries          int `json:"canaries"`
+	CanariesDelivered int `json:"canaries_delivered"`
+	// UpAt: the event that put the primary up for good. HealthyAt: its
+	// receipt breaker left silent (canaries confirmed); HealthyAfter is
+	// UpAt to it. ReturnAfter: UpAt to the first message (not a canary)
+	// the primary delivered: traffic is back.
+	UpAt         *float64 `json:"up_at_s,omitempty"`
+	HealthyAt    *float64 `json:"healthy_at_s,omitempty"`
+	HealthyAfter *float64 `json:"healthy_after_s,omitempty"`
+	ReturnAfter  *float64 `json:"return_after_s,omitempty"`
+}
+
 // Phase is the stretch between two timeline events.
 type Phase struct {
 	Label string `json:"label"`
@@ -128,6 +169,7 @@ type Transition struct {
 	Breaker string  `json:"breaker"`
 	State   string  `json:"state"`
 	Mode    string  `json:"sim_mode"`
+	Silent  bool    `json:"silent,omitempty"` // the receipt breaker: accepting, not delivering
 }
 
 // Check is one target and how the drill did against it.
@@ -305,9 +347,11 @@ func analyze(r *run) *Report {
 	}
 	rep.Latency.Before, rep.Latency.During, rep.Latency.After = latency(before), latency(during), latency(after)
 
+	rep.Silent = a.silent(outStart, outEnd)
+
 	for _, name := range r.order {
 		for _, s := range r.samples[name] {
-			rep.Channels[name] = append(rep.Channels[name], Transition{At: off(s.at), Breaker: s.breaker, State: s.state, Mode: s.mode})
+			rep.Channels[name] = append(rep.Channels[name], Transition{At: off(s.at), Breaker: s.breaker, State: s.state, Mode: s.mode, Silent: s.silent})
 		}
 	}
 	rep.check(sc, r)
@@ -419,6 +463,129 @@ func (a *analysis) window(from, to time.Time) *Window {
 	return w
 }
 
+// isCanary: a canary attempt (a copy sent through a silent channel to see
+// whether it delivers again).
+func isCanary(at store.Attempt) bool { return at.Reason == "canary" || at.Info == "canary" }
+
+func isDelivered(at store.Attempt) bool {
+	return (at.Status == store.AttemptDelivered || at.Status == store.AttemptRead) && !at.DeliveredAt.IsZero()
+}
+
+// silent describes the primary's silent outage: nil when there was no
+// outage, or the primary never went silent and no silent target asks.
+func (a *analysis) silent(outStart, outEnd time.Time) *SilentReport {
+	r, sc := a.r, a.r.sc
+	t := sc.Targets
+	if outStart.IsZero() && !t.silentTargets() {
+		return nil
+	}
+	off := func(t time.Time) *float64 { v := round(t.Sub(r.t0).Seconds()); return &v }
+	after := func(t, from time.Time) *float64 { v := round(t.Sub(from).Seconds()); return &v }
+	// The first time the primary went silent in the outage, and when it
+	// came back from it. The breaker's own times (silent_since,
+	// recovered_at) when known, else when the sampler saw the change.
+	var silentAt, healthyAt time.Time
+	for _, s := range a.samples {
+		if outStart.IsZero() || s.at.Before(outStart) {
+			continue
+		}
+		at := s.since
+		if at.IsZero() {
+			at = s.at
+		}
+		if silentAt.IsZero() {
+			if s.silent {
+				silentAt = at
+			}
+			continue
+		}
+		if !s.silent {
+			healthyAt = at
+			break
+		}
+	}
+	if silentAt.IsZero() && !t.silentTargets() {
+		return nil
+	}
+	within := time.Second
+	if t.FastFallbackWithin != nil {
+		within = t.FastFallbackWithin.D()
+	}
+	sr := &SilentReport{FastWithinS: within.Seconds()}
+	if !outStart.IsZero() {
+		sr.OutageAt = *off(outStart)
+		sr.ReceiptWaits = a.window(outStart, endOr(outEnd, r.finished)).ReceiptWaits
+	}
+	if !silentAt.IsZero() {
+		sr.SilentAt, sr.DetectedAfter = off(silentAt), after(silentAt, maxTime(outStart, r.t0))
+	}
+	if !outEnd.IsZero() {
+		sr.UpAt = off(outEnd)
+	}
+	if !healthyAt.IsZero() {
+		sr.HealthyAt = off(healthyAt)
+		if !outEnd.IsZero() {
+			sr.HealthyAfter = after(healthyAt, outEnd)
+		}
+	}
+	silentEnd := endOr(healthyAt, r.tEnd)
+	var lats []time.Duration
+	var firstReturn time.Time
+	for _, x := range a.msgs {
+		posted := !silentAt.IsZero() && !x.p.at.Before(silentAt) && x.p.at.Before(silentEnd)
+		fast := false
+		var fellBack time.Time
+		for _, at := range x.m.History {
+			if at.Channel != sc.Primary {
+				if posted && isDelivered(at) && (fellBack.IsZero() || at.DeliveredAt.Before(fellBack)) {
+					fellBack = at.DeliveredAt
+				}
+				continue
+			}
+			if isCanary(at) {
+				sr.Canaries++
+				if isDelivered(at) {
+					sr.CanariesDelivered++
+				}
+				continue
+			}
+			if at.Reason == "silent" && at.ProviderID != "" && !silentAt.IsZero() && !at.StartedAt.After(silentAt) {
+				sr.Flushed++
+			}
+			if !outEnd.IsZero() && isDelivered(at) && !at.StartedAt.Before(outEnd) && (firstReturn.IsZero() || at.DeliveredAt.Before(firstReturn)) {
+				firstReturn = at.DeliveredAt
+			}
+		}
+		if !posted {
+			continue
+		}
+		sr.SilentPosted++
+		if !fellBack.IsZero() {
+			lats = append(lats, fellBack.Sub(x.p.at))
+			fast = fellBack.Sub(x.p.at) <= within
+		}
+		if fast {
+			sr.FastFallback++
+		}
+	}
+	sr.SilentLatency = latency(lats)
+	if sr.SilentPosted > 0 {
+		v := math.Round(float64(sr.FastFallback)/float64(sr.SilentPosted)*10000) / 10000
+		sr.FastFallbackRatio = &v
+	}
+	if !firstReturn.IsZero() {
+		sr.ReturnAfter = after(firstReturn, outEnd)
+	}
+	return sr
+}
+
+func endOr(t, otherwise time.Time) time.Time {
+	if t.IsZero() {
+		return otherwise
+	}
+	return t
+}
+
 func (rep *Report) check(sc *Scenario, r *run) {
 	add := func(name, want, got string, ok bool) {
 		rep.Checks = append(rep.Checks, Check{Name: name, Want: want, Got: got, OK: ok})
@@ -467,6 +634,7 @@ func (rep *Report) check(sc *Scenario, r *run) {
 		ret = rep.Recovery.ReturnAfter
 	}
 	rep.checkWindow("", sc.Primary, &t, o, ret)
+	rep.checkSilent(sc.Primary, &t)
 	for i, e := range r.events {
 		if e.Targets == nil {
 			continue
@@ -516,6 +684,37 @@ func (rep *Report) checkWindow(prefix, primary string, t *Targets, w *Window, re
 	}
 }
 
+// checkSilent checks the silent-outage targets against rep.Silent.
+func (rep *Report) checkSilent(primary string, t *Targets) {
+	add := func(name, want, got string, ok bool) {
+		rep.Checks = append(rep.Checks, Check{Name: name, Want: want, Got: got, OK: ok})
+	}
+	s := rep.Silent
+	if s == nil {
+		s = &SilentReport{}
+	}
+	within := func(name string, limit *Duration, got *float64) {
+		if limit == nil {
+			return
+		}
+		if got == nil {
+			add(name, "<= "+limit.String(), "never", false)
+			return
+		}
+		add(name, "<= "+limit.String(), fmt.Sprintf("%.3fs", *got), *got <= limit.D().Seconds())
+	}
+	within("detected_within (outage start -> "+primary+" silent)", t.DetectedWithin, s.DetectedAfter)
+	if r := t.MinFastFallbackRatio; r != nil {
+		name := fmt.Sprintf("min_fast_fallback_ratio (posted while %s silent, delivered on a fallback within %gs)", primary, s.FastWithinS)
+		if s.FastFallbackRatio == nil {
+			add(name, fmt.Sprintf(">= %g", *r), "no message posted while silent", false)
+		} else {
+			add(name, fmt.Sprintf(">= %g", *r), fmt.Sprintf("%.4f (%d of %d)", *s.FastFallbackRatio, s.FastFallback, s.SilentPosted), *s.FastFallbackRatio >= *r)
+		}
+	}
+	within("recover_within ("+primary+" up -> first message it delivers, not a canary)", t.RecoverWithin, s.ReturnAfter)
+}
+
 // Missed lists the checks that failed.
 func (rep *Report) Missed() []Check {
 	var out []Check
@@ -551,6 +750,18 @@ func (rep *Report) Print(w io.Writer) {
 	if rc := rep.Recovery; rc != nil {
 		p("  recovery at %.1fs: %s accepts again after %s", rc.From, rep.Primary, secs(rc.ReturnAfter))
 	}
+	if s := rep.Silent; s != nil {
+		ratio := "n/a"
+		if s.FastFallbackRatio != nil {
+			ratio = fmt.Sprintf("%.2f%%", *s.FastFallbackRatio*100)
+		}
+		p("  silent outage of %s from %.1fs: detected (silent_since %s) after %s; %d messages waited out the receipt deadline, %d waiting failed over at detection",
+			rep.Primary, s.OutageAt, secs(s.SilentAt), secs(s.DetectedAfter), s.ReceiptWaits, s.Flushed)
+		p("    posted while silent: %d, delivered on a fallback within %gs: %d (%s); their delivery %s; canaries %d (%d delivered)",
+			s.SilentPosted, s.FastWithinS, s.FastFallback, ratio, s.SilentLatency, s.Canaries, s.CanariesDelivered)
+		p("    recovery: %s up at %s, healthy again (silent cleared) after %s, first message delivered by %s after %s",
+			rep.Primary, secs(s.UpAt), secs(s.HealthyAfter), rep.Primary, secs(s.ReturnAfter))
+	}
 	p("  phases:")
 	for _, ph := range rep.Phases {
 		p("    [%5.1fs %5.1fs) %-34s posted %4d delivered %s failed %d expired %d | %s fail-calls %d (%d msgs) rcpt-waits %d | %s",
@@ -559,7 +770,11 @@ func (rep *Report) Print(w io.Writer) {
 	}
 	p("  %s over time:", rep.Primary)
 	for _, t := range rep.Channels[rep.Primary] {
-		p("    %6.2fs breaker %-9s state %-9s sim %s", t.At, t.Breaker, t.State, t.Mode)
+		silent := ""
+		if t.Silent {
+			silent = " SILENT (receipts)"
+		}
+		p("    %6.2fs breaker %-9s state %-9s sim %s%s", t.At, t.Breaker, t.State, t.Mode, silent)
 	}
 	verdict := "PASS"
 	if !rep.Pass {

@@ -46,6 +46,12 @@ type post struct {
 type sample struct {
 	at                   time.Time
 	breaker, state, mode string
+	// silent: the receipt breaker says the channel accepts messages but
+	// does not deliver them (GET /v1/channels shows state "silent"). since
+	// is the breaker's own time for the latest change: its silent_since
+	// when silent, its recovered_at when it came back (zero: never silent).
+	silent bool
+	since  time.Time
 }
 
 // appliedEvent is a timeline event as it was applied.
@@ -152,8 +158,26 @@ func Run(ctx context.Context, sc *Scenario, o Options) (*Report, error) {
 				if hs, ok := g.Health.Status(l.Name); ok {
 					s.state = string(hs.State)
 				}
+				rh := l.ReceiptHealth()
+				s.silent = rh.Silent() // an atomic load: cheap every tick
 				prev := r.samples[l.Name]
-				if n := len(prev); n == 0 || prev[n-1].breaker != s.breaker || prev[n-1].state != s.state || prev[n-1].mode != s.mode {
+				n := len(prev)
+				if n > 0 {
+					s.since = prev[n-1].since
+				}
+				if rh != nil && (n == 0 || prev[n-1].silent != s.silent) {
+					// The breaker's own times, as GET /v1/channels shows
+					// them (silent_since), read only when silent changes.
+					st := rh.Stats(now)
+					s.silent = st.Silent
+					switch {
+					case st.Silent:
+						s.since = st.SilentSince
+					case !st.RecoveredAt.IsZero():
+						s.since = st.RecoveredAt
+					}
+				}
+				if n == 0 || prev[n-1].breaker != s.breaker || prev[n-1].state != s.state || prev[n-1].mode != s.mode || prev[n-1].silent != s.silent {
 					r.samples[l.Name] = append(prev, s)
 				}
 			}

@@ -18,6 +18,8 @@
 //	  - {at: 20s, channel: whatsapp, mode: up}
 //	  - {at: 25s, channel: "*", mode: down}   # "*": every channel
 //	targets: {lost: 0, max_failed_calls: 12, breaker_open_within: 1s}
+//	# silent outages (a blackhole on a channel with receipts), see drills/silent.yaml:
+//	# targets: {detected_within: 61s, min_fast_fallback_ratio: 0.95, recover_within: 1.5s}
 //	gateway:                      # the gateway config's own keys
 //	  dispatch: {poll: 50ms}
 //	  channels: {whatsapp: {type: sim, kind: whatsapp, ...}, ...}
@@ -158,6 +160,27 @@ type Targets struct {
 	// MaxP99During: p99 delivery latency of messages posted during the
 	// outage.
 	MaxP99During *Duration `yaml:"max_p99_during" json:"max_p99_during,omitempty"`
+
+	// Silent outages (the receipt breaker); scenario-level only.
+	//
+	// DetectedWithin: outage start (the first non-up event on the primary)
+	// to the primary's receipt breaker declaring it silent (silent_since).
+	DetectedWithin *Duration `yaml:"detected_within" json:"detected_within,omitempty"`
+	// MinFastFallbackRatio: of the messages posted while the primary was
+	// silent (from silent_since to its recovery, or the end of the
+	// traffic), the share delivered on another channel within
+	// FastFallbackWithin of their POST.
+	MinFastFallbackRatio *float64 `yaml:"min_fast_fallback_ratio" json:"min_fast_fallback_ratio,omitempty"`
+	// FastFallbackWithin: the delay that counts as fast; default 1s.
+	FastFallbackWithin *Duration `yaml:"fast_fallback_within" json:"fast_fallback_within,omitempty"`
+	// RecoverWithin: the primary set up for good to the first message (not
+	// a canary) the primary delivers again: traffic has returned.
+	RecoverWithin *Duration `yaml:"recover_within" json:"recover_within,omitempty"`
+}
+
+// silentTargets says whether t sets any of the silent-outage targets.
+func (t *Targets) silentTargets() bool {
+	return t.DetectedWithin != nil || t.MinFastFallbackRatio != nil || t.FastFallbackWithin != nil || t.RecoverWithin != nil
 }
 
 // Load reads and checks a scenario file.
@@ -254,6 +277,15 @@ func (sc *Scenario) check(name string) error {
 		if !slices.Contains(sim.Modes, e.Mode) {
 			bad("%s.mode: unknown sim mode %q (want one of %s)", p, e.Mode, strings.Join(sim.Modes, ", "))
 		}
+		if e.Targets != nil && e.Targets.silentTargets() {
+			bad("%s.targets: detected_within, min_fast_fallback_ratio, fast_fallback_within and recover_within are scenario-level targets", p)
+		}
+	}
+	if r := sc.Targets.MinFastFallbackRatio; r != nil && (*r <= 0 || *r > 1) {
+		bad("targets.min_fast_fallback_ratio: want a share above 0 and at most 1 (0.95 is 95%%), got %g", *r)
+	}
+	if d := sc.Targets.FastFallbackWithin; d != nil && *d <= 0 {
+		bad("targets.fast_fallback_within: must be > 0")
 	}
 	if sc.Drain == 0 && sc.policy != nil {
 		ttl := sc.policy.TTL.D()

@@ -116,6 +116,7 @@ policies:
 		res, err := send.Send(context.Background(), &client.SendRequest{
 			To:   client.Recipient{WhatsApp: "+15551230000", Phone: "+15551230000", Email: fmt.Sprintf("ana+%d@example.com", i)},
 			Body: fmt.Sprintf("Your code is %06d", i), Subject: "Your code", Policy: "otp",
+			HTML: fmt.Sprintf("<p>Your code is <b>%06d</b></p>", i),
 		}, "")
 		require.NoError(t, err)
 		return res.ID
@@ -155,9 +156,15 @@ policies:
 	}
 
 	// Silent: Twilio (Prism) accepts WhatsApp and SMS, no receipt ever
-	// comes; each waits out its deadline and the email reaches maildev.
+	// comes; each waits out its deadline and the email reaches maildev,
+	// with the message's HTML part.
 	silent := post(1)
 	waitEmail(silent)
+	resp, err := http.Get(mail.WebURL + "/api/email")
+	require.NoError(t, err)
+	inbox, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	require.Contains(t, string(inbox), "Your code is <b>000001</b>", "the HTML alternative reached the mailbox")
 	m := attempts(silent)
 	require.Len(t, m.Attempts, 3, "%+v", m.Attempts)
 	require.Equal(t, "whatsapp", m.Attempts[0].Channel)

@@ -44,6 +44,15 @@ type Dispatcher struct {
 	// likely waiting; a finishing worker then wakes the claim loop.
 	moreDue  atomic.Bool
 	stopping atomic.Bool // set at shutdown: finish the send in flight, start no new one
+
+	// held: ids of the messages this dispatcher holds a lease on and has
+	// not finished with (handed over, claimed, or being processed), with a
+	// count in case the same id is held twice. Their leases are renewed
+	// every lease/3 while Run runs (see renewLoop).
+	heldMu sync.Mutex
+	held   map[string]int
+	// renewTicker makes the renewal ticker; tests replace it.
+	renewTicker func(every time.Duration) (<-chan time.Time, func())
 }
 
 // DispatcherOptions configures NewDispatcher.
@@ -61,6 +70,11 @@ func NewDispatcher(s store.Store, r *Router, cfg config.Dispatch, o DispatcherOp
 		store: s, cfg: cfg, owner: o.Owner, log: o.Logger, now: o.Now, obs: o.Observer,
 		rnd:  rand.Float64,
 		wake: make(chan struct{}, 1),
+		held: map[string]int{},
+		renewTicker: func(every time.Duration) (<-chan time.Time, func()) {
+			t := time.NewTicker(every)
+			return t.C, t.Stop
+		},
 	}
 	if d.log == nil {
 		d.log = slog.Default()
@@ -112,11 +126,13 @@ func (d *Dispatcher) Unreserve() { d.reserved.Add(-1) }
 // Submit hands a message stored leased to this dispatcher straight to it.
 // It never blocks: Reserve guaranteed the room.
 func (d *Dispatcher) Submit(m *store.Message) {
+	d.hold(m.ID)
 	select {
 	case d.local <- m:
 	default:
 		// Unreachable while callers pair Reserve with Submit; if it ever
 		// happens the lease expires and Claim picks the message up.
+		d.unhold(m.ID)
 		d.reserved.Add(-1)
 		d.log.Error("dispatch hand-off queue full; message left to the claim loop", "id", m.ID)
 	}
@@ -143,11 +159,21 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 	sem := make(chan struct{}, d.cfg.Workers)
 	timer := time.NewTimer(0)
 	defer timer.Stop()
+	// Leases are renewed until the last in-flight message is recorded,
+	// which at shutdown is after ctx is done.
+	stopRenew := make(chan struct{})
+	renewDone := make(chan struct{})
+	go func() {
+		defer close(renewDone)
+		d.renewLoop(stopRenew)
+	}()
 	for {
 		select {
 		case <-ctx.Done():
 			d.stopping.Store(true)
 			d.inflight.Wait()
+			close(stopRenew)
+			<-renewDone
 			// A fresh context: the run context is already cancelled, and
 			// releasing leases is what lets a restart pick the work up at once.
 			rctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
@@ -195,6 +221,9 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 			}
 			d.moreDue.Store(len(msgs) == limit)
 			for _, m := range msgs {
+				d.hold(m.ID)
+			}
+			for _, m := range msgs {
 				d.start(ctx, sem, m)
 			}
 			if len(msgs) < limit {
@@ -211,12 +240,14 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 	}
 }
 
-// start runs Process for m on a worker, waiting for a free one.
+// start runs Process for m on a worker, waiting for a free one. m is held
+// (see hold) until Process returns.
 func (d *Dispatcher) start(_ context.Context, sem chan struct{}, m *store.Message) {
 	sem <- struct{}{}
 	d.inflight.Add(1)
 	go func() {
 		defer func() {
+			d.unhold(m.ID)
 			<-sem
 			d.inflight.Done()
 			if d.moreDue.Load() {
@@ -225,6 +256,75 @@ func (d *Dispatcher) start(_ context.Context, sem chan struct{}, m *store.Messag
 		}()
 		d.Process(m)
 	}()
+}
+
+// hold adds id to the messages whose leases renewLoop keeps alive.
+func (d *Dispatcher) hold(id string) {
+	d.heldMu.Lock()
+	d.held[id]++
+	d.heldMu.Unlock()
+}
+
+// unhold undoes one hold of id.
+func (d *Dispatcher) unhold(id string) {
+	d.heldMu.Lock()
+	if d.held[id] <= 1 {
+		delete(d.held, id)
+	} else {
+		d.held[id]--
+	}
+	d.heldMu.Unlock()
+}
+
+// heldIDs returns the ids of the held messages.
+func (d *Dispatcher) heldIDs() []string {
+	d.heldMu.Lock()
+	defer d.heldMu.Unlock()
+	ids := make([]string, 0, len(d.held))
+	for id := range d.held {
+		ids = append(ids, id)
+	}
+	return ids
+}
+
+// renewLoop renews the leases of the held messages every lease/3 until
+// stop is closed, so a message whose route takes longer than one lease
+// (several slow channels, each up to its send_timeout) is not claimed by
+// another instance while this one still works on it.
+func (d *Dispatcher) renewLoop(stop <-chan struct{}) {
+	tick, halt := d.renewTicker(d.renewEvery())
+	defer halt()
+	for {
+		select {
+		case <-stop:
+			return
+		case <-tick:
+			d.renewLeases()
+		}
+	}
+}
+
+func (d *Dispatcher) renewEvery() time.Duration { return max(d.cfg.Lease.D()/3, time.Millisecond) }
+
+// renewLeases extends the leases of the held messages to now + lease in one
+// store call. A lease that was lost (it expired and another process claimed
+// the message) is not renewed: that message's Advance reports ErrLeaseLost.
+// Ids whose Advance just cleared the lease are skipped the same way.
+func (d *Dispatcher) renewLeases() {
+	ids := d.heldIDs()
+	if len(ids) == 0 {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), d.renewEvery())
+	defer cancel()
+	n, err := d.store.RenewLeases(ctx, d.owner, ids, d.now().Add(d.cfg.Lease.D()))
+	if err != nil {
+		d.log.Error("renew leases", "messages", len(ids), "err", err)
+		return
+	}
+	if d.log.Enabled(ctx, slog.LevelDebug) {
+		d.log.Debug("renewed leases", "held", len(ids), "renewed", n)
+	}
 }
 
 // Process takes one claimed message one step further and records the result.
@@ -527,7 +627,7 @@ func (d *Dispatcher) send(ctx context.Context, lane *Lane, m *store.Message) (ch
 	sctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	msg := &channels.Message{
-		ID: m.ID, To: AddressFor(m.To, lane.Kind), Body: m.Body, Subject: m.Subject, Metadata: m.Metadata,
+		ID: m.ID, To: AddressFor(m.To, lane.Kind), Body: m.Body, Subject: m.Subject, HTML: m.HTML, Metadata: m.Metadata,
 	}
 	return lane.send(func() (channels.Result, error) {
 		start := time.Now()

@@ -97,6 +97,7 @@ type Message struct {
 	To          Recipient
 	Body        string
 	Subject     string
+	HTML        string // optional HTML alternative to Body (email)
 	Tags        []string
 	Metadata    map[string]string
 	CallbackURL string
@@ -332,6 +333,13 @@ type Store interface {
 	// was claimed (nothing claims a final message; the owner's Advance drops
 	// that lease as usual).
 	Release(ctx context.Context, owner string) error
+	// RenewLeases sets LeaseUntil = until on each of ids still leased by
+	// owner (LeaseOwner == owner, even if LeaseUntil passed and nobody
+	// claimed it since), so a message that takes longer than one lease to
+	// process is not claimed by another process meanwhile. Ids not leased by
+	// owner (lost, advanced, released, unknown) are skipped silently; it
+	// returns how many were renewed. Nothing else changes (not UpdatedAt).
+	RenewLeases(ctx context.Context, owner string, ids []string, until time.Time) (renewed int, err error)
 	// RecordReceipt applies a provider's delivery report. No attempt with
 	// (Channel, ProviderID): ErrNotFound. Message leases are never touched.
 	RecordReceipt(ctx context.Context, p ReceiptParams) (ReceiptResult, error)

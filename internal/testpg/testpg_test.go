@@ -28,13 +28,3 @@ func TestDatabasesAreSeparate(t *testing.T) {
 	require.NoError(t, cb.QueryRow(ctx, "SELECT count(*) FROM pg_tables WHERE tablename = 'only_in_a'").Scan(&n))
 	require.Zero(t, n)
 }
-
-func TestWithDatabase(t *testing.T) {
-	t.Parallel()
-	got, err := withDatabase("postgres://u:p@h:5/postgres?sslmode=disable", "x")
-	require.NoError(t, err)
-	require.Equal(t, "postgres://u:p@h:5/x?sslmode=disable", got)
-	got, err = withDatabase("host=h user=u", "x")
-	require.NoError(t, err)
-	require.Equal(t, "host=h user=u dbname=x", got)
-}

@@ -14,7 +14,7 @@ import (
 var msgColNames = []string{"id", "idem_scope", "idem_key", "request_hash", "policy", "route",
 	"to_phone", "to_whatsapp", "to_email", "to_telegram", "body", "subject", "tags", "metadata", "callback_url",
 	"status", "channel", "step", "tries", "attempts", "duplicate", "last_error",
-	"created_at", "updated_at", "expires_at", "next_at", "lease_owner", "lease_until"}
+	"created_at", "updated_at", "expires_at", "next_at", "lease_owner", "lease_until", "html"}
 
 var msgCols = strings.Join(msgColNames, ", ")
 
@@ -101,7 +101,7 @@ func scanMessage(sc scanner, extra ...any) (*store.Message, error) {
 	dest := []any{&m.ID, &m.IdempotencyScope, &m.IdempotencyKey, &m.RequestHash, &m.Policy, &m.Route,
 		&phone, &whatsapp, &email, &telegram, &m.Body, &m.Subject, &m.Tags, &metadata, &m.CallbackURL,
 		&status, &m.Channel, &m.Step, &m.Tries, &m.Attempts, &m.Duplicate, &m.LastError,
-		&created, &updated, &expires, &next, &m.LeaseOwner, &leaseEnd}
+		&created, &updated, &expires, &next, &m.LeaseOwner, &leaseEnd, &m.HTML}
 	if err := sc.Scan(append(dest, extra...)...); err != nil {
 		return nil, err
 	}

@@ -21,8 +21,8 @@ import (
 
 var insertMessageSQL = `INSERT INTO messages (id, idem_scope, idem_key, request_hash, policy, route,
 	to_phone, to_whatsapp, to_email, to_telegram, body, subject, tags, metadata, callback_url,
-	status, created_at, updated_at, expires_at, next_at, lease_owner, lease_until)
-	VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22)
+	status, created_at, updated_at, expires_at, next_at, lease_owner, lease_until, html)
+	VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23)
 	ON CONFLICT (idem_scope, idem_key) WHERE idem_key <> '' DO NOTHING`
 
 // Enqueue stores a new message, pre-claimed when m carries a lease.
@@ -43,6 +43,7 @@ func (s *Store) Enqueue(ctx context.Context, m *store.Message) (*store.Message, 
 		To:               m.To,
 		Body:             m.Body,
 		Subject:          m.Subject,
+		HTML:             m.HTML,
 		Tags:             slices.Clone(m.Tags),
 		Metadata:         maps.Clone(m.Metadata),
 		CallbackURL:      m.CallbackURL,
@@ -92,7 +93,7 @@ func (s *Store) Enqueue(ctx context.Context, m *store.Message) (*store.Message, 
 		n.Policy, orEmpty(n.Route),
 		nullIfEmpty(n.To.Phone), nullIfEmpty(n.To.WhatsApp), nullIfEmpty(n.To.Email), nullIfEmpty(n.To.Telegram),
 		n.Body, n.Subject, orEmpty(n.Tags), meta, n.CallbackURL,
-		string(n.Status), n.CreatedAt, n.UpdatedAt, ts(n.ExpiresAt), n.NextAt, n.LeaseOwner, ts(n.LeaseUntil))
+		string(n.Status), n.CreatedAt, n.UpdatedAt, ts(n.ExpiresAt), n.NextAt, n.LeaseOwner, ts(n.LeaseUntil), n.HTML)
 	if err != nil {
 		return nil, false, s.wrap(err, "insert message")
 	}

@@ -68,7 +68,7 @@ func scanMessage(sc scanner, extra ...any) (*store.Message, error) {
 	dest := []any{&m.ID, &m.IdempotencyScope, &m.IdempotencyKey, &m.RequestHash, &m.Policy, &route,
 		&phone, &whatsapp, &email, &telegram, &m.Body, &m.Subject, &tags, &metadata, &m.CallbackURL,
 		&status, &m.Channel, &m.Step, &m.Tries, &m.Attempts, &m.Duplicate, &m.LastError,
-		&created, &updated, &expires, &next, &m.LeaseOwner, &leaseEnd}
+		&created, &updated, &expires, &next, &m.LeaseOwner, &leaseEnd, &m.HTML}
 	if err := sc.Scan(append(dest, extra...)...); err != nil {
 		return nil, err
 	}

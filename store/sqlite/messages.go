@@ -34,6 +34,7 @@ func (s *Store) Enqueue(ctx context.Context, m *store.Message) (*store.Message, 
 		To:               m.To,
 		Body:             m.Body,
 		Subject:          m.Subject,
+		HTML:             m.HTML,
 		Tags:             slices.Clone(m.Tags),
 		Metadata:         maps.Clone(m.Metadata),
 		CallbackURL:      m.CallbackURL,
@@ -87,7 +88,7 @@ func (s *Store) Enqueue(ctx context.Context, m *store.Message) (*store.Message, 
 		nullIfEmpty(n.To.Phone), nullIfEmpty(n.To.WhatsApp), nullIfEmpty(n.To.Email), nullIfEmpty(n.To.Telegram),
 		n.Body, n.Subject, string(tags), string(meta), n.CallbackURL,
 		string(n.Status), n.CreatedAt.UnixNano(), n.UpdatedAt.UnixNano(), nanos(n.ExpiresAt), n.NextAt.UnixNano(),
-		n.LeaseOwner, nanos(n.LeaseUntil)}
+		n.LeaseOwner, nanos(n.LeaseUntil), n.HTML}
 
 	v, err := s.do(ctx, func(w *writer) (any, error) {
 		// ON CONFLICT DO NOTHING then SELECT: the insert itself decides which

@@ -218,7 +218,7 @@ func TestFailingOpDoesNotFailItsBatch(t *testing.T) {
 	wg.Go(func() {
 		_, err := s.do(ctx, func(w *writer) (any, error) {
 			if _, err := w.st.insertMessage.Exec(half.ID, "", "", "", "", "[]", nil, nil, nil, nil, "", "", "[]", "{}", "",
-				"queued", int64(1), int64(1), nil, int64(1), "", nil); err != nil {
+				"queued", int64(1), int64(1), nil, int64(1), "", nil, ""); err != nil {
 				return nil, err
 			}
 			return nil, errors.New("changed my mind")

@@ -12,7 +12,7 @@ import (
 const msgCols = `id, idem_scope, idem_key, request_hash, policy, route,
 	to_phone, to_whatsapp, to_email, to_telegram, body, subject, tags, metadata, callback_url,
 	status, channel, step, tries, attempts, duplicate, last_error,
-	created_at, updated_at, expires_at, next_at, lease_owner, lease_until`
+	created_at, updated_at, expires_at, next_at, lease_owner, lease_until, html`
 
 const attCols = `message_id, seq, step, channel, status, provider_id, error_class, error,
 	info, reason, ambiguous, late, started_at, ended_at, delivered_at`
@@ -114,8 +114,8 @@ func (s *stmts) prepare(ctx context.Context, conn *sql.Conn) error {
 
 		{&s.insertMessage, `INSERT INTO messages (id, idem_scope, idem_key, request_hash, policy, route,
 			to_phone, to_whatsapp, to_email, to_telegram, body, subject, tags, metadata, callback_url,
-			status, created_at, updated_at, expires_at, next_at, lease_owner, lease_until)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+			status, created_at, updated_at, expires_at, next_at, lease_owner, lease_until, html)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 			ON CONFLICT (idem_scope, idem_key) WHERE idem_key <> '' DO NOTHING`},
 		{&s.insertTag, `INSERT OR IGNORE INTO message_tags (tag, message_id) VALUES (?, ?)`},
 		{&s.messageByIdem, `SELECT ` + msgCols + ` FROM messages

@@ -41,6 +41,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"AdvanceNextAtZeroNotDue", testAdvanceNextAtZeroNotDue},
 		{"StatusNeverMovesBackwards", testStatusNeverMovesBackwards},
 		{"Release", testRelease},
+		{"RenewLeases", testRenewLeases},
 		{"Receipts", testReceipts},
 		{"ReceiptNotFound", testReceiptNotFound},
 		{"ListFilters", testListFilters},
@@ -193,6 +194,7 @@ func testEnqueueRoundTrip(t *testing.T, open func(t *testing.T) store.Store) {
 		To:               store.Recipient{Phone: "+15551234567", WhatsApp: "+15557654321", Email: "ana@example.com", Telegram: "123456789"},
 		Body:             "Your code is 123456 – ünïcode ✓",
 		Subject:          "Your sign-in code",
+		HTML:             "<p>Your code is <b>123456</b></p>",
 		Tags:             []string{"otp", "signin"},
 		Metadata:         map[string]string{"order": "42", "customer": "ana"},
 		CallbackURL:      "https://app.example.com/hooks/switchboard",
@@ -210,7 +212,7 @@ func testEnqueueRoundTrip(t *testing.T, open func(t *testing.T) store.Store) {
 	want := store.Message{
 		ID: in.ID, IdempotencyScope: in.IdempotencyScope, IdempotencyKey: in.IdempotencyKey,
 		RequestHash: in.RequestHash, Policy: in.Policy, Route: in.Route, To: in.To, Body: in.Body,
-		Subject: in.Subject, Tags: in.Tags, Metadata: in.Metadata, CallbackURL: in.CallbackURL,
+		Subject: in.Subject, HTML: in.HTML, Tags: in.Tags, Metadata: in.Metadata, CallbackURL: in.CallbackURL,
 		Status: store.StatusQueued, CreatedAt: t0, UpdatedAt: t0, ExpiresAt: in.ExpiresAt, NextAt: in.NextAt,
 		LeaseOwner: "someone", LeaseUntil: t0.Add(time.Hour),
 	}
