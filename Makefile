@@ -58,9 +58,11 @@ drill: ## Replay every outage scenario in drills/ and check its targets (JSON re
 	@for f in drills/*.yaml; do echo "== $$f"; $(GO) run ./cmd/switchboard drill --scenario $$f --json $${f%.yaml}.report.json || exit 1; done
 
 .PHONY: bench
-bench: ## Load the gateway and a bare echo server; write the numbers to stdout
+bench: postgres ## Load the gateway (SQLite; PostgreSQL with 1 and 3 instances) and a bare echo server
 	$(GO) test -run '^$$' -bench . -benchtime 3s ./store/sqlite/
 	$(GO) run ./bench/ingest -duration 10s -connections 64
+	$(GO) run ./bench/ingest -only gateway -duration 10s -connections 64 -store postgres
+	$(GO) run ./bench/ingest -only gateway -duration 10s -connections 64 -store postgres -instances 3
 
 .PHONY: crash
 crash: ## Longer crash campaign: SIGKILL mid-flight, restart, account for every message

@@ -3,6 +3,7 @@ package drill
 import (
 	"context"
 	"encoding/json"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -173,4 +174,17 @@ func TestShortSilentDrill(t *testing.T) {
 	}
 	_, err = json.Marshal(rep)
 	require.NoError(t, err)
+}
+
+// TestScenariosParse loads every scenario in drills/ (running them is
+// `make drill`).
+func TestScenariosParse(t *testing.T) {
+	t.Parallel()
+	files, err := filepath.Glob("../drills/*.yaml")
+	require.NoError(t, err)
+	require.NotEmpty(t, files)
+	for _, f := range files {
+		_, err := Load(f)
+		require.NoError(t, err, f)
+	}
 }

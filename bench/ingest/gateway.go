@@ -14,12 +14,14 @@ import (
 	"os/exec"
 	"os/signal"
 	"runtime/pprof"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
 	"time"
 
-	_ "modernc.org/sqlite" // the backlog sampler reads the gateway's database
+	_ "github.com/jackc/pgx/v5/stdlib" // ... or its PostgreSQL database
+	_ "modernc.org/sqlite"             // the backlog sampler reads the gateway's database
 
 	"github.com/switchboard-gw/switchboard/config"
 	"github.com/switchboard-gw/switchboard/gateway"
@@ -27,6 +29,9 @@ import (
 
 //go:embed gateway.yaml
 var gatewayYAML []byte
+
+//go:embed gateway-postgres.yaml
+var gatewayPostgresYAML []byte
 
 const (
 	sendKey = "dev-send-key-0123456789"
@@ -79,13 +84,14 @@ func serveGateway(addr, cfgPath, profPath string) error {
 }
 
 // backlog samples, once a second, how many messages wait in the gateway's
-// store. It reads the SQLite file directly (read-only, through the
-// messages_status index): the API can only page through a status, which is
-// too slow for 100k messages. It knows the schema of store/sqlite's
-// 0001_init.sql; if that changes, the sampler reports n/a and the bench
+// store. It reads the SQLite file (read-only) or the PostgreSQL database
+// directly: the API can only page through a status, which is too slow for
+// 100k messages. It knows the messages and attempts columns of the stores'
+// 0001_init.sql; if they change, the sampler reports n/a and the bench
 // carries on.
 type backlog struct {
 	db *sql.DB
+	ph func(i int) string // the i-th (1-based) query placeholder
 
 	mu      sync.Mutex
 	samples []backlogSample
@@ -99,24 +105,48 @@ type backlogSample struct {
 	Sent    int     `json:"sent"` // handed to the provider, waiting for the receipt
 }
 
-func openBacklog(path string) (*backlog, error) {
-	db, err := sql.Open("sqlite", path+"?_pragma=query_only(1)&_pragma=busy_timeout(2000)")
+// openBacklog opens the gateway's database: for store "sqlite" db is the
+// file's path, for "postgres" a DSN.
+func openBacklog(storeName, db string) (*backlog, error) {
+	if storeName == "postgres" {
+		pg, err := sql.Open("pgx", db)
+		if err != nil {
+			return nil, err
+		}
+		pg.SetMaxOpenConns(1)
+		return &backlog{db: pg, ph: func(i int) string { return "$" + strconv.Itoa(i) }}, nil
+	}
+	lite, err := sql.Open("sqlite", db+"?_pragma=query_only(1)&_pragma=busy_timeout(2000)")
 	if err != nil {
 		return nil, err
 	}
-	db.SetMaxOpenConns(1)
-	return &backlog{db: db}, nil
+	lite.SetMaxOpenConns(1)
+	return &backlog{db: lite, ph: func(int) string { return "?" }}, nil
+}
+
+// deliveredBetween counts the messages with a delivered attempt recorded in
+// [from, to) (by its delivered_at: the receipt's time, or the send's when
+// the provider reported delivery at once).
+func (b *backlog) deliveredBetween(ctx context.Context, from, to time.Time) (int, error) {
+	var lo, hi any = from.UnixNano(), to.UnixNano() // SQLite: unix nanoseconds
+	if b.ph(1) != "?" {
+		lo, hi = from, to
+	}
+	var n int
+	err := b.db.QueryRowContext(ctx, "SELECT COUNT(DISTINCT message_id) FROM attempts WHERE delivered_at >= "+
+		b.ph(1)+" AND delivered_at < "+b.ph(2), lo, hi).Scan(&n)
+	return n, err
 }
 
 func (b *backlog) count(ctx context.Context, statuses ...string) (map[string]int, error) {
 	q := "SELECT status, COUNT(*) FROM messages GROUP BY status"
 	args := make([]any, len(statuses))
 	if len(statuses) > 0 {
+		marks := make([]string, len(statuses))
 		for i, s := range statuses {
-			args[i] = s
+			args[i], marks[i] = s, b.ph(i+1)
 		}
-		q = "SELECT status, COUNT(*) FROM messages WHERE status IN (?" +
-			strings.Repeat(",?", len(statuses)-1) + ") GROUP BY status"
+		q = "SELECT status, COUNT(*) FROM messages WHERE status IN (" + strings.Join(marks, ",") + ") GROUP BY status"
 	}
 	rows, err := b.db.QueryContext(ctx, q, args...)
 	if err != nil {

@@ -17,7 +17,7 @@ import (
 
 // loadConfig says how to load one target.
 type loadConfig struct {
-	url         string // the POST /v1/messages URL
+	urls        []string // POST /v1/messages URLs; connection i uses urls[i % len(urls)]
 	sendKey     string
 	connections int
 	warmup      time.Duration
@@ -32,6 +32,7 @@ type loadResult struct {
 	failures    map[string]uint64 // transport errors inside the window, by kind
 	hist        histogram         // latency of the 202s inside the window
 	elapsed     time.Duration     // the window's length
+	from, to    time.Time         // the window
 	allAccepted uint64            // 202s in every phase, warm-up included: what the store holds
 }
 
@@ -75,7 +76,7 @@ func runLoad(ctx context.Context, cfg loadConfig) (*loadResult, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	total := &loadResult{statuses: map[int]uint64{}, failures: map[string]uint64{}, elapsed: to.Sub(from)}
+	total := &loadResult{statuses: map[int]uint64{}, failures: map[string]uint64{}, elapsed: to.Sub(from), from: from, to: to}
 	for _, r := range results {
 		total.accepted += r.accepted
 		total.allAccepted += r.allAccepted
@@ -104,13 +105,14 @@ func worker(ctx context.Context, cfg loadConfig, id int, from, to time.Time, res
 	client := &http.Client{Transport: tr, Timeout: 10 * time.Second}
 	rng := rand.New(rand.NewPCG(uint64(id), uint64(time.Now().UnixNano())))
 	auth := "Bearer " + cfg.sendKey
+	url := cfg.urls[id%len(cfg.urls)]
 	buf := make([]byte, 0, 512)
 	for seq := 0; ; seq++ {
 		if ctx.Err() != nil || !time.Now().Before(to) {
 			return
 		}
 		buf = appendOTP(buf[:0], recipientSeq.Add(1), rng.IntN(1_000_000))
-		req, err := http.NewRequestWithContext(ctx, http.MethodPost, cfg.url, bytes.NewReader(buf))
+		req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(buf))
 		if err != nil {
 			res.failures["new request"]++
 			return

@@ -10,7 +10,14 @@
 // bench/ingest/gateway.yaml: instant sim channels, SQLite in a temp dir
 // with durability as shipped, the dispatcher running. After the load, the
 // bench waits for the dispatcher to drain the queue and reports how long
-// that took and the largest backlog seen.
+// that took, the largest backlog seen and how many messages were delivered
+// inside the measured window.
+//
+// With -store postgres the gateway runs on a throwaway PostgreSQL cluster
+// (internal/pgcluster, fsync on unless -pg-fsync=false) with
+// bench/ingest/gateway-postgres.yaml, and -instances N starts N gateways on
+// the one database, the load generator spreading its connections over them
+// round robin.
 //
 // The target: the gateway accepts at least 40% of the bare server's
 // requests per second, with a p99 under 15 ms.
@@ -21,6 +28,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -33,6 +41,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/switchboard-gw/switchboard/internal/pgcluster"
 )
 
 // The gateway's ingest target, relative to the bare server.
@@ -48,6 +58,9 @@ type options struct {
 	gatewayConfig                  string
 	cpuProfile                     string
 	keep                           bool
+	store                          string // sqlite or postgres
+	instances                      int
+	pgFsync                        bool
 }
 
 func main() {
@@ -78,9 +91,15 @@ func main() {
 	flag.StringVar(&o.cpuProfile, "cpuprofile", "", "write a CPU profile of the gateway to this file (runs gateway.New+Run inside this binary instead of switchboard serve)")
 	flag.DurationVar(&o.drainTimeout, "drain-timeout", time.Minute, "how long to wait for the dispatcher to drain the queue after the load")
 	flag.BoolVar(&o.keep, "keep", false, "keep the temp dir (database, config, server logs) for inspection")
+	flag.StringVar(&o.store, "store", "sqlite", "gateway store: sqlite (a file in the temp dir) or postgres (a throwaway local cluster)")
+	flag.IntVar(&o.instances, "instances", 1, "gateway processes on the one database (postgres only); connections are spread over them round robin")
+	flag.BoolVar(&o.pgFsync, "pg-fsync", true, "run the postgres cluster with fsync, synchronous_commit and full_page_writes on (as durable as SQLite's synchronous=FULL)")
 	flag.Parse()
 	if flag.NArg() > 0 || o.connections < 1 || o.duration <= 0 || o.warmup < 0 ||
-		(o.only != "" && o.only != "bare" && o.only != "gateway") {
+		(o.only != "" && o.only != "bare" && o.only != "gateway") ||
+		(o.store != "sqlite" && o.store != "postgres") || o.instances < 1 ||
+		(o.instances > 1 && o.store != "postgres") || (o.instances > 1 && o.cpuProfile != "") {
+		fmt.Fprintln(os.Stderr, "-store is sqlite or postgres; -instances > 1 needs -store postgres and no -cpuprofile")
 		flag.Usage()
 		os.Exit(2)
 	}
@@ -101,6 +120,8 @@ type report struct {
 	Duration    string         `json:"duration"`
 	Warmup      string         `json:"warmup"`
 	Connections int            `json:"connections"`
+	Store       string         `json:"store"`
+	Instances   int            `json:"instances"`
 	Results     []targetResult `json:"results"`
 	Ratio       float64        `json:"ratio,omitempty"` // gateway req/s / bare req/s
 	TargetMet   *bool          `json:"target_met,omitempty"`
@@ -140,6 +161,11 @@ type dispatchResult struct {
 	ErrorLogLines int             `json:"error_log_lines"` // level=ERROR lines in the gateway's log
 	Samples       []backlogSample `json:"samples,omitempty"`
 	SamplerError  string          `json:"sampler_error,omitempty"`
+
+	// Messages whose delivered receipt was recorded inside the measured
+	// window, and that per second: the dispatch throughput.
+	DeliveredInWindow int     `json:"delivered_in_window"`
+	DeliveredPerSec   float64 `json:"delivered_per_sec"`
 }
 
 func run(ctx context.Context, o options, stdout io.Writer) (err error) {
@@ -156,9 +182,13 @@ func run(ctx context.Context, o options, stdout io.Writer) (err error) {
 		Machine:  machineInfo(),
 		Command:  "go run ./bench/ingest " + strings.Join(os.Args[1:], " "),
 		Duration: o.duration.String(), Warmup: o.warmup.String(), Connections: o.connections,
+		Store: o.store, Instances: o.instances,
 	}
 	fmt.Fprintf(stdout, "machine: %d CPUs (%s), %s, %s\n", rep.Machine.CPUs, rep.Machine.CPUModel, rep.Machine.GoVersion, rep.Machine.OS)
 	fmt.Fprintf(stdout, "load: %d connections, closed loop, %s warm-up + %s measured, 127.0.0.1\n", o.connections, o.warmup, o.duration)
+	if o.only != "bare" {
+		fmt.Fprintf(stdout, "gateway: store %s, %d instance(s)\n", o.store, o.instances)
+	}
 
 	// Build first, so a broken build fails before minutes of load.
 	gwBin := o.gatewayBin
@@ -216,7 +246,7 @@ func benchBare(ctx context.Context, o options, dir, runID string, stdout io.Writ
 		return nil, err
 	}
 	fmt.Fprintf(stdout, "bare: loading %s ...\n", base)
-	lr, err := runLoad(ctx, loadConfig{url: base + "/v1/messages", sendKey: sendKey, connections: o.connections,
+	lr, err := runLoad(ctx, loadConfig{urls: []string{base + "/v1/messages"}, sendKey: sendKey, connections: o.connections,
 		warmup: o.warmup, duration: o.duration, runID: runID + "b"})
 	if err != nil {
 		return nil, err
@@ -230,6 +260,9 @@ func benchBare(ctx context.Context, o options, dir, runID string, stdout io.Writ
 func benchGateway(ctx context.Context, o options, dir, bin, runID string, stdout io.Writer) (*targetResult, error) {
 	cfgPath := filepath.Join(dir, "gateway.yaml")
 	cfgData := gatewayYAML
+	if o.store == "postgres" {
+		cfgData = gatewayPostgresYAML
+	}
 	if o.gatewayConfig != "" {
 		var err error
 		if cfgData, err = os.ReadFile(o.gatewayConfig); err != nil {
@@ -239,35 +272,67 @@ func benchGateway(ctx context.Context, o options, dir, bin, runID string, stdout
 	if err := os.WriteFile(cfgPath, cfgData, 0o600); err != nil {
 		return nil, err
 	}
-	dbPath := filepath.Join(dir, "gateway.db")
-	addr, err := freeAddr()
-	if err != nil {
-		return nil, err
-	}
-	args := []string{"serve", "--config", cfgPath, "--listen", addr}
-	if o.cpuProfile != "" {
-		if bin, err = os.Executable(); err != nil {
-			return nil, err
-		}
-		prof, err := filepath.Abs(o.cpuProfile)
+
+	// SB_BENCH_DB: the SQLite file, or the PostgreSQL database's DSN.
+	db := filepath.Join(dir, "gateway.db")
+	if o.store == "postgres" {
+		fmt.Fprintf(stdout, "postgres: starting a throwaway cluster (fsync %s) ...\n", onOff(o.pgFsync))
+		cl, err := pgcluster.Start(pgcluster.Options{Durable: o.pgFsync})
 		if err != nil {
 			return nil, err
 		}
-		args = []string{"-serve-gateway", addr, cfgPath, prof}
+		defer cl.Stop()
+		if db, err = cl.CreateDatabase(ctx, "switchboard_bench"); err != nil {
+			return nil, err
+		}
 	}
-	logPath := filepath.Join(dir, "gateway.log")
-	srv, err := startServer("gateway", bin, args, []string{"SB_BENCH_DB=" + dbPath}, logPath)
-	if err != nil {
-		return nil, err
+
+	var (
+		srvs  []*server
+		bases []string
+		logs  []string
+	)
+	defer func() {
+		for _, srv := range srvs {
+			_ = srv.stop(20 * time.Second)
+		}
+	}()
+	for i := range o.instances {
+		addr, err := freeAddr()
+		if err != nil {
+			return nil, err
+		}
+		args := []string{"serve", "--config", cfgPath, "--listen", addr}
+		if o.cpuProfile != "" {
+			if bin, err = os.Executable(); err != nil {
+				return nil, err
+			}
+			prof, err := filepath.Abs(o.cpuProfile)
+			if err != nil {
+				return nil, err
+			}
+			args = []string{"-serve-gateway", addr, cfgPath, prof}
+		}
+		name, logPath := "gateway", filepath.Join(dir, "gateway.log")
+		if o.instances > 1 {
+			name, logPath = fmt.Sprintf("gateway %d", i+1), filepath.Join(dir, fmt.Sprintf("gateway-%d.log", i+1))
+		}
+		srv, err := startServer(name, bin, args, []string{"SB_BENCH_DB=" + db}, logPath)
+		if err != nil {
+			return nil, err
+		}
+		srvs, bases, logs = append(srvs, srv), append(bases, "http://"+addr), append(logs, logPath)
 	}
-	defer srv.stop(20 * time.Second)
-	base := "http://" + addr
-	if err := srv.waitReady(ctx, base+"/readyz", 30*time.Second); err != nil {
-		return nil, err
+	var urls []string
+	for i, srv := range srvs {
+		if err := srv.waitReady(ctx, bases[i]+"/readyz", 30*time.Second); err != nil {
+			return nil, err
+		}
+		urls = append(urls, bases[i]+"/v1/messages")
 	}
 
 	d := &dispatchResult{}
-	bl, err := openBacklog(dbPath)
+	bl, err := openBacklog(o.store, db)
 	if err != nil {
 		d.SamplerError = err.Error()
 	} else {
@@ -279,8 +344,8 @@ func benchGateway(ctx context.Context, o options, dir, bin, runID string, stdout
 	if bl != nil {
 		go bl.sample(sctx, start)
 	}
-	fmt.Fprintf(stdout, "gateway: loading %s ...\n", base)
-	lr, err := runLoad(ctx, loadConfig{url: base + "/v1/messages", sendKey: sendKey, connections: o.connections,
+	fmt.Fprintf(stdout, "gateway: loading %s ...\n", strings.Join(bases, ", "))
+	lr, err := runLoad(ctx, loadConfig{urls: urls, sendKey: sendKey, connections: o.connections,
 		warmup: o.warmup, duration: o.duration, runID: runID + "g"})
 	if err != nil {
 		return nil, err
@@ -288,7 +353,7 @@ func benchGateway(ctx context.Context, o options, dir, bin, runID string, stdout
 	stopSampling()
 	d.AcceptedTotal = lr.allAccepted
 	fmt.Fprintln(stdout, "gateway: load done, waiting for the dispatcher to drain the queue ...")
-	took, err := drain(ctx, base, o.drainTimeout)
+	took, err := drain(ctx, bases[0], o.drainTimeout)
 	d.DrainSeconds = took.Seconds()
 	if err != nil {
 		d.DrainError = err.Error()
@@ -313,17 +378,35 @@ func benchGateway(ctx context.Context, o options, dir, bin, runID string, stdout
 			}
 			time.Sleep(100 * time.Millisecond)
 		}
+		if n, err := bl.deliveredBetween(ctx, lr.from, lr.to); err != nil {
+			d.SamplerError = err.Error()
+		} else if lr.elapsed > 0 {
+			d.DeliveredInWindow, d.DeliveredPerSec = n, float64(n)/lr.elapsed.Seconds()
+		}
 	}
-	if err := srv.stop(20 * time.Second); err != nil {
-		return nil, err
+	var stopErr error
+	for _, srv := range srvs {
+		stopErr = errors.Join(stopErr, srv.stop(20*time.Second))
 	}
-	d.ErrorLogLines = countErrorLines(logPath)
+	if stopErr != nil {
+		return nil, stopErr
+	}
+	for _, l := range logs {
+		d.ErrorLogLines += countErrorLines(l)
+	}
 	r := resultOf("gateway", lr)
 	r.Dispatch = d
 	if o.cpuProfile != "" {
 		fmt.Fprintf(stdout, "gateway CPU profile: %s (go tool pprof -top %s)\n", o.cpuProfile, o.cpuProfile)
 	}
 	return r, nil
+}
+
+func onOff(b bool) string {
+	if b {
+		return "on"
+	}
+	return "off"
 }
 
 func resultOf(name string, lr *loadResult) *targetResult {
@@ -377,6 +460,7 @@ func printReport(w io.Writer, rep *report) {
 			fmt.Fprintf(w, " (%s)", d.DrainError)
 		}
 		fmt.Fprintln(w)
+		fmt.Fprintf(w, "          delivered in the measured window: %d (%.0f msg/s)\n", d.DeliveredInWindow, d.DeliveredPerSec)
 		if d.FinalStatuses != nil {
 			fmt.Fprintf(w, "          accepted %d in all, store holds %s\n", d.AcceptedTotal, fmtStatuses(d.FinalStatuses))
 		}

@@ -3,6 +3,7 @@ package pgcluster
 import (
 	"testing"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/stretchr/testify/require"
 )
 
@@ -14,4 +15,26 @@ func TestWithDatabase(t *testing.T) {
 	got, err = WithDatabase("host=h user=u", "x")
 	require.NoError(t, err)
 	require.Equal(t, "host=h user=u dbname=x", got)
+}
+
+// Durable turns fsync on; the default leaves it off. One cluster each,
+// a database created and dropped on it.
+func TestStartDurable(t *testing.T) {
+	t.Parallel()
+	for _, durable := range []bool{false, true} {
+		c, err := Start(Options{Durable: durable})
+		require.NoError(t, err)
+		t.Cleanup(func() { require.NoError(t, c.Stop()) })
+		dsn, err := c.CreateDatabase(t.Context(), "probe")
+		require.NoError(t, err)
+		conn, err := pgx.Connect(t.Context(), dsn)
+		require.NoError(t, err)
+		var fsync, syncCommit string
+		require.NoError(t, conn.QueryRow(t.Context(), "SELECT current_setting('fsync'), current_setting('synchronous_commit')").Scan(&fsync, &syncCommit))
+		require.NoError(t, conn.Close(t.Context()))
+		want := map[bool]string{false: "off", true: "on"}[durable]
+		require.Equal(t, want, fsync)
+		require.Equal(t, want, syncCommit)
+		require.NoError(t, c.DropDatabase(t.Context(), "probe"))
+	}
 }
