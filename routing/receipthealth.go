@@ -81,7 +81,12 @@ type ReceiptHealth struct {
 	flush       []store.AttemptRef
 	silentSince time.Time
 	recoveredAt time.Time
-	canaryRun   int    // canaries confirmed in time, in a row
+	canaryRun   int // canaries confirmed in time, in a row
+	// runFrom is when the newest canary counted in canaryRun was sent. A
+	// canary sent before it that fails later (its deadline falls after a
+	// newer one was confirmed) is old news about the channel and does not
+	// break the run.
+	runFrom     time.Time
 	eligible    uint64 // messages that skipped the channel while silent (canary share)
 	lastTimeout time.Duration
 }
@@ -256,12 +261,15 @@ func (h *ReceiptHealth) receipt(id string, seq int, status store.AttemptStatus, 
 	if e.canary && !e.judged {
 		if inTime {
 			h.canaryRun++
+			if e.sentAt.After(h.runFrom) {
+				h.runFrom = e.sentAt
+			}
 			if h.silent.Load() && h.canaryRun >= h.cfg.RecoverAfter {
 				h.recover(at)
 				return false
 			}
 		} else {
-			h.canaryRun = 0
+			h.breakRun(e)
 		}
 	}
 	return h.evaluate(at)
@@ -302,7 +310,7 @@ func (h *ReceiptHealth) abandon(id string, seq int) {
 func (h *ReceiptHealth) canaryFailed() {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	h.canaryRun = 0
+	h.canaryRun, h.runFrom = 0, time.Time{}
 }
 
 func (h *ReceiptHealth) judgeMissed(e *expectation, now time.Time) {
@@ -311,8 +319,17 @@ func (h *ReceiptHealth) judgeMissed(e *expectation, now time.Time) {
 		b.judged++
 	}
 	if e.canary {
-		h.canaryRun = 0
+		h.breakRun(e)
 	}
+}
+
+// breakRun ends the run of confirmed canaries, unless the failed canary was
+// sent before the run's newest one: its failure predates what the run shows.
+func (h *ReceiptHealth) breakRun(e *expectation) {
+	if !h.runFrom.IsZero() && e.sentAt.Before(h.runFrom) {
+		return
+	}
+	h.canaryRun, h.runFrom = 0, time.Time{}
 }
 
 // takeCanary says whether a message that skips the silent channel also
@@ -372,7 +389,7 @@ func (h *ReceiptHealth) evaluate(now time.Time) bool {
 		return false
 	}
 	h.silent.Store(true)
-	h.silentSince, h.canaryRun, h.eligible = now, 0, 0
+	h.silentSince, h.canaryRun, h.eligible, h.runFrom = now, 0, 0, time.Time{}
 	// Messages waiting on the channel leave it now rather than each
 	// waiting out its deadline.
 	for k, e := range h.tracked {
@@ -395,7 +412,7 @@ func (h *ReceiptHealth) recover(now time.Time) {
 	h.silent.Store(false)
 	h.log.Warn("silent channel recovered: canaries were delivered",
 		"channel", h.name, "canaries", h.canaryRun, "silent_for", now.Sub(h.silentSince))
-	h.silentSince, h.recoveredAt, h.canaryRun = time.Time{}, now, 0
+	h.silentSince, h.recoveredAt, h.canaryRun, h.runFrom = time.Time{}, now, 0, time.Time{}
 	h.buckets = [windowBuckets]rhBucket{}
 }
 

@@ -298,6 +298,29 @@ func TestCanaryShareAndRecovery(t *testing.T) {
 		}
 	})
 
+	t.Run("an older canary failing later does not break a newer run", func(t *testing.T) {
+		t.Parallel()
+		h := newRH(config.ReceiptHealth{})
+		play(h, concat(sends(0, 5, 0), outcomes("miss", 0, 5, 31*time.Second)))
+		require.True(t, h.Silent())
+		base := t0.Add(time.Minute)
+		// Sent while the provider was still dark: no receipt will come.
+		h.expect("old", 2, base, base.Add(deadline), asCanary)
+		// The provider is back: two newer canaries are confirmed...
+		for i, off := range []time.Duration{5 * time.Second, 6 * time.Second} {
+			id := fmt.Sprintf("new%d", i)
+			h.expect(id, 2, base.Add(off), base.Add(off+deadline), asCanary)
+			h.receipt(id, 2, store.AttemptDelivered, base.Add(off+100*time.Millisecond))
+		}
+		require.Equal(t, 2, h.Stats(base.Add(7*time.Second)).CanaryRun)
+		// ...then the old one reaches its deadline: stale news.
+		h.poll(base.Add(deadline + time.Second))
+		require.Equal(t, 2, h.Stats(base.Add(deadline+time.Second)).CanaryRun)
+		h.expect("new2", 2, base.Add(deadline+2*time.Second), base.Add(2*deadline+2*time.Second), asCanary)
+		h.receipt("new2", 2, store.AttemptDelivered, base.Add(deadline+2*time.Second+100*time.Millisecond))
+		require.False(t, h.Silent(), "three confirmed canaries in a row")
+	})
+
 	t.Run("recover after confirmed canaries in a row", func(t *testing.T) {
 		t.Parallel()
 		h := newRH(config.ReceiptHealth{})
