@@ -202,6 +202,36 @@ func TestReceiptBreakerThresholds(t *testing.T) {
 				sends(3, 3, 6*time.Minute), outcomes("miss", 3, 3, 6*time.Minute+31*time.Second)),
 		},
 		{
+			// Slow but working: every receipt comes, late in the deadline
+			// (25 s of 30 s). Slowness alone is not silence.
+			name:   "slow but working",
+			events: concat(sends(0, 20, 0), outcomes("receipt", 0, 20, 25*time.Second)),
+		},
+		{
+			// Flapping: every other send is lost. Half the customers still
+			// get WhatsApp; the per-message deadline handles the rest.
+			name: "flapping, half delivered",
+			events: concat(sends(0, 20, 0), func() []event {
+				var out []event
+				for i := range 20 {
+					if i%2 == 0 {
+						out = append(out, event{"receipt", i, time.Second})
+					} else {
+						out = append(out, event{"miss", i, 31 * time.Second})
+					}
+				}
+				return out
+			}()),
+		},
+		{
+			// Flapping into a dark spell: the misses of the dark minutes
+			// outnumber the window's confirmations.
+			name: "flapping, then dark",
+			events: concat(sends(0, 4, 0), outcomes("receipt", 0, 4, time.Second),
+				sends(4, 30, 4*time.Minute), outcomes("miss", 4, 30, 4*time.Minute+31*time.Second)),
+			silent: true,
+		},
+		{
 			name:   "custom thresholds: min_sends 2, ratio 0.6",
 			cfg:    config.ReceiptHealth{MinSends: 2, MinConfirmedRatio: 0.6},
 			events: concat(sends(0, 2, 0), outcomes("receipt", 0, 1, time.Second), outcomes("miss", 1, 1, 31*time.Second)),
