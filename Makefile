@@ -37,12 +37,17 @@ postgres: ## Install the PostgreSQL server binaries the store tests start (apt)
 	@if command -v initdb >/dev/null || ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then :; else \
 		echo "installing postgresql (apt)"; apt-get update -qq && apt-get install -y -qq postgresql >/dev/null; fi
 
+.PHONY: chromium
+chromium: ## Install the chromium browser the dashboard test drives (apt)
+	@command -v chromium >/dev/null || command -v chromium-browser >/dev/null || { \
+		echo "installing chromium (apt)"; apt-get update -qq && apt-get install -y -qq chromium >/dev/null; }
+
 .PHONY: test
-test: peers postgres ## Vet, unit, integration, end-to-end, crash and short fuzz tests
+test: peers postgres chromium ## Vet, unit, integration, end-to-end, crash and short fuzz tests
 	$(GO) vet $(PKGS)
 	@test -z "$$(gofmt -l . | tee /dev/stderr)" || { echo "gofmt: files above need formatting"; exit 1; }
 	$(GO) test -count=1 -timeout 12m $(PKGS)
-	$(GO) test -count=1 -race -timeout 10m ./routing/... ./health/... ./channels/... ./api/...
+	$(GO) test -count=1 -race -timeout 10m -skip TestUIBrowser ./routing/... ./health/... ./channels/... ./api/...
 	$(MAKE) --no-print-directory fuzz FUZZTIME=4s
 
 .PHONY: fuzz
@@ -59,10 +64,12 @@ drill: ## Replay every outage scenario in drills/ and check its targets (JSON re
 
 .PHONY: bench
 bench: postgres ## Load the gateway (SQLite; PostgreSQL with 1 and 3 instances) and a bare echo server
-	$(GO) test -run '^$$' -bench . -benchtime 3s ./store/sqlite/
+	$(GO) test -run '^$$' -bench . -benchmem -benchtime 3s ./store/sqlite/
+	$(GO) test -run '^$$' -bench . -benchmem ./bench/hotpath/ ./routing/
 	$(GO) run ./bench/ingest -duration 10s -connections 64
 	$(GO) run ./bench/ingest -only gateway -duration 10s -connections 64 -store postgres
 	$(GO) run ./bench/ingest -only gateway -duration 10s -connections 64 -store postgres -instances 3
+	$(GO) run ./bench/gwperf
 
 .PHONY: crash
 crash: ## Longer crash campaign: SIGKILL mid-flight, restart, account for every message

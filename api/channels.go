@@ -30,7 +30,12 @@ type ChannelView struct {
 	Breaker        string     `json:"breaker"`
 	LastProbe      *ProbeView `json:"last_probe,omitempty"`
 	DisabledReason string     `json:"disabled_reason,omitempty"`
-	SimMode        string     `json:"sim_mode,omitempty"`
+	// DisabledBy is the API key name that disabled the channel, and
+	// DisabledAt when; both absent when the channel is not disabled (and
+	// DisabledBy when the override's author is not known).
+	DisabledBy string     `json:"disabled_by,omitempty"`
+	DisabledAt *time.Time `json:"disabled_at,omitempty"`
+	SimMode    string     `json:"sim_mode,omitempty"`
 	// SilentSince is when the receipt breaker found the channel silent
 	// (accepting messages, delivering none); absent when it is not.
 	SilentSince *time.Time `json:"silent_since,omitempty"`
@@ -91,7 +96,14 @@ func (s *Server) channelView(l *routing.Lane) ChannelView {
 	v := ChannelView{Name: l.Name, Type: l.Config.Type, Kind: string(l.Kind), Breaker: l.BreakerState(), State: string(health.Healthy)}
 	if st, ok := s.deps.Health.Status(l.Name); ok {
 		v.State = string(st.State)
-		v.DisabledReason = st.DisabledReason
+		if st.State == health.Disabled {
+			v.DisabledReason = st.DisabledReason
+			v.DisabledBy = st.DisabledBy
+			if !st.DisabledAt.IsZero() {
+				at := st.DisabledAt.UTC()
+				v.DisabledAt = &at
+			}
+		}
 		if !st.LastProbeAt.IsZero() {
 			v.LastProbe = &ProbeView{
 				At: st.LastProbeAt.UTC(), OK: st.LastProbeError == "", Error: st.LastProbeError,
@@ -161,10 +173,11 @@ func (s *Server) disableChannel(c *echo.Context) error {
 		reason = "disabled by ops"
 	}
 	key, _ := c.Get(ctxKeyName).(string)
-	if err := s.saveOverride(c, l.Name, true, reason, key); err != nil {
+	at := s.now()
+	if err := s.saveOverride(c, l.Name, true, reason, key, at); err != nil {
 		return err
 	}
-	if err := s.deps.Health.Disable(l.Name, reason); err != nil {
+	if err := s.deps.Health.DisableBy(l.Name, reason, key, at); err != nil {
 		return err
 	}
 	s.log.Warn("channel disabled by ops", "channel", l.Name, "reason", reason, "key", key)
@@ -177,7 +190,7 @@ func (s *Server) enableChannel(c *echo.Context) error {
 		return err
 	}
 	key, _ := c.Get(ctxKeyName).(string)
-	if err := s.saveOverride(c, l.Name, false, "", key); err != nil {
+	if err := s.saveOverride(c, l.Name, false, "", key, s.now()); err != nil {
 		return err
 	}
 	if err := s.deps.Health.Enable(l.Name); err != nil {
@@ -190,12 +203,12 @@ func (s *Server) enableChannel(c *echo.Context) error {
 // saveOverride records an ops override in the store, when it keeps them,
 // before it takes effect here: an override the store did not take would be
 // lost at the next restart and unseen by other instances.
-func (s *Server) saveOverride(c *echo.Context, channel string, disabled bool, reason, by string) error {
+func (s *Server) saveOverride(c *echo.Context, channel string, disabled bool, reason, by string, at time.Time) error {
 	ovs, ok := s.deps.Store.(store.OverrideStore)
 	if !ok {
 		return nil
 	}
-	err := ovs.SetOverride(c.Request().Context(), store.Override{Channel: channel, Disabled: disabled, Reason: reason, By: by, At: s.now()})
+	err := ovs.SetOverride(c.Request().Context(), store.Override{Channel: channel, Disabled: disabled, Reason: reason, By: by, At: at})
 	if err != nil {
 		s.log.Error("save channel override", "channel", channel, "err", err)
 		return &Error{Status: http.StatusServiceUnavailable, Code: "unavailable", Message: "could not save the override; nothing changed, retry", RetryAfter: 1}

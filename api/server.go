@@ -20,6 +20,8 @@ import (
 type HealthView interface {
 	Status(name string) (health.Status, bool)
 	Disable(name, reason string) error
+	// DisableBy is Disable recording who (an API key name) and when.
+	DisableBy(name, reason, by string, at time.Time) error
 	Enable(name string) error
 }
 

@@ -994,11 +994,21 @@ func (s *dash) uiOverride(disable bool) echo.HandlerFunc {
 			if len(reason) > 200 {
 				reason = reason[:200]
 			}
-			if err := s.deps.Health.Disable(l.Name, reason+" ("+sess.keyName+", dashboard)"); err != nil {
+			// The same path as the API: stored first (so it survives a
+			// restart and reaches every instance), then applied here.
+			at := s.now()
+			reason += " (" + sess.keyName + ", dashboard)"
+			if err := s.saveOverride(c, l.Name, true, reason, sess.keyName, at); err != nil {
+				return err
+			}
+			if err := s.deps.Health.DisableBy(l.Name, reason, sess.keyName, at); err != nil {
 				return err
 			}
 			s.log.Warn("channel disabled by ops", "channel", l.Name, "reason", reason, "key", sess.keyName, "via", "dashboard")
 		} else {
+			if err := s.saveOverride(c, l.Name, false, "", sess.keyName, s.now()); err != nil {
+				return err
+			}
 			if err := s.deps.Health.Enable(l.Name); err != nil {
 				return err
 			}

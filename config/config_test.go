@@ -320,6 +320,7 @@ func TestDefaults(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, Server{Listen: ":8080", MaxBodyBytes: 65536, ShutdownTimeout: Duration(15 * time.Second)}, c.Server)
 	require.Equal(t, Dispatch{Workers: 64, BatchSize: 128, Lease: Duration(2 * time.Minute), Poll: Duration(200 * time.Millisecond)}, c.Dispatch)
+	require.Equal(t, Log{Level: "info", Format: "text"}, c.Log)
 	ch := c.Channels[0]
 	require.Equal(t, Duration(10*time.Second), ch.SendTimeout)
 	require.Equal(t, Retry{Attempts: 3, Backoff: Duration(500 * time.Millisecond), MaxBackoff: Duration(30 * time.Second)}, ch.Retry)
@@ -614,4 +615,22 @@ func FuzzParse(f *testing.F) {
 			_ = ch.DecodeOptions(&testOptions{})
 		}
 	})
+}
+
+func TestLogSection(t *testing.T) {
+	t.Parallel()
+	c, err := ParseWithEnv("t.yaml", []byte("log: {level: debug, format: json}\n"+okRest), env())
+	require.NoError(t, err)
+	require.Equal(t, Log{Level: "debug", Format: "json"}, c.Log)
+
+	_, err = ParseWithEnv("t.yaml", []byte("log: {level: loud, format: xml, colour: true}\n"+okRest), env())
+	require.ErrorContains(t, err, `t.yaml:1: log: unknown key "colour"`)
+	_, err = ParseWithEnv("t.yaml", []byte("log: {level: loud, format: xml}\n"+okRest), env())
+	require.ErrorContains(t, err, `t.yaml:1: log.level: unknown level "loud" (want debug, info, warn or error)`)
+	require.ErrorContains(t, err, `t.yaml:1: log.format: unknown format "xml" (want text or json)`)
+
+	// The level applies on reload; the format needs a restart.
+	d := Compare(&Config{Log: Log{Level: "info", Format: "text"}}, &Config{Log: Log{Level: "warn", Format: "json"}})
+	require.Equal(t, []Change{{Key: "log.format", Old: "text", New: "json", Restart: true}}, d.NeedsRestart())
+	require.Equal(t, "~ log.level: info → warn\n~ log.format: text → json (needs a restart)", d.String())
 }

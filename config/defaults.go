@@ -18,6 +18,7 @@ func (c *Config) ApplyDefaults() {
 	c.Store.setDefaults()
 	c.Dispatch.setDefaults()
 	c.Callbacks.setDefaults()
+	c.Log.setDefaults()
 	for _, ch := range c.Channels {
 		ch.setDefaults()
 	}
@@ -59,6 +60,15 @@ func (d *Dispatch) setDefaults() {
 	}
 	if d.Poll == 0 {
 		d.Poll = Duration(200 * time.Millisecond)
+	}
+}
+
+func (l *Log) setDefaults() {
+	if l.Level == "" {
+		l.Level = "info"
+	}
+	if l.Format == "" {
+		l.Format = "text"
 	}
 }
 

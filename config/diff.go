@@ -128,6 +128,7 @@ func (d Diff) String() string {
 // new top-level section is safe by default (refused, not silently ignored).
 var hotSettings = map[string]bool{
 	"server.shutdown_timeout": true, // read at shutdown
+	"log.level":               true, // a slog.LevelVar (gateway.Options.LogLevel)
 }
 
 // hiddenSettings may hold credentials (a postgres DSN has a password).

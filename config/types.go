@@ -19,6 +19,7 @@ type Config struct {
 	Auth      Auth       `yaml:"auth"`
 	Dispatch  Dispatch   `yaml:"dispatch"`
 	Callbacks Callbacks  `yaml:"callbacks"`
+	Log       Log        `yaml:"log"`
 	Channels  []*Channel `yaml:"-"` // in file order; decoded from the "channels" mapping
 	Policies  []*Policy  `yaml:"policies"`
 
@@ -88,6 +89,17 @@ type Callbacks struct {
 	Timeout Duration `yaml:"timeout"` // one POST; default 10s
 	Horizon Duration `yaml:"horizon"` // give up after this long; default 24h
 	Workers int      `yaml:"workers"` // concurrent POSTs; default 8
+}
+
+// Log configures the gateway's log (stderr). serve's --log-level and
+// --log-format flags win over it.
+type Log struct {
+	// Level is debug, info, warn or error; default info. A reload applies
+	// a new level at once.
+	Level string `yaml:"level"`
+	// Format is text (logfmt) or json; default text. Changing it needs a
+	// restart.
+	Format string `yaml:"format"`
 }
 
 // Dispatch tunes the routing core's work loop.

@@ -2,6 +2,7 @@ package config
 
 import (
 	"fmt"
+	"log/slog"
 	"net/url"
 	"regexp"
 	"slices"
@@ -96,6 +97,7 @@ func (c *Config) validate(failed map[string]bool) Errors {
 	v.server()
 	v.store()
 	v.dispatch()
+	v.log()
 	v.auth()
 	v.channels()
 	// A channels section that did not decode would make every route
@@ -153,6 +155,26 @@ func (v *checker) dispatch() {
 	v.atLeast("callbacks.workers", cb.Workers, 1)
 	v.positive("callbacks.timeout", cb.Timeout)
 	v.positive("callbacks.horizon", cb.Horizon)
+}
+
+func (v *checker) log() {
+	l := &v.c.Log
+	if _, err := ParseLogLevel(l.Level); err != nil {
+		v.errorf("log.level", "unknown level %q (want debug, info, warn or error)", l.Level)
+	}
+	if l.Format != "text" && l.Format != "json" {
+		v.errorf("log.format", "unknown format %q (want text or json)", l.Format)
+	}
+}
+
+// ParseLogLevel parses a log level: debug, info, warn or error (any case).
+func ParseLogLevel(s string) (slog.Level, error) {
+	var lv slog.Level
+	switch strings.ToLower(s) {
+	case "debug", "info", "warn", "error":
+		return lv, lv.UnmarshalText([]byte(s))
+	}
+	return lv, fmt.Errorf("unknown log level %q: want debug, info, warn or error", s)
 }
 
 func (v *checker) auth() {

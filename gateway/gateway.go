@@ -76,6 +76,10 @@ type Options struct {
 	Adjust func(*config.Config)
 	// WatchConfig makes Run reload when ConfigFile changes on disk.
 	WatchConfig bool
+	// LogLevel, if set, is the level of Logger's handler: New sets it to
+	// the config's log.level and Reload to a changed one. (log.format
+	// needs a restart: a reload that changes it is refused.)
+	LogLevel *slog.LevelVar
 }
 
 // New builds a gateway from cfg. Nothing runs until Run.
@@ -86,6 +90,11 @@ func New(ctx context.Context, cfg *config.Config, o Options) (*Gateway, error) {
 	}
 	g := &Gateway{log: log, opts: o, Store: o.Store, chans: map[string]channels.Channel{}, retiring: map[*retiree]struct{}{}}
 	g.cfg.Store(cfg)
+	if o.LogLevel != nil {
+		if lv, err := config.ParseLogLevel(cfg.Log.Level); err == nil {
+			o.LogLevel.Set(lv)
+		}
+	}
 	if g.Store == nil {
 		st, err := OpenStore(ctx, cfg.Store)
 		if err != nil {
@@ -309,7 +318,8 @@ func (g *Gateway) Run(ctx context.Context, ln net.Listener) error {
 		}()
 	}
 	cfg := g.Config()
-	g.log.Info("switchboard serving", "addr", ln.Addr().String(), "config", cfg.Path, "summary", cfg.Summary())
+	g.log.Info("switchboard serving", "addr", ln.Addr().String(), "config", cfg.Path, "summary", cfg.Summary(),
+		"log_level", cfg.Log.Level, "log_format", cfg.Log.Format)
 
 	var runErr error
 	select {

@@ -28,8 +28,10 @@ func (g *Gateway) syncOverrides(ctx context.Context, ovs store.OverrideStore) {
 			continue // not a channel of this config
 		}
 		switch {
-		case o.Disabled && (st.State != health.Disabled || st.DisabledReason != overrideReason(o)):
-			if err := g.Health.Disable(o.Channel, overrideReason(o)); err == nil {
+		case o.Disabled && (st.State != health.Disabled || st.DisabledReason != overrideReason(o) || st.DisabledBy != o.By):
+			// Who and when come from the row: GET /v1/channels shows them
+			// the same on every instance and across restarts.
+			if err := g.Health.DisableBy(o.Channel, overrideReason(o), o.By, o.At); err == nil {
 				g.log.Info("channel override applied", "channel", o.Channel, "disabled", true, "by", o.By)
 			}
 		case !o.Disabled && st.State == health.Disabled:

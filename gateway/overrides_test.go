@@ -2,6 +2,7 @@ package gateway_test
 
 import (
 	"context"
+	"encoding/json"
 	"io"
 	"log/slog"
 	"net"
@@ -58,7 +59,13 @@ func TestOverrideSurvivesRestart(t *testing.T) {
 	}
 
 	base, stop := run(t, load())
-	call(base, "POST", "/v1/channels/whatsapp/disable", adminKey, `{"reason":"incident 42"}`)
+	var disabled struct {
+		By string    `json:"disabled_by"`
+		At time.Time `json:"disabled_at"`
+	}
+	require.NoError(t, json.Unmarshal([]byte(call(base, "POST", "/v1/channels/whatsapp/disable", adminKey, `{"reason":"incident 42"}`)), &disabled))
+	require.Equal(t, "ops", disabled.By, "the admin key's name")
+	require.WithinDuration(t, time.Now(), disabled.At, time.Minute)
 	stop()
 
 	base, stop = run(t, load())
@@ -67,6 +74,9 @@ func TestOverrideSurvivesRestart(t *testing.T) {
 	for {
 		body := call(base, "GET", "/v1/channels", readKey, "")
 		if strings.Contains(body, `"disabled_reason":"incident 42"`) {
+			// Who and when come back from the store with the override.
+			require.Contains(t, body, `"disabled_by":"ops"`)
+			require.Contains(t, body, `"disabled_at":"`+disabled.At.UTC().Truncate(time.Second).Format("2006-01-02T15:04:05"))
 			break
 		}
 		require.True(t, time.Now().Before(deadline), "whatsapp not disabled after restart: %s", body)
@@ -74,5 +84,8 @@ func TestOverrideSurvivesRestart(t *testing.T) {
 	}
 	// Enabling is stored too: the next restart starts it enabled.
 	call(base, "POST", "/v1/channels/whatsapp/enable", adminKey, "")
-	require.NotContains(t, call(base, "GET", "/v1/channels", readKey, ""), "incident 42")
+	body := call(base, "GET", "/v1/channels", readKey, "")
+	require.NotContains(t, body, "incident 42")
+	require.NotContains(t, body, "disabled_by")
+	require.NotContains(t, body, "disabled_at")
 }

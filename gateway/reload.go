@@ -157,6 +157,7 @@ func (g *Gateway) reloadLocked(ctx context.Context, path string) (*config.Config
 	g.API.SetConfig(cfg)
 	g.setCallbackSecrets(cfg)
 	g.cfg.Store(cfg)
+	g.applyLogLevel(cfg)
 	for _, name := range diff.ChannelsRemoved {
 		if g.started {
 			g.Health.Remove(name)
@@ -171,6 +172,18 @@ func (g *Gateway) reloadLocked(ctx context.Context, path string) (*config.Config
 		g.chans[name] = ch
 	}
 	return cfg, diff, nil
+}
+
+// applyLogLevel puts cfg's log.level in force (validation has checked it).
+func (g *Gateway) applyLogLevel(cfg *config.Config) {
+	lv, err := config.ParseLogLevel(cfg.Log.Level)
+	if g.opts.LogLevel == nil || err != nil || g.opts.LogLevel.Level() == lv {
+		return
+	}
+	from := g.opts.LogLevel.Level()
+	g.opts.LogLevel.Set(lv)
+	// At WARN, so the change shows whichever the old and new levels are.
+	g.log.Warn("log level changed", "from", from.String(), "to", lv.String())
 }
 
 // retire closes ch once sends that may be in flight on it are done: its

@@ -19,6 +19,7 @@ import (
 
 	"github.com/switchboard-gw/switchboard/config"
 	"github.com/switchboard-gw/switchboard/gateway"
+	"github.com/switchboard-gw/switchboard/pii"
 )
 
 const (
@@ -87,14 +88,25 @@ func (l *lockedBuffer) String() string {
 // it on a 127.0.0.1 listener until the test ends.
 func setup(t *testing.T, yml string, watch bool) *testBundle {
 	t.Helper()
+	return setupLogged(t, yml, watch, nil)
+}
+
+// setupLogged is setup with the log level in lv (nil: info), which the
+// config's log.level sets, like serve's logger, masking included.
+func setupLogged(t *testing.T, yml string, watch bool, lv *slog.LevelVar) *testBundle {
+	t.Helper()
 	dir := t.TempDir()
 	tb := &testBundle{path: filepath.Join(dir, "switchboard.yaml"), dsn: filepath.Join(dir, "sb.db"), http: &http.Client{Timeout: 10 * time.Second}, logs: &lockedBuffer{}}
 	tb.write(t, yml)
 	cfg, err := config.Load(tb.path)
 	require.NoError(t, err)
-	log := slog.New(slog.NewTextHandler(tb.logs, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	var level slog.Leveler = slog.LevelInfo
+	if lv != nil {
+		level = lv
+	}
+	log := slog.New(pii.NewHandler(slog.NewTextHandler(tb.logs, &slog.HandlerOptions{Level: level})))
 	ctx, cancel := context.WithCancel(context.Background())
-	g, err := gateway.New(ctx, cfg, gateway.Options{Logger: log, ConfigFile: tb.path, WatchConfig: watch})
+	g, err := gateway.New(ctx, cfg, gateway.Options{Logger: log, LogLevel: lv, ConfigFile: tb.path, WatchConfig: watch})
 	require.NoError(t, err)
 	tb.g = g
 	ln, err := net.Listen("tcp", "127.0.0.1:0")

@@ -66,6 +66,7 @@ type Status struct {
 	ConsecutiveFailures  int
 	ConsecutiveSuccesses int
 	DisabledReason       string
+	DisabledBy           string // the API key name that disabled it; "" when not known
 	DisabledAt           time.Time
 	ChangedAt            time.Time // when State last changed
 }
@@ -213,6 +214,16 @@ func (m *Monitor) Close() {
 // Disable takes a channel out of every route until Enable, whatever its
 // probes say. Disabling again updates the reason.
 func (m *Monitor) Disable(name, reason string) error {
+	return m.DisableBy(name, reason, "", time.Time{})
+}
+
+// DisableBy is Disable that also records who disabled the channel (an API
+// key name) and when (zero: now), as shown by GET /v1/channels. A stored
+// override re-applied at start or from another instance keeps its own.
+func (m *Monitor) DisableBy(name, reason, by string, at time.Time) error {
+	if at.IsZero() {
+		at = time.Now()
+	}
 	m.mu.Lock()
 	e, ok := m.entries[name]
 	if !ok {
@@ -220,7 +231,8 @@ func (m *Monitor) Disable(name, reason string) error {
 		return fmt.Errorf("disable %q: %w", name, ErrUnknownChannel)
 	}
 	e.status.DisabledReason = reason
-	e.status.DisabledAt = time.Now()
+	e.status.DisabledBy = by
+	e.status.DisabledAt = at
 	from := e.status.State
 	m.setStateLocked(e, Disabled)
 	hooks := m.publishLocked()
@@ -241,6 +253,7 @@ func (m *Monitor) Enable(name string) error {
 	}
 	from := e.status.State
 	e.status.DisabledReason = ""
+	e.status.DisabledBy = ""
 	e.status.DisabledAt = time.Time{}
 	m.setStateLocked(e, e.status.ProbeState)
 	hooks := m.publishLocked()

@@ -438,3 +438,20 @@ func (p *toggleProber) Probe(context.Context) error {
 	}
 	return nil
 }
+
+func TestDisableByRecordsWhoAndWhen(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	addSettled(t, b, "sms", config.Probe{})
+	at := time.Date(2026, 5, 4, 10, 15, 30, 0, time.UTC)
+	require.NoError(t, b.m.DisableBy("sms", "incident 42", "ops", at))
+	s, _ := b.m.Status("sms")
+	require.Equal(t, health.Disabled, s.State)
+	require.Equal(t, "ops", s.DisabledBy)
+	require.Equal(t, at, s.DisabledAt, "a stored override keeps its own time")
+	require.NoError(t, b.m.Enable("sms"))
+	s, _ = b.m.Status("sms")
+	require.Empty(t, s.DisabledBy)
+	require.True(t, s.DisabledAt.IsZero())
+	require.ErrorIs(t, b.m.DisableBy("nope", "x", "ops", at), health.ErrUnknownChannel)
+}

@@ -25,6 +25,7 @@ type Metrics struct {
 	attempts   *prometheus.CounterVec
 	sendTime   *prometheus.HistogramVec
 	failovers  *prometheus.CounterVec
+	degraded   *prometheus.CounterVec
 	receipts   *prometheus.CounterVec
 	probes     *prometheus.CounterVec
 	probeTime  *prometheus.HistogramVec
@@ -60,6 +61,10 @@ func New() *Metrics {
 		Name: "switchboard_failovers_total",
 		Help: "Times a route moved on, by the channel it left, the channel it went to (empty: route exhausted) and the trigger.",
 	}, []string{"from", "to", "trigger"})
+	m.degraded = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "switchboard_messages_degraded_total",
+		Help: "Messages delivered on a fallback channel (not the first of their route: is_fallback), by policy and the channel that delivered them.",
+	}, []string{"policy", "channel"})
 	m.receipts = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "switchboard_receipts_total",
 		Help: "Provider delivery receipts applied, by channel, status and whether they arrived after failover.",
@@ -85,7 +90,7 @@ func New() *Metrics {
 		Name: "switchboard_config_last_reload_success_timestamp_seconds",
 		Help: "When the config was last loaded successfully, as a Unix timestamp.",
 	})
-	m.Registry.MustRegister(m.accepted, m.finished, m.attempts, m.sendTime, m.failovers, m.receipts,
+	m.Registry.MustRegister(m.accepted, m.finished, m.attempts, m.sendTime, m.failovers, m.degraded, m.receipts,
 		m.probes, m.probeTime, m.callbacks, m.reloadOK, m.reloadTime,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
@@ -110,6 +115,11 @@ func (m *Metrics) Failover(from, to, trigger string) {
 // Finished implements routing.Observer.
 func (m *Metrics) Finished(status store.Status, channel, policy string) {
 	m.finished.WithLabelValues(string(status), channel, policy).Inc()
+}
+
+// Degraded implements routing.Observer.
+func (m *Metrics) Degraded(channel, policy string) {
+	m.degraded.WithLabelValues(policy, channel).Inc()
 }
 
 // Receipt implements routing.Observer.

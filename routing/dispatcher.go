@@ -344,8 +344,24 @@ func (d *Dispatcher) Process(m *store.Message) {
 			return
 		}
 		d.log.Error("record transition", "id", m.ID, "err", err)
+	} else if t.Status == store.StatusDelivered && isFallback(m.Route, t.Channel) {
+		d.degraded(ctx, m, t)
 	}
 	d.flushSilent()
+}
+
+// degraded reports the degraded event of a message this step delivered at
+// once on a fallback channel. The failover reasons are this step's
+// attempts, or, when earlier steps were recorded before, the stored history.
+func (d *Dispatcher) degraded(ctx context.Context, m *store.Message, t *store.Transition) {
+	d.obs.Degraded(t.Channel, m.Policy)
+	attempts := t.Attempts
+	if m.Attempts > 0 {
+		if full, err := d.store.Get(ctx, m.ID); err == nil {
+			attempts = full.History
+		}
+	}
+	logDegraded(d.log, m.ID, t.Channel, m.Policy, attempts)
 }
 
 // logStep logs each attempt of a step. Addresses are masked; bodies are
@@ -382,6 +398,12 @@ func (d *Dispatcher) step(ctx context.Context, m *store.Message) *store.Transiti
 	}
 	seq := m.Attempts
 
+	if m.Status.Final() {
+		// A receipt finished it after it was claimed: nothing to do but
+		// give the lease back.
+		t.NextAt = time.Time{}
+		return t
+	}
 	if !m.ExpiresAt.IsZero() && !now.Before(m.ExpiresAt) {
 		t.NextAt = time.Time{}
 		if c := m.Current; c != nil && c.Status == store.AttemptSent && c.EndedAt.IsZero() && c.Step == m.Step {

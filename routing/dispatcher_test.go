@@ -488,6 +488,7 @@ type recObserver struct {
 	attempts  []string
 	failovers []string
 	finished  []string
+	degraded  []string
 }
 
 func (r *recObserver) Attempt(ch, outcome string, _ time.Duration) {
@@ -509,6 +510,11 @@ func (r *recObserver) Finished(st store.Status, ch, pol string) {
 }
 
 func (r *recObserver) Receipt(string, store.AttemptStatus, bool) {}
+func (r *recObserver) Degraded(ch, pol string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.degraded = append(r.degraded, pol+"/"+ch)
+}
 
 func TestObserverSeesAttemptsFailoversAndEnds(t *testing.T) {
 	t.Parallel()

@@ -89,3 +89,62 @@ func TestRemovedChannelIsSkippedAfterReload(t *testing.T) {
 	require.Equal(t, "sms", tr.Channel)
 	require.Equal(t, 1, tb.chans["whatsapp"].Calls(), "the removed channel is not called again")
 }
+
+// Every in/out reason Explain can give for the first channel of a route,
+// and the IN/OUT it implies. "silent" is covered with the receipt breaker
+// (TestSilentChannelFailover), where a
+// channel can go silent.
+func TestExplainEveryReason(t *testing.T) {
+	t.Parallel()
+	to := store.Recipient{WhatsApp: "+15551234567", Phone: "+15551234567", Email: "ana@example.com"}
+	openBreaker := func(tb *testBundle) {
+		for range 2 { // breaker failures: 2
+			tb.d.step(t.Context(), message(tb))
+		}
+		require.Equal(t, "open", tb.d.Router().Lane("whatsapp").BreakerState())
+	}
+	tests := []struct {
+		reason   string
+		use      bool
+		health   Health
+		triggers []config.Trigger
+		scripts  map[string][]outcome
+		route    []string
+		to       *store.Recipient
+		prep     func(*testBundle)
+	}{
+		{reason: "ok", use: true},
+		{reason: "no_address", to: &store.Recipient{Phone: "+15551234567"}},
+		{reason: "unknown_channel", route: []string{"fax", "sms"}},
+		{reason: "disabled", health: fakeHealth{"whatsapp": health.Disabled}},
+		{reason: "wait_disabled", health: fakeHealth{"whatsapp": health.Disabled}, triggers: []config.Trigger{config.TriggerError}},
+		{reason: "unhealthy", health: fakeHealth{"whatsapp": health.Down}},
+		{reason: "wait_unhealthy", health: fakeHealth{"whatsapp": health.Down}, triggers: []config.Trigger{config.TriggerError}},
+		{reason: "breaker_open", scripts: map[string][]outcome{"whatsapp": {transient}}, prep: openBreaker},
+		{reason: "wait_breaker", scripts: map[string][]outcome{"whatsapp": {transient}}, prep: openBreaker, triggers: []config.Trigger{config.TriggerError}},
+		{reason: "wait_rate_limited", prep: func(tb *testBundle) { tb.d.Router().Lane("whatsapp").pause(time.Now(), time.Hour) }},
+	}
+	for _, tt := range tests {
+		t.Run(tt.reason, func(t *testing.T) {
+			t.Parallel()
+			pol := otpPolicy(tt.triggers...)
+			tb := setup(t, pol, tt.health, tt.scripts)
+			if tt.prep != nil {
+				tt.prep(tb)
+			}
+			if tt.route != nil {
+				pol = &config.Policy{Name: "otp", Route: tt.route, FailoverOn: pol.FailoverOn}
+			}
+			rcpt := to
+			if tt.to != nil {
+				rcpt = *tt.to
+			}
+			d := tb.d.Router().Explain(pol, rcpt)[0]
+			require.Equal(t, tt.reason, d.Reason)
+			require.Equal(t, tt.use, d.Use)
+			if tt.reason != "ok" {
+				require.NotEmpty(t, d.Detail, "an out channel says why")
+			}
+		})
+	}
+}

@@ -22,6 +22,9 @@ type Observer interface {
 	Finished(status store.Status, channel, policy string)
 	// Receipt: a provider's delivery report was applied.
 	Receipt(channel string, status store.AttemptStatus, late bool)
+	// Degraded: a message of policy ended delivered on channel, which is
+	// not the first of its route (is_fallback). Once per message.
+	Degraded(channel, policy string)
 }
 
 type nopObserver struct{}
@@ -30,6 +33,7 @@ func (nopObserver) Attempt(string, string, time.Duration)     {}
 func (nopObserver) Failover(string, string, string)           {}
 func (nopObserver) Finished(store.Status, string, string)     {}
 func (nopObserver) Receipt(string, store.AttemptStatus, bool) {}
+func (nopObserver) Degraded(string, string)                   {}
 
 // failoverReasons are the attempt reasons that are failover triggers; the
 // others (no_address, unknown_channel) are skips, not failovers.

@@ -70,12 +70,19 @@ func (rc *Receipts) retry(p store.ReceiptParams) {
 	rc.logger().Warn("receipt for an unknown message dropped", "channel", p.Channel, "provider_id", p.ProviderID, "status", p.Status)
 }
 
+// receiptReadTimeout bounds the store read of the degraded event.
+const receiptReadTimeout = 5 * time.Second
+
 func (rc *Receipts) applied(p store.ReceiptParams, res store.ReceiptResult) {
+	finished := res.Changed && p.Status == store.AttemptDelivered && res.Status.Final() && !res.Duplicate && !res.Late
 	if rc.Observer != nil && res.Changed {
 		rc.Observer.Receipt(p.Channel, p.Status, res.Late)
-		if p.Status == store.AttemptDelivered && res.Status.Final() && !res.Duplicate && !res.Late {
+		if finished {
 			rc.Observer.Finished(res.Status, p.Channel, "")
 		}
+	}
+	if finished {
+		rc.degradedAfterReceipt(p.Channel, res)
 	}
 	if res.Late {
 		rc.logger().Info("late receipt", "id", res.MessageID, "channel", p.Channel, "status", p.Status, "duplicate", res.Duplicate)

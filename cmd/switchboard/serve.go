@@ -16,6 +16,7 @@ import (
 	"github.com/switchboard-gw/switchboard/channels"
 	"github.com/switchboard-gw/switchboard/config"
 	"github.com/switchboard-gw/switchboard/gateway"
+	"github.com/switchboard-gw/switchboard/pii"
 )
 
 func cmdServe(ctx context.Context, args []string, stderr io.Writer) error {
@@ -23,8 +24,8 @@ func cmdServe(ctx context.Context, args []string, stderr io.Writer) error {
 	fs.SetOutput(stderr)
 	path := fs.String("config", "", "config file (default: the embedded config.example.yaml: sim channels, dev keys)")
 	listen := fs.String("listen", "", "listen address, overrides server.listen")
-	level := fs.String("log-level", "info", "log level: debug, info, warn, error")
-	format := fs.String("log-format", "text", "log format: text or json")
+	level := fs.String("log-level", "", "log level: debug, info, warn, error (overrides log.level; default info)")
+	format := fs.String("log-format", "", "log format: text or json (overrides log.format; default text)")
 	watch := fs.Bool("watch-config", true, "reload when the --config file changes (SIGHUP and POST /-/reload always work)")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -34,29 +35,38 @@ func cmdServe(ctx context.Context, args []string, stderr io.Writer) error {
 	signal.Notify(hup, syscall.SIGHUP)
 	defer signal.Stop(hup)
 
-	log, err := newLogger(stderr, *level, *format)
-	if err != nil {
+	// Flag values are checked before the config is read: a typo is a
+	// usage error.
+	if err := checkLogFlags(*level, *format); err != nil {
 		return err
 	}
-	slog.SetDefault(log)
-
 	cfg, err := loadConfig(*path)
 	if err != nil {
 		return err
 	}
-	// Applied to every reloaded config too, so a reload does not see the
-	// flag's address as a change of server.listen.
+	// Applied to every reloaded config too, so a reload does not see a
+	// flag's value as a change of server.listen or log.*: the flags win
+	// over the file, on reload as at start.
 	adjust := func(c *config.Config) {
 		if *listen != "" {
 			c.Server.Listen = *listen
 		}
+		if *level != "" {
+			c.Log.Level = strings.ToLower(*level)
+		}
+		if *format != "" {
+			c.Log.Format = strings.ToLower(*format)
+		}
 	}
 	adjust(cfg)
+	levelVar := new(slog.LevelVar) // gateway.New sets it; a reload changes it
+	log := newLogger(stderr, levelVar, cfg.Log.Format)
+	slog.SetDefault(log)
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()
 
 	g, err := gateway.New(ctx, cfg, gateway.Options{
-		Logger: log, ConfigFile: *path, Adjust: adjust, WatchConfig: *watch && *path != "",
+		Logger: log, LogLevel: levelVar, ConfigFile: *path, Adjust: adjust, WatchConfig: *watch && *path != "",
 	})
 	if err != nil {
 		return err
@@ -135,19 +145,30 @@ func asConfigErrors(err error) config.Errors {
 	return config.Errors{{Msg: err.Error()}}
 }
 
-func newLogger(w io.Writer, level, format string) (*slog.Logger, error) {
-	var lv slog.Level
-	if err := lv.UnmarshalText([]byte(level)); err != nil {
-		return nil, fmt.Errorf("%w: --log-level %q: want debug, info, warn or error", errUsage, level)
+// checkLogFlags checks --log-level and --log-format; "" means not given.
+func checkLogFlags(level, format string) error {
+	if level != "" {
+		if _, err := config.ParseLogLevel(level); err != nil {
+			return fmt.Errorf("%w: --log-level %q: want debug, info, warn or error", errUsage, level)
+		}
 	}
-	opts := &slog.HandlerOptions{Level: lv}
 	switch strings.ToLower(format) {
-	case "text":
-		return slog.New(slog.NewTextHandler(w, opts)), nil
-	case "json":
-		return slog.New(slog.NewJSONHandler(w, opts)), nil
+	case "", "text", "json":
+		return nil
 	}
-	return nil, fmt.Errorf("%w: --log-format %q: want text or json", errUsage, format)
+	return fmt.Errorf("%w: --log-format %q: want text or json", errUsage, format)
+}
+
+// newLogger logs to w in format (text or json, validated) at level. Every
+// line goes through pii.NewHandler: phone numbers and email addresses are
+// masked even where an error message quotes one.
+func newLogger(w io.Writer, level slog.Leveler, format string) *slog.Logger {
+	opts := &slog.HandlerOptions{Level: level}
+	var h slog.Handler = slog.NewTextHandler(w, opts)
+	if strings.EqualFold(format, "json") {
+		h = slog.NewJSONHandler(w, opts)
+	}
+	return slog.New(pii.NewHandler(h))
 }
 
 func cmdConfig(args []string, stdout io.Writer) error {

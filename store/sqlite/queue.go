@@ -26,46 +26,40 @@ func (s *Store) Claim(ctx context.Context, p store.ClaimParams) ([]*store.Messag
 		now = time.Now()
 	}
 	until := now.Add(p.Lease)
+	// The writer only takes the leases; the rows are read afterwards
+	// through the read pool, in parallel with the writer's next batch. The
+	// writer is the gateway's one serial resource, and reading every column
+	// of every claimed row inside it cost more than the claim itself.
 	v, err := s.do(ctx, func(w *writer) (any, error) {
 		rows, err := w.st.claim.Query(p.Owner, until.UnixNano(), now.UnixNano(), p.Limit)
 		if err != nil {
 			return nil, fmt.Errorf("claim messages: %w", err)
 		}
-		var ms []*store.Message
+		defer rows.Close()
+		prev := map[string]string{}
 		for rows.Next() {
-			var prev string
-			m, err := scanMessage(rows, &prev)
-			if err != nil {
-				rows.Close()
+			var id, owner string
+			if err := rows.Scan(&id, &owner); err != nil {
 				return nil, fmt.Errorf("scan claimed message: %w", err)
 			}
-			m.Reclaimed = prev != ""
-			ms = append(ms, m)
+			prev[id] = owner
 		}
-		err = rows.Err()
-		rows.Close()
-		if err != nil {
+		if err := rows.Err(); err != nil {
 			return nil, fmt.Errorf("claim messages: %w", err)
 		}
-		for _, m := range ms {
-			if m.Attempts == 0 {
-				continue
-			}
-			a, err := scanAttempt(w.st.currentAttempt.QueryRow(m.ID, m.Attempts))
-			if errors.Is(err, sql.ErrNoRows) {
-				continue
-			}
-			if err != nil {
-				return nil, fmt.Errorf("load current attempt of %s: %w", m.ID, err)
-			}
-			m.Current = &a
-		}
-		return ms, nil
+		return prev, nil
 	})
 	if err != nil {
 		return nil, err
 	}
-	ms, _ := v.([]*store.Message)
+	claimed, _ := v.(map[string]string)
+	if len(claimed) == 0 {
+		return nil, nil
+	}
+	ms, err := s.loadClaimed(ctx, claimed)
+	if err != nil {
+		return nil, err
+	}
 	// RETURNING order is unspecified.
 	slices.SortFunc(ms, func(a, b *store.Message) int {
 		if c := a.NextAt.Compare(b.NextAt); c != 0 {
@@ -73,6 +67,49 @@ func (s *Store) Claim(ctx context.Context, p store.ClaimParams) ([]*store.Messag
 		}
 		return strings.Compare(a.ID, b.ID)
 	})
+	return ms, nil
+}
+
+// loadClaimed reads the claimed messages, with their current attempts,
+// through the read pool. The claim has committed, so they are there.
+func (s *Store) loadClaimed(ctx context.Context, claimed map[string]string) ([]*store.Message, error) {
+	ids := make([]any, 0, len(claimed))
+	for id := range claimed {
+		ids = append(ids, id)
+	}
+	q := `SELECT ` + msgCols + ` FROM messages WHERE id IN (?` + strings.Repeat(", ?", len(ids)-1) + `)`
+	rows, err := s.read.QueryContext(ctx, q, ids...)
+	if err != nil {
+		return nil, fmt.Errorf("load claimed messages: %w", err)
+	}
+	var ms []*store.Message
+	for rows.Next() {
+		m, err := scanMessage(rows)
+		if err != nil {
+			rows.Close()
+			return nil, fmt.Errorf("scan claimed message: %w", err)
+		}
+		m.Reclaimed = claimed[m.ID] != ""
+		ms = append(ms, m)
+	}
+	err = rows.Err()
+	rows.Close()
+	if err != nil {
+		return nil, fmt.Errorf("load claimed messages: %w", err)
+	}
+	for _, m := range ms {
+		if m.Attempts == 0 {
+			continue
+		}
+		a, err := scanAttempt(s.read.QueryRowContext(ctx, `SELECT `+attCols+` FROM attempts WHERE message_id = ? AND seq = ?`, m.ID, m.Attempts))
+		if errors.Is(err, sql.ErrNoRows) {
+			continue
+		}
+		if err != nil {
+			return nil, fmt.Errorf("load current attempt of %s: %w", m.ID, err)
+		}
+		m.Current = &a
+	}
 	return ms, nil
 }
 

@@ -64,7 +64,7 @@ var claimSQL = `UPDATE messages
 				WHERE next_at IS NOT NULL AND next_at <= ?3 AND status IN ` + notFinal + `
 				  AND (lease_owner = '' OR lease_until < ?3)
 				ORDER BY next_at, id LIMIT ?4)
-			RETURNING ` + msgCols + `, prev_lease_owner`
+			RETURNING id, prev_lease_owner`
 
 var advanceOwnedSQL = `UPDATE messages SET
 			status = CASE WHEN ?1 >= ` + msgRankSQL("status") + ` THEN ?2 ELSE status END,
