@@ -4,15 +4,11 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
-	"errors"
 	"fmt"
-	"maps"
-	"slices"
 	"strconv"
 	"strings"
 	"time"
 
-	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgtype"
 
@@ -27,56 +23,12 @@ var insertMessageSQL = `INSERT INTO messages (id, idem_scope, idem_key, request_
 
 // Enqueue stores a new message, pre-claimed when m carries a lease.
 func (s *Store) Enqueue(ctx context.Context, m *store.Message) (*store.Message, bool, error) {
-	if m == nil {
-		return nil, false, errors.New("enqueue: nil message")
-	}
 	if err := s.check(); err != nil {
 		return nil, false, err
 	}
-	n := &store.Message{
-		ID:               m.ID,
-		IdempotencyScope: m.IdempotencyScope,
-		IdempotencyKey:   m.IdempotencyKey,
-		RequestHash:      m.RequestHash,
-		Policy:           m.Policy,
-		Route:            slices.Clone(m.Route),
-		To:               m.To,
-		Body:             m.Body,
-		Subject:          m.Subject,
-		HTML:             m.HTML,
-		Tags:             slices.Clone(m.Tags),
-		Metadata:         maps.Clone(m.Metadata),
-		CallbackURL:      m.CallbackURL,
-		Status:           store.StatusQueued,
-		CreatedAt:        micro(m.CreatedAt),
-		ExpiresAt:        micro(m.ExpiresAt),
-		NextAt:           micro(m.NextAt),
-	}
-	if m.LeaseOwner != "" && !m.LeaseUntil.IsZero() {
-		n.LeaseOwner, n.LeaseUntil = m.LeaseOwner, micro(m.LeaseUntil)
-	}
-	if len(n.Route) == 0 {
-		n.Route = nil
-	}
-	if len(n.Tags) == 0 {
-		n.Tags = nil
-	}
-	if len(n.Metadata) == 0 {
-		n.Metadata = nil
-	}
-	if n.ID == "" {
-		id, err := uuid.NewV7()
-		if err != nil {
-			return nil, false, fmt.Errorf("generate message id: %w", err)
-		}
-		n.ID = id.String()
-	}
-	if n.CreatedAt.IsZero() {
-		n.CreatedAt = micro(time.Now())
-	}
-	n.UpdatedAt = n.CreatedAt
-	if n.NextAt.IsZero() {
-		n.NextAt = n.CreatedAt
+	n, err := store.ToEnqueue(m, micro)
+	if err != nil {
+		return nil, false, err
 	}
 	meta := "{}"
 	if n.Metadata != nil {

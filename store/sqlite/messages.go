@@ -7,12 +7,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"maps"
-	"slices"
 	"strings"
 	"time"
-
-	"github.com/google/uuid"
 
 	"github.com/switchboard-gw/switchboard/store"
 )
@@ -21,54 +17,9 @@ import (
 // Everything but the SQL runs on the caller's goroutine so the single writer
 // spends its time in SQLite only.
 func (s *Store) Enqueue(ctx context.Context, m *store.Message) (*store.Message, bool, error) {
-	if m == nil {
-		return nil, false, errors.New("enqueue: nil message")
-	}
-	n := &store.Message{
-		ID:               m.ID,
-		IdempotencyScope: m.IdempotencyScope,
-		IdempotencyKey:   m.IdempotencyKey,
-		RequestHash:      m.RequestHash,
-		Policy:           m.Policy,
-		Route:            slices.Clone(m.Route),
-		To:               m.To,
-		Body:             m.Body,
-		Subject:          m.Subject,
-		HTML:             m.HTML,
-		Tags:             slices.Clone(m.Tags),
-		Metadata:         maps.Clone(m.Metadata),
-		CallbackURL:      m.CallbackURL,
-		Status:           store.StatusQueued,
-		CreatedAt:        utc(m.CreatedAt),
-		ExpiresAt:        utc(m.ExpiresAt),
-		NextAt:           utc(m.NextAt),
-	}
-	if m.LeaseOwner != "" && !m.LeaseUntil.IsZero() {
-		// Pre-claimed: the caller hands the message to its own dispatcher.
-		n.LeaseOwner, n.LeaseUntil = m.LeaseOwner, utc(m.LeaseUntil)
-	}
-	if len(n.Route) == 0 {
-		n.Route = nil
-	}
-	if len(n.Tags) == 0 {
-		n.Tags = nil
-	}
-	if len(n.Metadata) == 0 {
-		n.Metadata = nil
-	}
-	if n.ID == "" {
-		id, err := uuid.NewV7()
-		if err != nil {
-			return nil, false, fmt.Errorf("generate message id: %w", err)
-		}
-		n.ID = id.String()
-	}
-	if n.CreatedAt.IsZero() {
-		n.CreatedAt = time.Now().UTC()
-	}
-	n.UpdatedAt = n.CreatedAt
-	if n.NextAt.IsZero() {
-		n.NextAt = n.CreatedAt
+	n, err := store.ToEnqueue(m, utc)
+	if err != nil {
+		return nil, false, err
 	}
 	route, err := json.Marshal(orEmpty(n.Route))
 	if err != nil {
