@@ -276,6 +276,13 @@ func (g *Gateway) Run(ctx context.Context, ln net.Listener) error {
 			g.watchOverrides(dctx, ovs)
 		}()
 	}
+	if rb, ok := g.Store.(store.ReloadBroadcaster); ok {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			g.watchPeerReloads(dctx, rb)
+		}()
+	}
 	if n, ok := g.Store.(store.Notifier); ok {
 		// Another instance's new or released work wakes this dispatcher
 		// at once instead of at its next poll.

@@ -9,6 +9,7 @@ import (
 	"github.com/switchboard-gw/switchboard/channels"
 	"github.com/switchboard-gw/switchboard/config"
 	"github.com/switchboard-gw/switchboard/routing"
+	"github.com/switchboard-gw/switchboard/store"
 )
 
 // ErrNoConfigFile: the gateway was started without a config file (the
@@ -51,6 +52,12 @@ type retiree struct {
 // and the error (config.Errors, located by file:line:key, when the file is
 // at fault) is logged and returned.
 func (g *Gateway) Reload(ctx context.Context) (config.Diff, error) {
+	return g.reload(ctx, true)
+}
+
+// reload is Reload; broadcast says whether to tell the other instances
+// sharing the store (not when this reload answers their broadcast).
+func (g *Gateway) reload(ctx context.Context, broadcast bool) (config.Diff, error) {
 	path := g.opts.ConfigFile
 	if path == "" {
 		return config.Diff{}, ErrNoConfigFile
@@ -73,7 +80,30 @@ func (g *Gateway) Reload(ctx context.Context) (config.Diff, error) {
 	} else {
 		g.log.Info("config reloaded", "config", path, "changes", diff.String(), "summary", cfg.Summary())
 	}
+	if rb, ok := g.Store.(store.ReloadBroadcaster); ok && broadcast {
+		// Best effort: the reload here has happened either way.
+		if err := rb.BroadcastReload(ctx, g.Dispatcher.Owner()); err != nil {
+			g.log.Warn("could not tell the other instances to reload", "err", err)
+		}
+	}
 	return diff, nil
+}
+
+// watchPeerReloads reloads this instance's config file whenever another
+// instance sharing the store reloaded its own, until ctx is done.
+func (g *Gateway) watchPeerReloads(ctx context.Context, rb store.ReloadBroadcaster) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case origin := <-rb.ReloadRequested():
+			if origin == g.Dispatcher.Owner() || g.opts.ConfigFile == "" {
+				continue
+			}
+			g.log.Info("another instance reloaded its config; reloading", "origin", origin)
+			_, _ = g.reload(ctx, false) // reload logs the outcome
+		}
+	}
 }
 
 func (g *Gateway) reloadLocked(ctx context.Context, path string) (*config.Config, config.Diff, error) {

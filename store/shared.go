@@ -43,3 +43,18 @@ type OverrideStore interface {
 	// also every few seconds.
 	OverridesChanged() <-chan struct{}
 }
+
+// ReloadBroadcaster is implemented by a store shared by several instances:
+// after ops reload the config on one instance, the others are told, so
+// each re-reads its own config file (which config management keeps the
+// same on every host) instead of running an old one until someone
+// remembers to reload it too.
+type ReloadBroadcaster interface {
+	// BroadcastReload tells every instance that the instance origin
+	// reloaded its config.
+	BroadcastReload(ctx context.Context, origin string) error
+	// ReloadRequested receives the origin of each broadcast (its own
+	// included: the receiver skips those). Broadcasts sent while an
+	// instance was not listening are not replayed.
+	ReloadRequested() <-chan string
+}

@@ -42,12 +42,15 @@ var (
 	_ store.CallbackOutbox = (*Store)(nil)
 	_ store.Notifier       = (*Store)(nil)
 	_ store.OverrideStore  = (*Store)(nil)
+
+	_ store.ReloadBroadcaster = (*Store)(nil)
 )
 
 // NOTIFY channels.
 const (
 	dueChannel       = "switchboard_due"
 	overridesChannel = "switchboard_overrides"
+	reloadChannel    = "switchboard_reload"
 )
 
 // migrateLockKey is the pg_advisory_lock key that serialises migrations of
@@ -72,6 +75,7 @@ type Store struct {
 	listen    sync.Once
 	due       chan struct{}
 	overrides chan struct{}
+	reloads   chan string // origins of reload broadcasts (capacity 1: coalesced)
 
 	closeOnce sync.Once
 }
@@ -105,6 +109,7 @@ func Open(ctx context.Context, dsn string) (*Store, error) {
 		kickc:     make(chan struct{}, 1),
 		due:       make(chan struct{}, 1),
 		overrides: make(chan struct{}, 1),
+		reloads:   make(chan string, 1),
 	}
 	s.wg.Go(s.notifier)
 	return s, nil
@@ -157,6 +162,21 @@ func (s *Store) Notify() <-chan struct{} {
 	return s.due
 }
 
+// BroadcastReload implements store.ReloadBroadcaster.
+func (s *Store) BroadcastReload(ctx context.Context, origin string) error {
+	if err := s.check(); err != nil {
+		return err
+	}
+	_, err := s.pool.Exec(ctx, "SELECT pg_notify($1, $2)", reloadChannel, origin)
+	return s.wrap(err, "broadcast reload")
+}
+
+// ReloadRequested implements store.ReloadBroadcaster.
+func (s *Store) ReloadRequested() <-chan string {
+	s.startListener()
+	return s.reloads
+}
+
 // OverridesChanged implements store.OverrideStore.
 func (s *Store) OverridesChanged() <-chan struct{} {
 	s.startListener()
@@ -207,7 +227,7 @@ func (s *Store) listener() {
 	for s.ctx.Err() == nil {
 		conn, err := pgx.ConnectConfig(s.ctx, cfg)
 		if err == nil {
-			_, err = conn.Exec(s.ctx, "LISTEN "+dueChannel+"; LISTEN "+overridesChannel)
+			_, err = conn.Exec(s.ctx, "LISTEN "+dueChannel+"; LISTEN "+overridesChannel+"; LISTEN "+reloadChannel)
 			if err == nil {
 				backoff = 100 * time.Millisecond
 				signal(s.due)
@@ -222,6 +242,11 @@ func (s *Store) listener() {
 						signal(s.due)
 					case overridesChannel:
 						signal(s.overrides)
+					case reloadChannel:
+						select {
+						case s.reloads <- n.Payload:
+						default: // a reload is already pending: one is enough
+						}
 					}
 				}
 			}
