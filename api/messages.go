@@ -268,11 +268,7 @@ func messageView(m *store.Message, withBody bool) MessageView {
 	if m.Status != store.StatusDelivered && m.Status != store.StatusRead {
 		v.LastError = m.LastError
 	}
-	// A message is a fallback when the channel that took it is not the
-	// first of its route.
-	if m.Channel != "" && len(m.Route) > 0 && m.Channel != m.Route[0] {
-		v.IsFallback = true
-	}
+	v.IsFallback = store.IsFallback(m.Channel, m.Route)
 	for _, a := range m.History {
 		v.Attempts = append(v.Attempts, AttemptView{
 			Seq: a.Seq, Channel: a.Channel, Status: string(a.Status), ProviderID: a.ProviderID,

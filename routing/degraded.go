@@ -14,11 +14,6 @@ import (
 // (Observer.Degraded), from the dispatcher when a send is delivered at once,
 // or from Receipts when a delivered receipt finishes the message.
 
-// isFallback reports whether channel is not the first of route.
-func isFallback(route []string, channel string) bool {
-	return channel != "" && len(route) > 0 && channel != route[0]
-}
-
 // failoverSummary lists, in order, the channels the route left and why:
 // "whatsapp: error, sms: breaker_open". Attempts that carry no reason (the
 // delivering one, a retry on the same channel) are left out.
@@ -57,7 +52,7 @@ func (rc *Receipts) degradedAfterReceipt(channel string, res store.ReceiptResult
 		rc.logger().Warn("read message for the degraded event", "id", res.MessageID, "err", err)
 		return
 	}
-	if m.Channel != channel || !isFallback(m.Route, channel) {
+	if m.Channel != channel || !store.IsFallback(channel, m.Route) {
 		return
 	}
 	if rc.Observer != nil {

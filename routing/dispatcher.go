@@ -344,7 +344,7 @@ func (d *Dispatcher) Process(m *store.Message) {
 			return
 		}
 		d.log.Error("record transition", "id", m.ID, "err", err)
-	} else if t.Status == store.StatusDelivered && isFallback(m.Route, t.Channel) {
+	} else if t.Status == store.StatusDelivered && store.IsFallback(t.Channel, m.Route) {
 		d.degraded(ctx, m, t)
 	}
 	d.flushSilent()

@@ -27,7 +27,7 @@ func queueCallback(b *pgx.Batch, st *msgState, status store.Status, channel stri
 		Status:     status,
 		Channel:    channel,
 		Attempt:    seq,
-		IsFallback: channel != "" && len(st.route) > 0 && channel != st.route[0],
+		IsFallback: store.IsFallback(channel, st.route),
 		Duplicate:  dup,
 		Timestamp:  micro(at),
 	})

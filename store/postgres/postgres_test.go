@@ -85,7 +85,7 @@ func TestMigrateConcurrently(t *testing.T) {
 	var n, maxV int
 	require.NoError(t, s.pool.QueryRow(t.Context(), "SELECT count(*), max(version) FROM schema_migrations").Scan(&n, &maxV))
 	require.Equal(t, len(ms), n)
-	require.Equal(t, ms[len(ms)-1].version, maxV)
+	require.Equal(t, ms[len(ms)-1].Version, maxV)
 }
 
 // Several instances claiming at once each get different messages, and

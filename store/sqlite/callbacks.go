@@ -95,7 +95,7 @@ func queueCallback(w *writer, id string, st *cbState, channel string, seq int, d
 	}
 	payload, err := json.Marshal(store.CallbackPayload{
 		ID: id, Status: st.status, Channel: channel, Attempt: seq,
-		IsFallback: channel != "" && len(route) > 0 && channel != route[0],
+		IsFallback: store.IsFallback(channel, route),
 		Duplicate:  st.duplicate,
 		Timestamp:  at.UTC(),
 	})
