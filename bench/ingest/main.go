@@ -72,6 +72,13 @@ func main() {
 		}
 		return
 	}
+	if len(os.Args) == 4 && os.Args[1] == "-serve-insert" {
+		if err := serveInsert(os.Args[2], os.Args[3]); err != nil {
+			fmt.Fprintln(os.Stderr, "insert server:", err)
+			os.Exit(1)
+		}
+		return
+	}
 	if len(os.Args) == 5 && os.Args[1] == "-serve-gateway" {
 		if err := serveGateway(os.Args[2], os.Args[3], os.Args[4]); err != nil {
 			fmt.Fprintln(os.Stderr, "gateway:", err)
@@ -84,7 +91,7 @@ func main() {
 	flag.DurationVar(&o.duration, "duration", 10*time.Second, "measured load per server")
 	flag.DurationVar(&o.warmup, "warmup", 2*time.Second, "load before measuring, not counted")
 	flag.IntVar(&o.connections, "connections", 64, "concurrent keep-alive connections, one request in flight each")
-	flag.StringVar(&o.only, "only", "", "run one server only: bare or gateway")
+	flag.StringVar(&o.only, "only", "", "run one server only: bare, insert or gateway")
 	flag.StringVar(&o.out, "out", "", "also write the results as JSON to this file")
 	flag.StringVar(&o.gatewayBin, "gateway-bin", "", "switchboard binary to run (default: build ./cmd/switchboard)")
 	flag.StringVar(&o.gatewayConfig, "gateway-config", "", "gateway config to use instead of the built-in bench/ingest/gateway.yaml (its store.dsn should be \"${SB_BENCH_DB}\")")
@@ -96,7 +103,7 @@ func main() {
 	flag.BoolVar(&o.pgFsync, "pg-fsync", true, "run the postgres cluster with fsync, synchronous_commit and full_page_writes on (as durable as SQLite's synchronous=FULL)")
 	flag.Parse()
 	if flag.NArg() > 0 || o.connections < 1 || o.duration <= 0 || o.warmup < 0 ||
-		(o.only != "" && o.only != "bare" && o.only != "gateway") ||
+		(o.only != "" && o.only != "bare" && o.only != "insert" && o.only != "gateway") ||
 		(o.store != "sqlite" && o.store != "postgres") || o.instances < 1 ||
 		(o.instances > 1 && o.store != "postgres") || (o.instances > 1 && o.cpuProfile != "") {
 		fmt.Fprintln(os.Stderr, "-store is sqlite or postgres; -instances > 1 needs -store postgres and no -cpuprofile")
@@ -123,7 +130,8 @@ type report struct {
 	Store       string         `json:"store"`
 	Instances   int            `json:"instances"`
 	Results     []targetResult `json:"results"`
-	Ratio       float64        `json:"ratio,omitempty"` // gateway req/s / bare req/s
+	Ratio       float64        `json:"ratio,omitempty"`        // gateway req/s / bare req/s
+	InsertRatio float64        `json:"insert_ratio,omitempty"` // insert req/s / bare req/s
 	TargetMet   *bool          `json:"target_met,omitempty"`
 }
 
@@ -186,13 +194,13 @@ func run(ctx context.Context, o options, stdout io.Writer) (err error) {
 	}
 	fmt.Fprintf(stdout, "machine: %d CPUs (%s), %s, %s\n", rep.Machine.CPUs, rep.Machine.CPUModel, rep.Machine.GoVersion, rep.Machine.OS)
 	fmt.Fprintf(stdout, "load: %d connections, closed loop, %s warm-up + %s measured, 127.0.0.1\n", o.connections, o.warmup, o.duration)
-	if o.only != "bare" {
+	if o.only == "" || o.only == "gateway" {
 		fmt.Fprintf(stdout, "gateway: store %s, %d instance(s)\n", o.store, o.instances)
 	}
 
 	// Build first, so a broken build fails before minutes of load.
 	gwBin := o.gatewayBin
-	if o.only != "bare" && gwBin == "" && o.cpuProfile == "" {
+	if (o.only == "" || o.only == "gateway") && gwBin == "" && o.cpuProfile == "" {
 		fmt.Fprintln(stdout, "building cmd/switchboard ...")
 		if gwBin, err = buildGateway(ctx, dir); err != nil {
 			return err
@@ -200,14 +208,21 @@ func run(ctx context.Context, o options, stdout io.Writer) (err error) {
 	}
 	runID := strconv.FormatInt(time.Now().UnixNano(), 36)
 
-	if o.only != "gateway" {
+	if o.only == "" || o.only == "bare" {
 		r, err := benchBare(ctx, o, dir, runID, stdout)
 		if err != nil {
 			return fmt.Errorf("bare: %w", err)
 		}
 		rep.Results = append(rep.Results, *r)
 	}
-	if o.only != "bare" {
+	if o.only == "" || o.only == "insert" {
+		r, err := benchInsert(ctx, o, dir, runID, stdout)
+		if err != nil {
+			return fmt.Errorf("insert: %w", err)
+		}
+		rep.Results = append(rep.Results, *r)
+	}
+	if o.only == "" || o.only == "gateway" {
 		r, err := benchGateway(ctx, o, dir, gwBin, runID, stdout)
 		if err != nil {
 			return fmt.Errorf("gateway: %w", err)
@@ -255,6 +270,37 @@ func benchBare(ctx context.Context, o options, dir, runID string, stdout io.Writ
 		return nil, err
 	}
 	return resultOf("bare", lr), nil
+}
+
+// benchInsert loads the durable floor (serveInsert) the same way.
+func benchInsert(ctx context.Context, o options, dir, runID string, stdout io.Writer) (*targetResult, error) {
+	self, err := os.Executable()
+	if err != nil {
+		return nil, err
+	}
+	addr, err := freeAddr()
+	if err != nil {
+		return nil, err
+	}
+	srv, err := startServer("insert server", self, []string{"-serve-insert", addr, filepath.Join(dir, "insert.db")}, nil, filepath.Join(dir, "insert.log"))
+	if err != nil {
+		return nil, err
+	}
+	defer srv.stop(5 * time.Second)
+	base := "http://" + addr
+	if err := srv.waitReady(ctx, base+"/readyz", 15*time.Second); err != nil {
+		return nil, err
+	}
+	fmt.Fprintf(stdout, "insert: loading %s ...\n", base)
+	lr, err := runLoad(ctx, loadConfig{urls: []string{base + "/v1/messages"}, sendKey: sendKey, connections: o.connections,
+		warmup: o.warmup, duration: o.duration, runID: runID + "i"})
+	if err != nil {
+		return nil, err
+	}
+	if err := srv.stop(5 * time.Second); err != nil {
+		return nil, err
+	}
+	return resultOf("insert", lr), nil
 }
 
 func benchGateway(ctx context.Context, o options, dir, bin, runID string, stdout io.Writer) (*targetResult, error) {
@@ -436,7 +482,7 @@ func printReport(w io.Writer, rep *report) {
 	fmt.Fprintln(w)
 	fmt.Fprintf(w, "%-8s | %9s | %8s | %8s | %8s | %8s | %s\n", "server", "req/s", "p50", "p90", "p99", "max", "errors")
 	fmt.Fprintf(w, "%s\n", strings.Repeat("-", 72))
-	var bare, gw *targetResult
+	var bare, ins, gw *targetResult
 	for i := range rep.Results {
 		r := &rep.Results[i]
 		fmt.Fprintf(w, "%-8s | %9.0f | %8s | %8s | %8s | %8s | %d%s\n", r.Server, r.ReqPerSec,
@@ -444,6 +490,8 @@ func printReport(w io.Writer, rep *report) {
 		switch r.Server {
 		case "bare":
 			bare = r
+		case "insert":
+			ins = r
 		case "gateway":
 			gw = r
 		}
@@ -470,6 +518,13 @@ func printReport(w io.Writer, rep *report) {
 		if d.ErrorLogLines > 0 {
 			fmt.Fprintf(w, "          gateway logged %d ERROR lines (rerun with -keep to read gateway.log)\n", d.ErrorLogLines)
 		}
+	}
+	if bare != nil && ins != nil && bare.ReqPerSec > 0 {
+		rep.InsertRatio = ins.ReqPerSec / bare.ReqPerSec
+		fmt.Fprintf(w, "insert/bare req/s: %.2f (the durable floor: one SQLite insert per request, group commit)\n", rep.InsertRatio)
+	}
+	if ins != nil && gw != nil && ins.ReqPerSec > 0 {
+		fmt.Fprintf(w, "gateway/insert req/s: %.2f\n", gw.ReqPerSec/ins.ReqPerSec)
 	}
 	if bare != nil && gw != nil && bare.ReqPerSec > 0 {
 		rep.Ratio = gw.ReqPerSec / bare.ReqPerSec

@@ -196,7 +196,13 @@ func (s *Sim) send(ctx context.Context, m *channels.Message) (channels.Result, e
 	}
 	s.countSendLocked(m.ID)
 	s.accepted.Add(1)
-	id := "sim-" + uuid.NewString()
+	// Time-ordered, as many providers' ids are (Telegram's message ids,
+	// Twilio's are not): the receipt index then grows at its right edge.
+	u, err := uuid.NewV7()
+	if err != nil {
+		return channels.Result{}, channels.Classify(channels.Transient, fmt.Errorf("sim: provider id: %w", err))
+	}
+	id := "sim-" + u.String()
 	switch mode {
 	case ModeUp, ModeFlaky:
 		s.scheduleLocked(s.opts.ReceiptDelay.D(), id, channels.ReceiptDelivered, "")
