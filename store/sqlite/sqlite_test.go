@@ -66,7 +66,9 @@ func TestReopenKeepsDataAndSchema(t *testing.T) {
 	require.NoError(t, s.w.conn.QueryRowContext(ctx, "PRAGMA synchronous").Scan(&sync))
 	require.NoError(t, s.w.conn.QueryRowContext(ctx, "PRAGMA foreign_keys").Scan(&fk))
 	require.Equal(t, "wal", mode)
-	require.Equal(t, 2, sync, "synchronous=FULL: a commit is fsynced before Enqueue returns")
+	// NORMAL: COMMIT does not fsync; the writer's syncer fdatasyncs the
+	// WAL before any op is answered (TestOpsAnsweredAfterWALSync).
+	require.Equal(t, 1, sync)
 	require.Equal(t, 1, fk)
 
 	m, _, err := s.Enqueue(ctx, newMsg())
@@ -358,4 +360,54 @@ func crashChild(path string) {
 		}()
 	}
 	select {}
+}
+
+// withWALSync replaces the writer's fdatasync of the WAL.
+func withWALSync(fn func(*os.File) error) Option {
+	return func(o *options) { o.walSync = fn }
+}
+
+func TestOpsAnsweredAfterWALSync(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	started := make(chan string, 16)
+	release := make(chan error)
+	s, err := Open(ctx, filepath.Join(t.TempDir(), "sb.db"), withWALSync(func(f *os.File) error {
+		started <- f.Name()
+		if err := <-release; err != nil {
+			return err
+		}
+		return fdatasync(f)
+	}))
+	require.NoError(t, err)
+	t.Cleanup(func() {
+		close(release) // later syncs go through
+		require.NoError(t, s.Close())
+	})
+
+	done := make(chan error, 1)
+	go func() {
+		_, _, err := s.Enqueue(ctx, newMsg())
+		done <- err
+	}()
+	name := <-started
+	require.True(t, strings.HasSuffix(name, "sb.db-wal"), "syncs the WAL file, got %s", name)
+	select {
+	case err := <-done:
+		t.Fatalf("Enqueue answered (err %v) before the WAL sync finished", err)
+	default:
+	}
+	release <- nil
+	require.NoError(t, <-done)
+
+	// A failed sync fails the op: its data may not be on disk.
+	go func() {
+		_, _, err := s.Enqueue(ctx, newMsg())
+		done <- err
+	}()
+	<-started
+	release <- errors.New("disk on fire")
+	err = <-done
+	require.ErrorContains(t, err, "sync write-ahead log")
+	require.ErrorContains(t, err, "disk on fire")
 }

@@ -5,6 +5,8 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"os"
+	"slices"
 )
 
 // opFunc runs inside the writer's transaction, alongside the other ops of
@@ -61,6 +63,15 @@ func answer(v any, err error) (r result, ok bool) {
 // writer owns the only write connection. SQLite allows one writer at a
 // time anyway; funnelling every write through one goroutine turns lock
 // contention into batching, so N concurrent writes cost one fsync.
+//
+// Durability is pipelined: the connection commits with synchronous=NORMAL
+// (no fsync inside COMMIT) and a second goroutine, the syncer, fdatasyncs
+// the WAL file before it answers the batch. Meanwhile the writer already
+// runs the next batch. An op is answered only once its COMMIT frame is on
+// disk, which is what synchronous=FULL guarantees; the fsync just no longer
+// stalls the one goroutine every write waits for. (WAL recovery keeps the
+// longest prefix of valid frames, so a crash can never keep a later batch
+// and lose an earlier one.)
 type writer struct {
 	db       *sql.DB
 	conn     *sql.Conn
@@ -68,26 +79,93 @@ type writer struct {
 	stopped  chan struct{}
 	maxBatch int
 	st       stmts
+
+	wal      *os.File             // the WAL file, for the syncer's fdatasync
+	walSync  func(*os.File) error // fdatasync; tests wrap it
+	toSync   chan syncBatch       // committed batches waiting for their fdatasync
+	syncDone chan struct{}        // closed when the syncer has answered everything
 }
 
-func newWriter(ctx context.Context, db *sql.DB, conn *sql.Conn, maxBatch int) (*writer, error) {
+// syncBatch is a committed batch and its answers, held until the WAL sync.
+type syncBatch struct {
+	ops     []*op
+	results []result
+}
+
+func newWriter(ctx context.Context, db *sql.DB, conn *sql.Conn, wal *os.File, walSync func(*os.File) error, maxBatch int) (*writer, error) {
 	w := &writer{
 		db:       db,
 		conn:     conn,
 		ops:      make(chan *op, maxBatch),
 		stopped:  make(chan struct{}),
 		maxBatch: maxBatch,
+		wal:      wal,
+		walSync:  walSync,
+		// Room for one batch syncing and one queued: the writer runs at
+		// most two commits ahead of the disk.
+		toSync:   make(chan syncBatch, 1),
+		syncDone: make(chan struct{}),
 	}
 	if err := w.st.prepare(ctx, conn); err != nil {
 		w.st.close()
 		return nil, err
 	}
+	go w.syncer()
 	go w.run()
 	return w, nil
 }
 
+// syncer fdatasyncs the WAL for every committed batch, several at a time
+// when they queue up, and only then answers their ops.
+func (w *writer) syncer() {
+	defer close(w.syncDone)
+	var pending []syncBatch
+	for b := range w.toSync {
+		pending = append(pending[:0], b)
+	more:
+		for {
+			select {
+			case b, ok := <-w.toSync:
+				if !ok {
+					break more
+				}
+				pending = append(pending, b)
+			default:
+				break more
+			}
+		}
+		err := w.syncWAL()
+		for _, b := range pending {
+			for i, o := range b.ops {
+				r := b.results[i]
+				if err != nil && r.err == nil {
+					r = result{err: err}
+				}
+				o.done <- r
+			}
+		}
+		clear(pending)
+	}
+}
+
+func (w *writer) syncWAL() error {
+	if err := w.walSync(w.wal); err != nil {
+		return fmt.Errorf("sync write-ahead log: %w", err)
+	}
+	return nil
+}
+
+// answerDurable hands a committed batch to the syncer.
+func (w *writer) answerDurable(batch []*op, results []result) {
+	w.toSync <- syncBatch{ops: slices.Clone(batch), results: slices.Clone(results)}
+}
+
 func (w *writer) run() {
 	defer close(w.stopped)
+	defer func() {
+		close(w.toSync)
+		<-w.syncDone
+	}()
 	batch := make([]*op, 0, w.maxBatch)
 	results := make([]result, w.maxBatch)
 	for first := range w.ops {
@@ -149,9 +227,7 @@ func (w *writer) commit(batch []*op, results []result) {
 		failAll(fmt.Errorf("commit write transaction: %w", err))
 		return
 	}
-	for i, o := range batch {
-		o.done <- results[i]
-	}
+	w.answerDurable(batch, results)
 }
 
 // oneByOne runs each op of a batch that failed in a transaction of its own,
@@ -178,6 +254,8 @@ func (w *writer) oneByOne(batch []*op) {
 		if _, err := w.st.commit.ExecContext(ctx); err != nil {
 			_, _ = w.st.rollback.ExecContext(ctx)
 			r = result{err: fmt.Errorf("commit write transaction: %w", err)}
+		} else if err := w.syncWAL(); err != nil {
+			r = result{err: err}
 		}
 		o.done <- r
 	}
@@ -185,5 +263,5 @@ func (w *writer) oneByOne(batch []*op) {
 
 func (w *writer) close() error {
 	w.st.close()
-	return errors.Join(w.conn.Close(), w.db.Close())
+	return errors.Join(w.conn.Close(), w.db.Close(), w.wal.Close())
 }
