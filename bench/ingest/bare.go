@@ -53,30 +53,52 @@ const bareMaxBody = 64 << 10
 // its own, as the gateway does.
 func serveBare(addr string) error {
 	var ids atomic.Uint64
-	e := echo.New()
-	e.GET("/readyz", func(c *echo.Context) error {
-		return c.JSON(http.StatusOK, map[string]string{"status": "ready"})
-	})
+	e := newBareEcho()
 	e.POST("/v1/messages", func(c *echo.Context) error {
-		data, err := io.ReadAll(io.LimitReader(c.Request().Body, bareMaxBody+1))
-		if err != nil {
-			return c.JSON(http.StatusBadRequest, map[string]string{"error": "could not read the request body"})
-		}
-		if len(data) > bareMaxBody {
-			return c.JSON(http.StatusRequestEntityTooLarge, map[string]string{"error": "request body too large"})
-		}
-		var req bareSendRequest
-		if err := json.Unmarshal(data, &req); err != nil {
-			return c.JSON(http.StatusBadRequest, map[string]string{"error": "malformed JSON"})
+		req, _, ok, err := decodeBare(c)
+		if !ok {
+			return err
 		}
 		return c.JSON(http.StatusAccepted, bareResponse{
 			ID: "bare-" + strconv.FormatUint(ids.Add(1), 10), Status: "queued",
 			Policy: req.Policy, Route: []string{"whatsapp", "sms"},
 		})
 	})
+	return serveUntilSignal(addr, e)
+}
+
+// newBareEcho is an echo server with the /readyz the bench polls.
+func newBareEcho() *echo.Echo {
+	e := echo.New()
+	e.GET("/readyz", func(c *echo.Context) error {
+		return c.JSON(http.StatusOK, map[string]string{"status": "ready"})
+	})
+	return e
+}
+
+// decodeBare reads and decodes a send request as the gateway does (size
+// limit, JSON). When ok is false the error answer has been written (err is
+// what the handler returns).
+func decodeBare(c *echo.Context) (req bareSendRequest, data []byte, ok bool, err error) {
+	data, err = io.ReadAll(io.LimitReader(c.Request().Body, bareMaxBody+1))
+	if err != nil {
+		return req, nil, false, c.JSON(http.StatusBadRequest, map[string]string{"error": "could not read the request body"})
+	}
+	if len(data) > bareMaxBody {
+		return req, nil, false, c.JSON(http.StatusRequestEntityTooLarge, map[string]string{"error": "request body too large"})
+	}
+	if err := json.Unmarshal(data, &req); err != nil {
+		return req, nil, false, c.JSON(http.StatusBadRequest, map[string]string{"error": "malformed JSON"})
+	}
+	return req, data, true, nil
+}
+
+// serveUntilSignal serves h on addr with the gateway's http.Server
+// settings until SIGTERM or SIGINT.
+func serveUntilSignal(addr string, h http.Handler) error {
 	// The gateway's http.Server settings (gateway.Run).
 	srv := &http.Server{
-		Handler:           e,
+		Handler:           h,
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       30 * time.Second,
 		WriteTimeout:      30 * time.Second,

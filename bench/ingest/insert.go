@@ -1,18 +1,8 @@
 package main
 
 import (
-	"context"
 	"database/sql"
-	"encoding/json"
-	"errors"
-	"fmt"
-	"io"
-	"net"
 	"net/http"
-	"os"
-	"os/signal"
-	"syscall"
-	"time"
 
 	"github.com/google/uuid"
 	"github.com/labstack/echo/v5"
@@ -73,21 +63,11 @@ func serveInsert(addr, path string) error {
 		}
 	}()
 
-	e := echo.New()
-	e.GET("/readyz", func(c *echo.Context) error {
-		return c.JSON(http.StatusOK, map[string]string{"status": "ready"})
-	})
+	e := newBareEcho()
 	e.POST("/v1/messages", func(c *echo.Context) error {
-		data, err := io.ReadAll(io.LimitReader(c.Request().Body, bareMaxBody+1))
-		if err != nil {
-			return c.JSON(http.StatusBadRequest, map[string]string{"error": "could not read the request body"})
-		}
-		if len(data) > bareMaxBody {
-			return c.JSON(http.StatusRequestEntityTooLarge, map[string]string{"error": "request body too large"})
-		}
-		var req bareSendRequest
-		if err := json.Unmarshal(data, &req); err != nil {
-			return c.JSON(http.StatusBadRequest, map[string]string{"error": "malformed JSON"})
+		req, data, ok, err := decodeBare(c)
+		if !ok {
+			return err
 		}
 		id, err := uuid.NewV7()
 		if err != nil {
@@ -102,32 +82,7 @@ func serveInsert(addr, path string) error {
 			ID: o.id, Status: "queued", Policy: req.Policy, Route: []string{"whatsapp", "sms"},
 		})
 	})
-	srv := &http.Server{
-		Handler:           e,
-		ReadHeaderTimeout: 10 * time.Second,
-		ReadTimeout:       30 * time.Second,
-		WriteTimeout:      30 * time.Second,
-		IdleTimeout:       2 * time.Minute,
-	}
-	ln, err := net.Listen("tcp", addr)
-	if err != nil {
-		return fmt.Errorf("listen on %s: %w", addr, err)
-	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(ln) }()
-	select {
-	case err := <-errc:
-		return err
-	case <-ctx.Done():
-	}
-	sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	if err := srv.Shutdown(sctx); err != nil && !errors.Is(err, http.ErrServerClosed) {
-		return err
-	}
-	return nil
+	return serveUntilSignal(addr, e)
 }
 
 // commitInserts runs every insert rows yields in one transaction.
