@@ -58,3 +58,17 @@ type ReloadBroadcaster interface {
 	// instance was not listening are not replayed.
 	ReloadRequested() <-chan string
 }
+
+// Purger is implemented by stores that can delete old messages, for the
+// gateway's store.retention.
+type Purger interface {
+	// Purge deletes up to limit of the oldest messages accepted before
+	// before (as their UUIDv7 ids tell it, like ListParams.Until) that
+	// nothing will happen to any more, short of a very late receipt: with
+	// a zero NextAt (final, or sent and waiting with no deadline for a
+	// receipt, as after its ttl passed) and no status callback still
+	// pending. Their attempts, tags and callbacks go with
+	// them, and their idempotency keys may be used again. It returns how
+	// many it deleted; fewer than limit means none is left.
+	Purge(ctx context.Context, before time.Time, limit int) (int, error)
+}

@@ -92,7 +92,7 @@ type stmts struct {
 	begin, rollback, commit *sql.Stmt
 
 	insertMessage, messageByIdem   *sql.Stmt
-	insertTag                      *sql.Stmt
+	insertTag, deleteTag           *sql.Stmt
 	claim, currentAttempt          *sql.Stmt
 	advanceOwned, advanceState     *sql.Stmt
 	upsertAttempt, advanceFinal    *sql.Stmt
@@ -118,6 +118,7 @@ func (s *stmts) prepare(ctx context.Context, conn *sql.Conn) error {
 			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 			ON CONFLICT (idem_scope, idem_key) WHERE idem_key <> '' DO NOTHING`},
 		{&s.insertTag, `INSERT OR IGNORE INTO message_tags (tag, message_id) VALUES (?, ?)`},
+		{&s.deleteTag, `DELETE FROM message_tags WHERE tag = ? AND message_id = ?`},
 		{&s.messageByIdem, `SELECT ` + msgCols + ` FROM messages
 			WHERE idem_scope = ? AND idem_key = ? AND idem_key <> ''`},
 

@@ -49,6 +49,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"ListPaging", testListPaging},
 		{"ListLimits", testListLimits},
 		{"Stats", testStats},
+		{"Purge", testPurge},
 		{"Close", testClose},
 	}
 	for _, tc := range suite {
