@@ -30,6 +30,7 @@ type Metrics struct {
 	probes     *prometheus.CounterVec
 	probeTime  *prometheus.HistogramVec
 	callbacks  *prometheus.CounterVec
+	purged     prometheus.Counter
 	reloadOK   prometheus.Gauge
 	reloadTime prometheus.Gauge
 }
@@ -90,8 +91,12 @@ func New() *Metrics {
 		Name: "switchboard_config_last_reload_success_timestamp_seconds",
 		Help: "When the config was last loaded successfully, as a Unix timestamp.",
 	})
+	m.purged = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "switchboard_messages_purged_total",
+		Help: "Messages deleted by store.retention.",
+	})
 	m.Registry.MustRegister(m.accepted, m.finished, m.attempts, m.sendTime, m.failovers, m.degraded, m.receipts,
-		m.probes, m.probeTime, m.callbacks, m.reloadOK, m.reloadTime,
+		m.probes, m.probeTime, m.callbacks, m.purged, m.reloadOK, m.reloadTime,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
@@ -143,6 +148,9 @@ func (m *Metrics) Probe(channel string, took time.Duration, err error) {
 
 // Callback records the result of one status callback delivery.
 func (m *Metrics) Callback(result string) { m.callbacks.WithLabelValues(result).Inc() }
+
+// Purged counts messages deleted by retention (retention.Observer).
+func (m *Metrics) Purged(n int) { m.purged.Add(float64(n)) }
 
 // Reload records a config load or reload.
 func (m *Metrics) Reload(ok bool, at time.Time) {

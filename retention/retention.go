@@ -1,0 +1,107 @@
+// Package retention deletes old messages that are done (store.retention),
+// so a gateway's store does not grow without bound: at a million messages
+// a day, about a gigabyte a day on SQLite.
+//
+// It deletes in small batches with a pause between them, so the store's
+// writer (one goroutine on SQLite) keeps serving live traffic while a
+// backlog of old messages is worked off.
+package retention
+
+import (
+	"context"
+	"log/slog"
+	"time"
+
+	"github.com/switchboard-gw/switchboard/store"
+)
+
+// Defaults for the zero values of Runner's fields.
+const (
+	DefaultEvery = 10 * time.Minute
+	DefaultBatch = 500
+	DefaultPause = 50 * time.Millisecond
+)
+
+// Observer is told how many messages each batch deleted (metrics).
+type Observer interface {
+	Purged(n int)
+}
+
+// Runner purges on a timer.
+type Runner struct {
+	Store store.Purger
+	// Keep: messages accepted longer ago than this are deleted once done.
+	Keep   time.Duration
+	Every  time.Duration // how often to look; default DefaultEvery
+	Batch  int           // messages per delete; default DefaultBatch
+	Pause  time.Duration // between batches; default DefaultPause
+	Logger *slog.Logger
+	Obs    Observer
+	Now    func() time.Time
+}
+
+func (r *Runner) defaults() {
+	if r.Every <= 0 {
+		r.Every = DefaultEvery
+	}
+	if r.Batch <= 0 {
+		r.Batch = DefaultBatch
+	}
+	if r.Pause < 0 {
+		r.Pause = 0
+	} else if r.Pause == 0 {
+		r.Pause = DefaultPause
+	}
+	if r.Logger == nil {
+		r.Logger = slog.Default()
+	}
+	if r.Now == nil {
+		r.Now = time.Now
+	}
+}
+
+// Run purges at once and then every Every until ctx is done. A failed
+// round is logged and retried at the next one.
+func (r *Runner) Run(ctx context.Context) error {
+	r.defaults()
+	t := time.NewTicker(r.Every)
+	defer t.Stop()
+	for {
+		if n, err := r.PurgeOnce(ctx); err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			r.Logger.Error("retention: purge old messages", "deleted", n, "err", err)
+		} else if n > 0 {
+			r.Logger.Info("retention: purged old messages", "deleted", n, "keep", r.Keep.String())
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+		}
+	}
+}
+
+// PurgeOnce deletes every done message accepted more than Keep ago, batch
+// by batch, and returns how many it deleted.
+func (r *Runner) PurgeOnce(ctx context.Context) (int, error) {
+	r.defaults()
+	before := r.Now().Add(-r.Keep)
+	total := 0
+	for {
+		n, err := r.Store.Purge(ctx, before, r.Batch)
+		total += n
+		if n > 0 && r.Obs != nil {
+			r.Obs.Purged(n)
+		}
+		if err != nil || n < r.Batch {
+			return total, err
+		}
+		select {
+		case <-ctx.Done():
+			return total, ctx.Err()
+		case <-time.After(r.Pause):
+		}
+	}
+}

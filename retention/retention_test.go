@@ -1,0 +1,102 @@
+package retention_test
+
+import (
+	"context"
+	"errors"
+	"path/filepath"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/stretchr/testify/require"
+
+	"github.com/switchboard-gw/switchboard/retention"
+	"github.com/switchboard-gw/switchboard/store"
+	"github.com/switchboard-gw/switchboard/store/sqlite"
+)
+
+// idAt is a UUIDv7 message id accepted at t.
+func idAt(t time.Time) string {
+	u := uuid.Must(uuid.NewV7())
+	ms := t.UnixMilli()
+	for i := 5; i >= 0; i-- {
+		u[i] = byte(ms)
+		ms >>= 8
+	}
+	return u.String()
+}
+
+type counter struct{ batches, total int }
+
+func (c *counter) Purged(n int) { c.batches++; c.total += n }
+
+// enqueueDone stores a message accepted at at and finishes it (failed).
+func enqueueDone(t *testing.T, s store.Store, at time.Time) string {
+	t.Helper()
+	ctx := t.Context()
+	m, _, err := s.Enqueue(ctx, &store.Message{ID: idAt(at), Policy: "otp", Route: []string{"sms"},
+		To: store.Recipient{Phone: "+15551234567"}, Body: "hi", CreatedAt: at,
+		LeaseOwner: "d", LeaseUntil: at.Add(time.Minute)})
+	require.NoError(t, err)
+	require.NoError(t, s.Advance(ctx, &store.Transition{MessageID: m.ID, Owner: "d",
+		Status: store.StatusFailed, LastError: "route exhausted", Now: at}))
+	return m.ID
+}
+
+func TestPurgeOnceDeletesOnlyOldDoneMessagesInBatches(t *testing.T) {
+	t.Parallel()
+	s, err := sqlite.Open(t.Context(), filepath.Join(t.TempDir(), "sb.db"))
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = s.Close() })
+	now := time.Now()
+	var old, kept []string
+	for i := range 5 {
+		old = append(old, enqueueDone(t, s, now.Add(-31*24*time.Hour-time.Duration(i)*time.Minute)))
+	}
+	kept = append(kept, enqueueDone(t, s, now.Add(-29*24*time.Hour)))
+	// Old but not done: still due.
+	due, _, err := s.Enqueue(t.Context(), &store.Message{ID: idAt(now.Add(-40 * 24 * time.Hour)), Policy: "otp",
+		Route: []string{"sms"}, To: store.Recipient{Phone: "+15551234567"}, Body: "hi"})
+	require.NoError(t, err)
+	kept = append(kept, due.ID)
+
+	var c counter
+	r := &retention.Runner{Store: s, Keep: 30 * 24 * time.Hour, Batch: 2, Pause: time.Microsecond,
+		Obs: &c, Now: func() time.Time { return now }}
+	n, err := r.PurgeOnce(t.Context())
+	require.NoError(t, err)
+	require.Equal(t, 5, n)
+	require.Equal(t, counter{batches: 3, total: 5}, c, "batches of 2, 2 and 1")
+	for _, id := range old {
+		_, err := s.Get(t.Context(), id)
+		require.ErrorIs(t, err, store.ErrNotFound)
+	}
+	for _, id := range kept {
+		_, err := s.Get(t.Context(), id)
+		require.NoError(t, err)
+	}
+	n, err = r.PurgeOnce(t.Context())
+	require.NoError(t, err)
+	require.Zero(t, n, "nothing left to purge")
+}
+
+type failing struct{ calls atomic.Int32 }
+
+func (f *failing) Purge(context.Context, time.Time, int) (int, error) {
+	f.calls.Add(1)
+	return 0, errors.New("disk on fire")
+}
+
+func TestRunKeepsGoingAfterAFailedRound(t *testing.T) {
+	t.Parallel()
+	f := &failing{}
+	ctx, cancel := context.WithCancel(t.Context())
+	r := &retention.Runner{Store: f, Keep: time.Hour, Every: time.Millisecond}
+	done := make(chan error, 1)
+	go func() { done <- r.Run(ctx) }()
+	require.Eventually(t, func() bool { return f.calls.Load() >= 3 }, 10*time.Second, time.Millisecond,
+		"each failed round is followed by the next")
+	cancel()
+	require.NoError(t, <-done, "a cancelled Run is a clean stop")
+}
