@@ -18,6 +18,8 @@
 //	    from: "whatsapp:+14155238886"          # "+14155238886" is prefixed for you
 //	    # messaging_service_sid: MG...         # instead of from: Twilio picks the sender
 //	    # endpoint: https://api.dublin.ie1.twilio.com   # edge, proxy or mock; default Twilio's
+//	    # content_sid: HX...                   # twilio-whatsapp only: send this approved content template
+//	    # content_variables: {"1": metadata.code}       # its variables, and where their values come from
 //
 // Exactly one of from and messaging_service_sid is required. kind may be
 // left out: it is sms or whatsapp by type, and any other kind is an error.
@@ -36,6 +38,27 @@
 // bounds the whole call, capped at one minute), rewrites the URL to
 // endpoint, records whether the request was written, and keeps the
 // response's status and headers (see call).
+//
+// # WhatsApp templates
+//
+// WhatsApp delivers free-form text (Body) only within 24 hours of the
+// customer's last message; outside that window Twilio answers 63016
+// (permanent) and the route moves on. A business-initiated message (an
+// OTP, an order update) must be a WhatsApp-approved template. On a
+// twilio-whatsapp channel with content_sid (HX followed by 32 hex digits:
+// the template's SID in the Twilio console's Content Template Builder),
+// every send carries ContentSid and, when content_variables is set,
+// ContentVariables, a JSON object of variable name to value
+// ({"1":"123456"}), instead of Body; Result.Info is "template HX...".
+// Each variable's value comes from "body" (the message's body), "subject"
+// (its subject) or "metadata.KEY" (the value of KEY in the message's
+// metadata, as sent to the API: "metadata": {"code": "123456"}). The body
+// is sent only as a variable that takes it, so its 1600-character limit
+// does not apply. A message that lacks a metadata key a variable names,
+// or whose value for it is empty, fails on this channel as permanent
+// before any call ("content variable "1": the message has no metadata key
+// "code""), and the route moves on. twilio-sms channels take no
+// content_sid.
 //
 // # Probe
 //

@@ -3,10 +3,13 @@ package twilio
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"net/url"
 	"regexp"
 	"slices"
 	"strings"
+
+	"go.yaml.in/yaml/v3"
 
 	"github.com/switchboard-gw/switchboard/channels"
 	"github.com/switchboard-gw/switchboard/config"
@@ -38,6 +41,16 @@ type Options struct {
 	// Endpoint replaces https://api.twilio.com (scheme, host and an
 	// optional path prefix): a regional edge, an egress proxy, a mock.
 	Endpoint string `yaml:"endpoint"`
+	// ContentSID, for twilio-whatsapp, sends every message as this
+	// approved Content Template (HX + 32 hex) instead of Body: WhatsApp
+	// delivers free-form text only within 24 hours of the customer's last
+	// message, and business-initiated messages (OTPs, order updates) must
+	// be templates.
+	ContentSID string `yaml:"content_sid"`
+	// ContentVariables fill the template's variables: variable name ("1",
+	// "2", ...) to where its value comes from, "body", "subject" or
+	// "metadata.KEY" (the message's metadata value for KEY).
+	ContentVariables map[string]string `yaml:"content_variables"`
 }
 
 var (
@@ -50,7 +63,15 @@ var (
 	alphaSenderRe = regexp.MustCompile(`^[A-Za-z0-9 ]{1,11}$`)
 	hasLetterRe   = regexp.MustCompile(`[A-Za-z]`)
 	alnumRe       = regexp.MustCompile(`^[A-Za-z0-9]+$`)
+	// contentSIDRe is the spec's pattern for ContentSid.
+	contentSIDRe = regexp.MustCompile(`^HX[0-9a-fA-F]{32}$`)
+	// Twilio's variable names are letters and digits ("1", "name"), at
+	// most 16 characters; "_" as WhatsApp's named parameters use it.
+	variableNameRe = regexp.MustCompile(`^[A-Za-z0-9_]{1,16}$`)
 )
+
+// maxContentVariables is Twilio's limit on variables per send.
+const maxContentVariables = 100
 
 // problem is one invalid option, named by its YAML key ("" for the
 // channel itself) so the factory can point at its line.
@@ -91,6 +112,34 @@ func (o *Options) validate(k channels.Kind) []problem {
 	if o.Endpoint != "" {
 		if _, err := parseEndpoint(o.Endpoint); err != nil {
 			ps = append(ps, problem{"endpoint", err.Error()})
+		}
+	}
+	return append(ps, o.validateContent(k)...)
+}
+
+// validateContent checks content_sid and content_variables.
+func (o *Options) validateContent(k channels.Kind) []problem {
+	var ps []problem
+	switch {
+	case o.ContentSID == "":
+		if len(o.ContentVariables) > 0 {
+			ps = append(ps, problem{"content_variables", `needs "content_sid": the variables fill that content template`})
+		}
+	case k != channels.WhatsApp:
+		ps = append(ps, problem{"content_sid", fmt.Sprintf("content templates are sent by type %s only; %s sends the body", TypeWhatsApp, TypeSMS)})
+	case !contentSIDRe.MatchString(o.ContentSID):
+		ps = append(ps, problem{"content_sid", fmt.Sprintf("must be HX followed by 32 hex digits (the template's Content SID in the Twilio console's Content Template Builder), got %q", o.ContentSID)})
+	}
+	if len(o.ContentVariables) > maxContentVariables {
+		ps = append(ps, problem{"content_variables", fmt.Sprintf("at most %d variables, got %d", maxContentVariables, len(o.ContentVariables))})
+	}
+	for _, name := range slices.Sorted(maps.Keys(o.ContentVariables)) {
+		if !variableNameRe.MatchString(name) {
+			ps = append(ps, problem{"content_variables", fmt.Sprintf(`variable name %q must be 1 to 16 letters, digits or "_", like "1"`, name)})
+			continue
+		}
+		if _, err := parseSource(o.ContentVariables[name]); err != nil {
+			ps = append(ps, problem{"content_variables." + name, err.Error()})
 		}
 	}
 	return ps
@@ -146,7 +195,9 @@ func factory(k channels.Kind) channels.Factory {
 			return nil, err
 		}
 		// Validate after decode errors too, so one "config validate" shows
-		// every problem; a key that failed to decode already has its error.
+		// every problem; a key that failed to decode already has its error,
+		// and so does what is under it (content_variables.1 under a
+		// content_variables that is not a mapping).
 		failed := map[string]bool{}
 		for _, e := range errs {
 			failed[e.Key] = true
@@ -156,10 +207,11 @@ func factory(k channels.Kind) channels.Factory {
 				errs = append(errs, &config.Error{File: cfg.File, Line: cfg.Line, Key: key, Msg: p.msg})
 				continue
 			}
-			if failed[key+"."+p.key] {
+			parent, _, _ := strings.Cut(p.key, ".")
+			if failed[key+"."+p.key] || failed[key+"."+parent] {
 				continue
 			}
-			errs = append(errs, &config.Error{File: cfg.File, Line: cfg.OptionLine(p.key), Key: key + "." + p.key, Msg: p.msg})
+			errs = append(errs, &config.Error{File: cfg.File, Line: optionLine(cfg, p.key), Key: key + "." + p.key, Msg: p.msg})
 		}
 		if len(errs) > 0 {
 			slices.SortStableFunc(errs, func(a, b *config.Error) int { return a.Line - b.Line })
@@ -167,4 +219,44 @@ func factory(k channels.Kind) channels.Factory {
 		}
 		return New(cfg.Name, k, opts, deps)
 	}
+}
+
+// optionLine is cfg.OptionLine for a key path that may reach into a
+// nested option ("content_variables.1"): the line of the deepest part of
+// the path the YAML has, so an error points at the offending entry.
+func optionLine(cfg *config.Channel, path string) int {
+	line := cfg.Line
+	n := &cfg.Options
+	for part := range strings.SplitSeq(path, ".") {
+		if n = yamlValue(n); n.Kind != yaml.MappingNode {
+			return line
+		}
+		var next *yaml.Node
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			if n.Content[i].Value == part {
+				line, next = n.Content[i].Line, n.Content[i+1]
+				break
+			}
+		}
+		if next == nil {
+			return line
+		}
+		n = next
+	}
+	return line
+}
+
+// yamlValue skips the document node and aliases above a value.
+func yamlValue(n *yaml.Node) *yaml.Node {
+	for range 16 { // an alias chain longer than this is the decoder's error to report
+		switch {
+		case n.Kind == yaml.DocumentNode && len(n.Content) > 0:
+			n = n.Content[0]
+		case n.Kind == yaml.AliasNode && n.Alias != nil:
+			n = n.Alias
+		default:
+			return n
+		}
+	}
+	return n
 }

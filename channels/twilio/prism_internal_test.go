@@ -72,6 +72,25 @@ func TestPrismRejections(t *testing.T) {
 	}
 }
 
+// Prism checks ContentSid against the spec's ^HX[0-9a-fA-F]{32}$, so the
+// templated send TestPrismSendContentTemplate makes is really checked; a
+// SID off the pattern (options validation keeps it out of config) is 422.
+func TestPrismRejectsContentSID(t *testing.T) {
+	t.Parallel()
+	prism := testpeers.Prism(t)
+	const token = "0f1e2d3c4b5a69788796a5b4c3d2e1f0"
+	c, err := New("whatsapp", channels.WhatsApp, Options{AccountSID: "AC0123456789abcdef0123456789abcdef", AuthToken: config.Secret(token),
+		From: "whatsapp:+14155238886", Endpoint: prism, ContentSID: "HX0123456789abcdef0123456789abcdef",
+		ContentVariables: map[string]string{"1": "metadata.code"}}, channels.Deps{})
+	require.NoError(t, err)
+	defer c.Close()
+	c.content.sid = "HX1"
+	_, err = c.Send(context.Background(), &channels.Message{To: "+15551234567", Body: "hi", Metadata: map[string]string{"code": "123456"}})
+	channeltest.RequireClass(t, channels.Permanent, err)
+	channeltest.RequireNoSecret(t, []string{token}, err)
+	require.EqualError(t, err, "twilio: create message: HTTP 422: Unprocessable Entity (permanent)")
+}
+
 // twilio-go refuses credentials that are not letters and digits without
 // sending anything; options validation keeps them out of config.
 func TestCredentialsRefusedLocally(t *testing.T) {

@@ -47,6 +47,32 @@ func TestPrismSend(t *testing.T) {
 	}
 }
 
+// A templated WhatsApp send (ContentSid and ContentVariables, no Body)
+// passes Prism's checks against the spec: ContentSid's HX pattern, To
+// required, and nothing the spec does not know.
+func TestPrismSendContentTemplate(t *testing.T) {
+	t.Parallel()
+	prism := testpeers.Prism(t)
+	const creds = "    account_sid: ${TWILIO_ACCOUNT_SID}\n    auth_token: ${TWILIO_AUTH_TOKEN}\n"
+	const content = "    content_sid: HX0123456789abcdef0123456789abcdef\n"
+	tests := []struct{ name, options string }{
+		{"from a number, with variables", "    from: whatsapp:+14155238886\n" + content + "    content_variables: {\"1\": metadata.code, \"2\": subject}\n"},
+		{"through a messaging service, with variables", "    messaging_service_sid: " + testMG + "\n" + content + "    content_variables: {\"1\": metadata.code}\n"},
+		{"without variables", "    from: whatsapp:+14155238886\n" + content},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			ch, err := buildFromYAML(t, twilio.TypeWhatsApp, creds+tt.options+"    endpoint: "+prism+"\n")
+			require.NoError(t, err)
+			res, err := ch.Send(context.Background(), &channels.Message{ID: "m1", To: "+15551234567", Body: "Your code is 123456",
+				Subject: "Sign-in code", Metadata: map[string]string{"code": "123456"}})
+			require.NoError(t, err)
+			require.Equal(t, prismSID, res.ProviderID)
+		})
+	}
+}
+
 // An endpoint that points at the wrong place: Prism finds no such route in
 // the spec and answers 404, which is the channel's fault, not the message's.
 func TestPrismUnknownRouteIsMisconfigured(t *testing.T) {

@@ -41,6 +41,7 @@ type Channel struct {
 	authToken  config.Secret
 	from       string // normalized; "" when a messaging service picks it
 	serviceSID string
+	content    *content // nil: messages go as Body
 	endpoint   *url.URL // nil: Twilio's own
 	callback   string   // StatusCallback URL; "" without a public URL
 	transport  *http.Transport
@@ -84,6 +85,9 @@ func New(name string, kind channels.Kind, opts Options, deps channels.Deps) (*Ch
 	if opts.Endpoint != "" {
 		c.endpoint, _ = parseEndpoint(opts.Endpoint) // validated above
 	}
+	if opts.ContentSID != "" {
+		c.content = newContent(opts.ContentSID, opts.ContentVariables) // validated above
+	}
 	if deps.PublicURL != "" {
 		u, err := url.Parse(deps.PublicURL)
 		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
@@ -126,23 +130,38 @@ func (c *Channel) api(ctx context.Context) (*openapi.ApiService, *call) {
 	return rc.Api, rt
 }
 
-// Send makes one Create Message call.
+// Send makes one Create Message call: with the configured content
+// template and its variables, or else with m's body.
 func (c *Channel) Send(ctx context.Context, m *channels.Message) (channels.Result, error) {
 	const op = "create message"
 	to := strings.TrimSpace(m.To)
 	if to == "" {
 		return channels.Result{}, permanent(op, "no recipient address")
 	}
-	if m.Body == "" {
-		return channels.Result{}, permanent(op, "empty body")
-	}
-	if n := utf8.RuneCountInString(m.Body); n > MaxBodyChars {
-		return channels.Result{}, permanent(op, fmt.Sprintf("body is %d characters, over Twilio's limit of %d", n, MaxBodyChars))
-	}
 	if c.kind == channels.WhatsApp && !strings.HasPrefix(to, whatsappPrefix) {
 		to = whatsappPrefix + to
 	}
-	params := (&openapi.CreateMessageParams{}).SetTo(to).SetBody(m.Body)
+	params := (&openapi.CreateMessageParams{}).SetTo(to)
+	if c.content != nil {
+		// The template replaces Body; the body goes only as a variable,
+		// if one takes it.
+		vars, err := c.content.variables(m)
+		if err != nil {
+			return channels.Result{}, permanent(op, err.Error())
+		}
+		params.SetContentSid(c.content.sid)
+		if vars != "" {
+			params.SetContentVariables(vars)
+		}
+	} else {
+		if m.Body == "" {
+			return channels.Result{}, permanent(op, "empty body")
+		}
+		if n := utf8.RuneCountInString(m.Body); n > MaxBodyChars {
+			return channels.Result{}, permanent(op, fmt.Sprintf("body is %d characters, over Twilio's limit of %d", n, MaxBodyChars))
+		}
+		params.SetBody(m.Body)
+	}
 	if c.from != "" {
 		params.SetFrom(c.from)
 	} else {
@@ -168,7 +187,10 @@ func (c *Channel) Send(ctx context.Context, m *channels.Message) (channels.Resul
 			Err: errors.New("twilio: create message: accepted without a message SID")}
 	}
 	res := channels.Result{ProviderID: *msg.Sid}
-	if c.kind == channels.SMS {
+	switch {
+	case c.content != nil:
+		res.Info = "template " + c.content.sid
+	case c.kind == channels.SMS:
 		res.Info = CountSegments(m.Body).String()
 	}
 	return res, nil

@@ -16,6 +16,11 @@
 //	    verify_token: "${WA_CLOUD_VERIFY}"     # the dashboard's "Verify token", for the GET handshake
 //	    api_version: v26.0                     # default DefaultAPIVersion
 //	    endpoint: https://graph.facebook.com   # default; tests point it at a fake
+//	    template:                              # optional: send an approved template, not free-form text
+//	      name: otp_code                       # required: the template's name in WhatsApp Manager
+//	      language: en_US                      # required: its approved translation's code
+//	      body_params: [metadata.code]         # {{1}}, {{2}}, ... of the body, in order
+//	      button_params: [metadata.code]       # URL buttons' parameter, by button index 0, 1, ...
 //
 // kind may be left out; if given it must be whatsapp. token, app_secret and
 // verify_token are config.Secret: they print as <redacted>, and the token is
@@ -23,16 +28,49 @@
 //
 // # Sending
 //
-// Send posts a free-form text message to
+// Send posts one message to
 // {endpoint}/{api_version}/{phone_number_id}/messages with the token as a
 // bearer token; "to" is the E.164 address without "+". The answer's
 // messages[0].id (a "wamid.…") is Result.ProviderID, which receipts are
-// matched on. Bodies over MaxBodyChars (4096) characters, empty bodies and
-// addresses that are not E.164 are refused as permanent before any call.
-// Meta delivers free-form text only within 24 hours of the customer's last
-// message; outside that window the answer is 131047 (permanent), so such
-// messages fail over to the route's next channel. Template messages are
-// not supported yet.
+// matched on. Addresses that are not E.164 are refused as permanent before
+// any call.
+//
+// Without template, the message is free-form text: the body, which must
+// not be empty or over MaxBodyChars (4096) characters (else permanent,
+// before any call). Meta delivers free-form text only within 24 hours of
+// the customer's last message; outside that window the answer is 131047
+// (permanent), so such messages fail over to the route's next channel.
+//
+// # Templates
+//
+// A business-initiated message (an OTP, an order update) to a customer who
+// has not written within 24 hours must be a template message: a template
+// approved in WhatsApp Manager, filled with the message's values. With
+// template set, every send on the channel is that template:
+//
+//	{"messaging_product": "whatsapp", "recipient_type": "individual", "to": "15551234567",
+//	 "type": "template", "template": {"name": "otp_code", "language": {"code": "en_US"},
+//	 "components": [
+//	   {"type": "body", "parameters": [{"type": "text", "text": "123456"}]},
+//	   {"type": "button", "sub_type": "url", "index": "0",
+//	    "parameters": [{"type": "text", "text": "123456"}]}]}}
+//
+// Each entry of body_params and button_params names where its text comes
+// from: "body" (the message's body), "subject" (its subject) or
+// "metadata.KEY" (the value of KEY in the message's metadata, as sent to
+// the API: "metadata": {"code": "123456"}). body_params fill the body's
+// {{1}}, {{2}}, ... in order; button_params[i] fills the URL button with
+// index i (an authentication template's copy-code button is URL button 0
+// and takes the code again, as above). The body is sent only if a
+// parameter takes it, so its free-form limits do not apply. Result.Info
+// starts with "template NAME". A message
+// that lacks a metadata key a parameter names, or whose value for it is
+// empty, fails on this channel as permanent before any call ("template
+// otp_code: body parameter {{1}}: the message has no metadata key
+// "code""), and the route moves on. Meta checks the rest: a template name
+// or language it does not know, or parameters that do not match the
+// approved template, are answered with HTTP 400 and a code this package
+// does not list, so the send fails as permanent (see Errors).
 //
 // # Webhook
 //

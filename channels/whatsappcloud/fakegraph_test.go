@@ -39,6 +39,7 @@ type fakeGraph struct {
 	mu    sync.Mutex
 	reply http.HandlerFunc
 	sends []sendBody // every well-formed send received
+	raw   []string   // their JSON, as received
 	hits  int
 }
 
@@ -51,6 +52,58 @@ type sendBody struct {
 		PreviewURL *bool   `json:"preview_url"`
 		Body       *string `json:"body"`
 	} `json:"text"`
+	Template *struct {
+		Name     string `json:"name"`
+		Language struct {
+			Code string `json:"code"`
+		} `json:"language"`
+		Components []struct {
+			Type       string `json:"type"`
+			SubType    string `json:"sub_type"`
+			Index      string `json:"index"` // a string in the Cloud API; a number fails to decode
+			Parameters []struct {
+				Type string `json:"type"`
+				Text string `json:"text"`
+			} `json:"parameters"`
+		} `json:"components"`
+	} `json:"template"`
+}
+
+// valid checks a send the way the Cloud API reference describes it: a text
+// message has text.body, a template message has a name, a language code
+// and components whose parameters are non-empty text, and a button
+// component says its sub_type and index.
+func (sb *sendBody) valid() bool {
+	if sb.MessagingProduct != "whatsapp" || sb.RecipientType != "individual" || sb.To == "" || strings.HasPrefix(sb.To, "+") {
+		return false
+	}
+	switch sb.Type {
+	case "text":
+		return sb.Template == nil && sb.Text.Body != nil && sb.Text.PreviewURL != nil
+	case "template":
+		tp := sb.Template
+		if tp == nil || sb.Text.Body != nil || sb.Text.PreviewURL != nil || tp.Name == "" || tp.Language.Code == "" {
+			return false
+		}
+		for _, c := range tp.Components {
+			switch {
+			case c.Type == "body" && c.SubType == "" && c.Index == "":
+			case c.Type == "button" && c.SubType == "url" && c.Index != "":
+			default:
+				return false
+			}
+			if len(c.Parameters) == 0 {
+				return false
+			}
+			for _, p := range c.Parameters {
+				if p.Type != "text" || p.Text == "" {
+					return false
+				}
+			}
+		}
+		return true
+	}
+	return false
 }
 
 func newFakeGraph(t *testing.T) *fakeGraph {
@@ -71,6 +124,13 @@ func (f *fakeGraph) received() ([]sendBody, int) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	return append([]sendBody(nil), f.sends...), f.hits
+}
+
+// receivedJSON is the JSON of every well-formed send, as received.
+func (f *fakeGraph) receivedJSON() []string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return append([]string(nil), f.raw...)
 }
 
 // graphErr answers like Graph does on failure.
@@ -104,13 +164,13 @@ func (f *fakeGraph) serve(w http.ResponseWriter, r *http.Request) {
 		dec := json.NewDecoder(strings.NewReader(string(raw)))
 		dec.DisallowUnknownFields()
 		var sb sendBody
-		if err := dec.Decode(&sb); err != nil || sb.MessagingProduct != "whatsapp" || sb.RecipientType != "individual" ||
-			sb.Type != "text" || sb.Text.Body == nil || sb.Text.PreviewURL == nil || strings.HasPrefix(sb.To, "+") || sb.To == "" {
+		if err := dec.Decode(&sb); err != nil || !sb.valid() {
 			graphErr(w, http.StatusBadRequest, 100, "(#100) Invalid parameter: "+string(raw))
 			return
 		}
 		f.mu.Lock()
 		f.sends = append(f.sends, sb)
+		f.raw = append(f.raw, string(raw))
 		f.mu.Unlock()
 		if reply != nil {
 			reply(w, r)

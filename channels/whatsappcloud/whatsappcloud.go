@@ -54,12 +54,18 @@ func build(cfg *config.Channel, deps channels.Deps) (channels.Channel, error) {
 	// Validate even after decode errors so one run of "config validate"
 	// shows every problem. A key that failed to decode keeps its default
 	// (or stays empty); the "required" complaint that can follow is true.
+	// Inside a nested option (template) the decoder's complaint about the
+	// option itself ("expected a mapping", an unknown key) says enough:
+	// its "required" follow-ups are left out.
+	chKey := "channels." + cfg.Name
 	for _, p := range opts.validate() {
-		if slices.ContainsFunc(errs, func(e *config.Error) bool { return e.Key == "channels."+cfg.Name+"."+p.key }) {
+		key := chKey + "." + p.key
+		if slices.ContainsFunc(errs, func(e *config.Error) bool {
+			return e.Key == key || (e.Key != chKey && (strings.HasPrefix(key, e.Key+".") || strings.HasPrefix(key, e.Key+"[")))
+		}) {
 			continue // already reported by the decoder
 		}
-		errs = append(errs, &config.Error{File: cfg.File, Line: cfg.OptionLine(p.key),
-			Key: "channels." + cfg.Name + "." + p.key, Msg: p.err.Error()})
+		errs = append(errs, &config.Error{File: cfg.File, Line: optionLine(cfg, p.key), Key: key, Msg: p.err.Error()})
 	}
 	if len(errs) > 0 {
 		slices.SortStableFunc(errs, func(a, b *config.Error) int { return a.Line - b.Line })
@@ -72,7 +78,8 @@ func build(cfg *config.Channel, deps channels.Deps) (channels.Channel, error) {
 type Cloud struct {
 	name   string
 	opts   Options
-	base   string // endpoint/version/phone_number_id
+	base   string    // endpoint/version/phone_number_id
+	tmpl   *template // nil: free-form text
 	client *http.Client
 	log    *slog.Logger
 	now    func() time.Time
@@ -89,10 +96,15 @@ func New(name string, opts Options, deps channels.Deps) (*Cloud, error) {
 	if deps.Logger == nil {
 		deps.Logger = slog.Default()
 	}
+	var tmpl *template
+	if opts.Template != nil {
+		tmpl = opts.Template.compile()
+	}
 	return &Cloud{
 		name: name,
 		opts: opts,
 		base: opts.base(),
+		tmpl: tmpl,
 		// No client timeout: every call runs under the caller's ctx
 		// (the channel's send_timeout, the probe interval).
 		client: &http.Client{},
@@ -104,13 +116,14 @@ func New(name string, opts Options, deps channels.Deps) (*Cloud, error) {
 func (c *Cloud) Name() string        { return c.name }
 func (c *Cloud) Kind() channels.Kind { return channels.WhatsApp }
 
-// sendRequest is a Cloud API text message.
+// sendRequest is a Cloud API message: free-form text or a template.
 type sendRequest struct {
-	MessagingProduct string   `json:"messaging_product"`
-	RecipientType    string   `json:"recipient_type"`
-	To               string   `json:"to"`
-	Type             string   `json:"type"`
-	Text             textBody `json:"text"`
+	MessagingProduct string        `json:"messaging_product"`
+	RecipientType    string        `json:"recipient_type"`
+	To               string        `json:"to"`
+	Type             string        `json:"type"` // "text" or "template"
+	Text             *textBody     `json:"text,omitempty"`
+	Template         *templateBody `json:"template,omitempty"`
 }
 
 type textBody struct {
@@ -129,39 +142,46 @@ type sendResponse struct {
 	} `json:"messages"`
 }
 
-// Send makes one attempt to send m as a free-form text message. Meta only
-// delivers those inside the 24-hour customer service window; outside it
-// the answer is 131047, a permanent error, and routing fails over.
+// Send makes one attempt to send m: as the configured template, or else
+// as a free-form text message. Meta only delivers free-form text inside
+// the 24-hour customer service window; outside it the answer is 131047, a
+// permanent error, and routing fails over.
 func (c *Cloud) Send(ctx context.Context, m *channels.Message) (channels.Result, error) {
 	to, err := recipient(m.To)
 	if err != nil {
 		return channels.Result{}, channels.Classify(channels.Permanent, fmt.Errorf("whatsapp-cloud: send: %w", err))
 	}
-	if m.Body == "" {
-		return channels.Result{}, channels.Classify(channels.Permanent, errors.New("whatsapp-cloud: send: empty body"))
+	req := sendRequest{MessagingProduct: "whatsapp", RecipientType: "individual", To: to}
+	if c.tmpl != nil {
+		// The body is sent only as a parameter, if one takes it: the
+		// text limits below are the free-form message's.
+		tb, err := c.tmpl.fill(m)
+		if err != nil {
+			return channels.Result{}, channels.Classify(channels.Permanent, fmt.Errorf("whatsapp-cloud: send: %w", err))
+		}
+		req.Type, req.Template = "template", tb
+	} else {
+		if m.Body == "" {
+			return channels.Result{}, channels.Classify(channels.Permanent, errors.New("whatsapp-cloud: send: empty body"))
+		}
+		if n := utf8.RuneCountInString(m.Body); n > MaxBodyChars {
+			return channels.Result{}, channels.Classify(channels.Permanent,
+				fmt.Errorf("whatsapp-cloud: send: body is %d characters, the Cloud API takes at most %d", n, MaxBodyChars))
+		}
+		req.Type, req.Text = "text", &textBody{Body: m.Body}
 	}
-	if n := utf8.RuneCountInString(m.Body); n > MaxBodyChars {
-		return channels.Result{}, channels.Classify(channels.Permanent,
-			fmt.Errorf("whatsapp-cloud: send: body is %d characters, the Cloud API takes at most %d", n, MaxBodyChars))
-	}
-	payload, err := json.Marshal(sendRequest{
-		MessagingProduct: "whatsapp",
-		RecipientType:    "individual",
-		To:               to,
-		Type:             "text",
-		Text:             textBody{Body: m.Body},
-	})
+	payload, err := json.Marshal(req)
 	if err != nil {
 		return channels.Result{}, channels.Classify(channels.Permanent, fmt.Errorf("whatsapp-cloud: send: encode: %w", err))
 	}
 
 	var wt channels.WriteTracker
-	req, err := http.NewRequestWithContext(wt.Context(ctx), http.MethodPost, c.base+"/messages", bytes.NewReader(payload))
+	hreq, err := http.NewRequestWithContext(wt.Context(ctx), http.MethodPost, c.base+"/messages", bytes.NewReader(payload))
 	if err != nil {
 		return channels.Result{}, channels.Classify(channels.Misconfigured, fmt.Errorf("whatsapp-cloud: send: %w", err))
 	}
-	req.Header.Set("Content-Type", "application/json")
-	resp, body, err := c.do(req)
+	hreq.Header.Set("Content-Type", "application/json")
+	resp, body, err := c.do(hreq)
 	if err != nil {
 		return channels.Result{}, channels.TransportError("whatsapp-cloud: send", err, wt.Wrote())
 	}
@@ -181,6 +201,9 @@ func (c *Cloud) Send(ctx context.Context, m *channels.Message) (channels.Result,
 	}
 	res := channels.Result{ProviderID: sr.Messages[0].ID}
 	var info []string
+	if c.tmpl != nil {
+		info = append(info, "template "+c.tmpl.name)
+	}
 	if len(sr.Contacts) > 0 && sr.Contacts[0].WaID != "" {
 		info = append(info, "wa_id "+sr.Contacts[0].WaID)
 	}
