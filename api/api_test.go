@@ -53,8 +53,14 @@ type testBundle struct {
 
 func setup(t *testing.T) *testBundle {
 	t.Helper()
+	return setupYAML(t, testConfig)
+}
+
+// setupYAML is setup with another config (testConfig, edited).
+func setupYAML(t *testing.T, yml string) *testBundle {
+	t.Helper()
 	dsn := filepath.Join(t.TempDir(), "sb.db")
-	cfg, err := config.Parse("test.yaml", []byte(strings.ReplaceAll(testConfig, "%DSN%", dsn)))
+	cfg, err := config.Parse("test.yaml", []byte(strings.ReplaceAll(yml, "%DSN%", dsn)))
 	require.NoError(t, err)
 	ctx, cancel := context.WithCancel(context.Background())
 	g, err := gateway.New(ctx, cfg, gateway.Options{Logger: slog.New(slog.DiscardHandler)})

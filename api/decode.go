@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/http"
 	"net/mail"
+	"net/netip"
 	"net/url"
 	"regexp"
 	"sort"
@@ -15,6 +16,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/switchboard-gw/switchboard/callbacks"
 	"github.com/switchboard-gw/switchboard/store"
 )
 
@@ -250,6 +252,31 @@ func (r *SendRequest) validate() error {
 		if k == "" || len(k) > maxTagLen || len(v) > maxMetadataLen {
 			return unprocessable("invalid_field", "metadata."+k, "metadata keys must be 1 to %d bytes and values at most %d", maxTagLen, maxMetadataLen)
 		}
+	}
+	return nil
+}
+
+// checkCallbackAddress refuses a callback_url whose host is a literal IP
+// address that p, the callback address policy in force, does not allow,
+// so the app hears of it at once (422) rather than finding its callbacks
+// given up. A host name is not looked up here: what it resolves to now
+// says nothing about what it will resolve to at delivery, so the sender
+// checks the address of every connection it opens (callbacks.Sender).
+func (r *SendRequest) checkCallbackAddress(p *callbacks.AddressPolicy) error {
+	if r.CallbackURL == "" {
+		return nil
+	}
+	u, err := url.Parse(r.CallbackURL)
+	if err != nil {
+		return nil // validate has refused it
+	}
+	ip, err := netip.ParseAddr(u.Hostname())
+	if err != nil {
+		return nil // a host name
+	}
+	var blocked *callbacks.BlockedAddressError
+	if err := p.Allowed(ip, u.Hostname()); errors.As(err, &blocked) {
+		return unprocessable("invalid_field", "callback_url", "%s", blocked.Error())
 	}
 	return nil
 }

@@ -67,6 +67,9 @@ func (s *Server) sendMessage(c *echo.Context) error {
 // replayed reports an idempotent replay (the stored message is returned).
 // Every error is an *Error except unexpected internal ones.
 func (s *Server) accept(ctx context.Context, scope string, req *SendRequest, idemKey string) (stored *store.Message, replayed bool, err error) {
+	if err := req.checkCallbackAddress(s.cbPolicy.Load()); err != nil {
+		return nil, false, err
+	}
 	router := s.deps.Dispatch.Router()
 	pol, err := router.SelectPolicy(req.Policy, req.Tags)
 	if err != nil {

@@ -6,6 +6,7 @@ import (
 
 	"github.com/labstack/echo/v5"
 
+	"github.com/switchboard-gw/switchboard/callbacks"
 	"github.com/switchboard-gw/switchboard/config"
 )
 
@@ -17,10 +18,24 @@ func (s *Server) registerOps(e *echo.Echo, v1 *echo.Group) {
 
 // SetConfig puts a reloaded config in force for the API: its API keys
 // replace the old ones at once, so a removed key stops working with the
-// reload that removed it.
+// reload that removed it, and its callback address policy applies to the
+// next message submitted.
 func (s *Server) SetConfig(cfg *config.Config) {
 	s.keys.set(cfg.Auth.Keys)
+	s.setCallbackPolicy(cfg)
 	s.cfg.Store(cfg)
+}
+
+// setCallbackPolicy builds cfg's callback address policy for the submit
+// check (SendRequest.checkCallbackAddress).
+func (s *Server) setCallbackPolicy(cfg *config.Config) {
+	p, err := callbacks.NewAddressPolicy(cfg.Callbacks)
+	if err != nil {
+		// Only a config that skipped validation gets here. Fail closed:
+		// nil allows public addresses only, as the default config does.
+		s.log.Error("callback address policy: using the default, public addresses only", "err", err)
+	}
+	s.cbPolicy.Store(p)
 }
 
 // config returns the config in force.

@@ -9,6 +9,7 @@ import (
 
 	"github.com/labstack/echo/v5"
 
+	"github.com/switchboard-gw/switchboard/callbacks"
 	"github.com/switchboard-gw/switchboard/channels"
 	"github.com/switchboard-gw/switchboard/config"
 	"github.com/switchboard-gw/switchboard/health"
@@ -66,6 +67,10 @@ type Server struct {
 	echo *echo.Echo
 	log  *slog.Logger
 	now  func() time.Time
+
+	// cbPolicy is the callback address policy of the config in force,
+	// for the submit check (SendRequest.checkCallbackAddress).
+	cbPolicy atomic.Pointer[callbacks.AddressPolicy]
 }
 
 // New builds the API and its routes.
@@ -75,6 +80,7 @@ func New(d Deps) *Server {
 	if s.log == nil {
 		s.log = slog.Default()
 	}
+	s.setCallbackPolicy(d.Config)
 	if s.now == nil {
 		s.now = time.Now
 	}

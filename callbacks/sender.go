@@ -3,7 +3,8 @@
 // sending API key's callback secret (Switchboard-Signature, the scheme
 // client.Sign and client.VerifySignature implement for both sides),
 // retried with backoff from the store's durable outbox until it is
-// delivered or the horizon passes.
+// delivered or the horizon passes. An AddressPolicy keeps callbacks off
+// the gateway's own network unless the config allows it.
 package callbacks
 
 import (
@@ -14,8 +15,12 @@ import (
 	"io"
 	"log/slog"
 	"math/rand/v2"
+	"net"
 	"net/http"
+	"net/netip"
 	"sync"
+	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/switchboard-gw/switchboard/client"
@@ -35,7 +40,11 @@ type Sender struct {
 	Store   store.CallbackOutbox
 	Secrets Secrets
 	Owner   string
-	Client  *http.Client // default: no redirects, Timeout per config
+	// Client sends the POSTs. The default follows no redirects, gives up
+	// after Timeout, and connects only to addresses the policy in force
+	// allows (SetPolicy). A Client set here is used as it is: it must
+	// enforce an address policy of its own.
+	Client  *http.Client
 	Timeout time.Duration
 	Horizon time.Duration
 	Workers int
@@ -52,6 +61,20 @@ type Sender struct {
 	// 10s: one POST and recording its result). A process that dies holding
 	// one leaves it to the others, or to its restart, after the lease.
 	Lease time.Duration
+
+	policy    atomic.Pointer[AddressPolicy]  // see SetPolicy
+	transport atomic.Pointer[http.Transport] // the default Client's
+}
+
+// SetPolicy puts p in force for every connection opened from now on (nil:
+// public addresses only, the default) and closes idle pooled connections,
+// so none opened under an older policy is reused. It may be called before
+// Run or while it runs (a reload).
+func (s *Sender) SetPolicy(p *AddressPolicy) {
+	s.policy.Store(p)
+	if t := s.transport.Load(); t != nil {
+		t.CloseIdleConnections()
+	}
 }
 
 const (
@@ -88,13 +111,51 @@ func (s *Sender) defaults() {
 		s.UserAgent = "Switchboard"
 	}
 	if s.Client == nil {
+		t := http.DefaultTransport.(*http.Transport).Clone()
+		// Connect directly, never through HTTP(S)_PROXY from the
+		// environment: the policy must see the address the POST goes to,
+		// and a proxy would make that connection on our behalf.
+		t.Proxy = nil
+		t.DialContext = s.dialContext
+		s.transport.Store(t)
 		s.Client = &http.Client{
-			Timeout: s.Timeout,
+			Transport: t,
+			Timeout:   s.Timeout,
 			// A callback URL that redirects is a misconfiguration; following
-			// it would also send signed status data somewhere unexpected.
+			// it would also send signed status data somewhere unexpected,
+			// past the policy's check of the URL the app gave.
 			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 		}
 	}
+}
+
+// dialContext opens the default Client's connections. The policy is
+// checked in the dialer's Control function, on the address each socket is
+// about to connect to, after DNS: checking the name's addresses first and
+// connecting after would let a name resolve to a public address for the
+// check and to a private one for the connection (DNS rebinding). When a
+// name has several addresses, a refused one is skipped like an unreachable
+// one; if none connects, the first address's error is returned.
+func (s *Sender) dialContext(ctx context.Context, network, addr string) (net.Conn, error) {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return nil, err
+	}
+	policy := s.policy.Load()
+	d := &net.Dialer{
+		Timeout:   30 * time.Second, // as http.DefaultTransport's
+		KeepAlive: 30 * time.Second,
+		Control: func(_, address string, _ syscall.RawConn) error {
+			ap, err := netip.ParseAddrPort(address)
+			if err != nil {
+				// Never expected from the net package; refuse rather
+				// than connect somewhere unchecked.
+				return fmt.Errorf("check callback address %q: %w", address, err)
+			}
+			return policy.Allowed(ap.Addr(), host)
+		},
+	}
+	return d.DialContext(ctx, network, addr)
 }
 
 // Run delivers callbacks until ctx is done.
@@ -186,6 +247,12 @@ func (s *Sender) post(ctx context.Context, cb store.Callback) error {
 	}
 	resp, err := s.Client.Do(req)
 	if err != nil {
+		// The policy refused the address: retrying cannot help, and the
+		// refusal is the whole story (not "Post ...: dial tcp ...").
+		var blocked *BlockedAddressError
+		if errors.As(err, &blocked) {
+			return &permanentError{blocked}
+		}
 		return fmt.Errorf("post callback: %w", err)
 	}
 	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))

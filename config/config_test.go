@@ -215,6 +215,21 @@ func TestParseErrors(t *testing.T) {
 			},
 		},
 		{
+			name: "callback allow_hosts entries",
+			yaml: "callbacks:\n  allow_private_networks: yes please\n  allow_hosts:\n    - 10.1.2.0/24\n    - 10.1.2.3/24\n    - https://hooks.internal/cb\n    - hooks.internal:8443\n    - \"\"\n    - \"*.internal\"\n    - 10.1.2\n    - hooks.internal\n    - fd00::1\n    - \"[fd00::1]\"\n    - fe80::1%eth0\n" + okRest,
+			want: []string{
+				`t.yaml:2: callbacks.allow_private_networks: expected true or false, got "yes please"`,
+				`t.yaml:5: callbacks.allow_hosts[1]: "10.1.2.3/24" has address bits set beyond its /24 prefix: write "10.1.2.0/24"`,
+				`t.yaml:6: callbacks.allow_hosts[2]: "https://hooks.internal/cb" is a URL: give only its host, "hooks.internal"`,
+				`t.yaml:7: callbacks.allow_hosts[3]: "hooks.internal:8443" has a port: give only the host (every port of an allowed host is allowed)`,
+				`t.yaml:8: callbacks.allow_hosts[4]: empty: give a host name such as "hooks.internal", an IP address, or a CIDR such as "10.1.2.0/24"`,
+				`t.yaml:9: callbacks.allow_hosts[5]: "*.internal": wildcards are not supported; list each host name, or give a CIDR`,
+				`t.yaml:10: callbacks.allow_hosts[6]: "10.1.2" is not a host name, an IP address or a CIDR: it looks like a mistyped IP address`,
+				`t.yaml:13: callbacks.allow_hosts[9]: "[fd00::1]" is not an IP address: write IPv6 addresses without brackets, such as "fd00::1"`,
+				`t.yaml:14: callbacks.allow_hosts[10]: "fe80::1%eth0" has an IPv6 zone: give the address without it`,
+			},
+		},
+		{
 			name: "postgres without a dsn",
 			yaml: "store: {driver: postgres}" + okRest,
 			want: []string{

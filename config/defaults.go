@@ -82,6 +82,8 @@ func (c *Callbacks) setDefaults() {
 	if c.Workers == 0 {
 		c.Workers = 8
 	}
+	// AllowPrivateNetworks (false) and AllowHosts (none) default to their
+	// zero values: callbacks reach public addresses only.
 }
 
 func (c *Channel) setDefaults() {

@@ -129,6 +129,10 @@ func (d Diff) String() string {
 var hotSettings = map[string]bool{
 	"server.shutdown_timeout": true, // read at shutdown
 	"log.level":               true, // a slog.LevelVar (gateway.Options.LogLevel)
+	// The callback address policy is read at each connection (gateway's
+	// Reload swaps it; the API reads it from the config in force).
+	"callbacks.allow_private_networks": true,
+	"callbacks.allow_hosts":            true,
 }
 
 // hiddenSettings may hold credentials (a postgres DSN has a password).

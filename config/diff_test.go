@@ -109,6 +109,12 @@ func TestCompare(t *testing.T) {
 			want:    "~ server.listen: :8080 → :9090 (needs a restart)\n~ server.shutdown_timeout: 15s → 5s\n~ store.dsn changed (needs a restart)",
 			restart: 2,
 		},
+		{
+			name:    "the callback address policy applies on reload; the sender's timings need a restart",
+			edits:   []edit{{`listen: ":8080"}`, `listen: ":8080"}` + "\ncallbacks: {allow_private_networks: true, allow_hosts: [10.1.2.0/24, hooks.internal], timeout: 5s}"}},
+			want:    "~ callbacks.timeout: 10s → 5s (needs a restart)\n~ callbacks.allow_private_networks: false → true\n~ callbacks.allow_hosts: [] → [10.1.2.0/24, hooks.internal]",
+			restart: 1,
+		},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

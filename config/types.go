@@ -85,10 +85,29 @@ func (k APIKey) CallbackSigningSecret() string {
 }
 
 // Callbacks configures status callbacks to business apps.
+//
+// A callback_url is chosen by whoever holds a send key, so by default the
+// gateway only calls public addresses: not loopback, private (RFC 1918,
+// RFC 4193), shared (CGNAT), link-local (169.254.169.254, the cloud
+// metadata service), multicast, unspecified or reserved ones. The check is
+// made on the address each connection is opened to, after DNS, so a name
+// that resolves elsewhere on the next lookup (DNS rebinding) gains nothing.
+// AllowPrivateNetworks and AllowHosts open it up; a reload applies them.
 type Callbacks struct {
 	Timeout Duration `yaml:"timeout"` // one POST; default 10s
 	Horizon Duration `yaml:"horizon"` // give up after this long; default 24h
 	Workers int      `yaml:"workers"` // concurrent POSTs; default 8
+	// AllowPrivateNetworks lets callbacks reach loopback, private (RFC
+	// 1918, RFC 4193) and shared (CGNAT, 100.64.0.0/10) addresses; default
+	// false. Link-local addresses (the cloud metadata service lives at
+	// 169.254.169.254), known metadata addresses, multicast, unspecified
+	// and reserved ones stay refused: only AllowHosts opens those.
+	AllowPrivateNetworks bool `yaml:"allow_private_networks"`
+	// AllowHosts are allowed whatever their address: a CIDR ("10.1.2.0/24",
+	// "fd00:1::/64"), an IP address (one host), or a host name
+	// ("hooks.internal", exactly that name, not its subdomains), which
+	// allows whatever addresses that name resolves to. See ParseAllowHost.
+	AllowHosts []string `yaml:"allow_hosts"`
 }
 
 // Log configures the gateway's log (stderr). serve's --log-level and

@@ -155,6 +155,11 @@ func (v *checker) dispatch() {
 	v.atLeast("callbacks.workers", cb.Workers, 1)
 	v.positive("callbacks.timeout", cb.Timeout)
 	v.positive("callbacks.horizon", cb.Horizon)
+	for i, h := range cb.AllowHosts {
+		if _, _, err := ParseAllowHost(h); err != nil {
+			v.errorf(fmt.Sprintf("callbacks.allow_hosts[%d]", i), "%v", err)
+		}
+	}
 }
 
 func (v *checker) log() {

@@ -27,6 +27,8 @@ const sendKey = "example-send-key-0123456789"
 const gatewayConfig = `
 server: {listen: "127.0.0.1:0"}
 store: {driver: sqlite, dsn: "%DSN%"}
+# The examples receive their callbacks on 127.0.0.1.
+callbacks: {allow_hosts: [127.0.0.1]}
 auth:
   keys:
     - {name: app, key: ` + sendKey + `, role: send}

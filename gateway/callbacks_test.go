@@ -283,6 +283,52 @@ func TestStatusCallbackSecretFollowsReload(t *testing.T) {
 	require.ErrorIs(t, client.VerifySignature(old, calls[0].signature, calls[0].body, 5*time.Minute, time.Now()), client.ErrBadSignature)
 }
 
+// TestStatusCallbackAddressPolicy: by default a callback_url on this
+// machine is refused: at submit when its host is an address, when the
+// sender connects when it is a name (localhost). That refusal is final:
+// one try, given up, nothing reaches the receiver. A reload that allows
+// the address applies to the next message.
+func TestStatusCallbackAddressPolicy(t *testing.T) {
+	t.Parallel()
+	allow := "callbacks: {allow_hosts: [127.0.0.1/32]}\n"
+	tb := setupCallbacks(t, edit(t, baseConfig, allow, ""))
+	h := newHook(t, nil)
+	byName := strings.Replace(h.srv.URL, "127.0.0.1", "localhost", 1) + "/hooks"
+	require.NotEqual(t, h.srv.URL+"/hooks", byName)
+
+	status, out := tb.do(t, http.MethodPost, "/v1/messages", sendKey, withCallbackURL(otpBody, h.srv.URL+"/hooks"))
+	require.Equal(t, http.StatusUnprocessableEntity, status, "%v", out)
+	e := out["error"].(map[string]any)
+	require.Equal(t, "callback_url", e["field"])
+	require.Equal(t, "callback_url host 127.0.0.1 is a loopback address; set callbacks.allow_private_networks or callbacks.allow_hosts in the gateway's config to allow it", e["message"])
+
+	id := tb.send(t, withCallbackURL(otpBody, byName))
+	for _, v := range tb.callbackViews(t, id, 2) {
+		require.Equal(t, "gave_up", v["delivery"])
+		require.EqualValues(t, 1, v["attempts"], "a refused address is not retried")
+		require.Contains(t, v["last_error"], "callback_url host localhost resolves to ")
+		require.Contains(t, v["last_error"], "a loopback address; set callbacks.allow_private_networks or callbacks.allow_hosts in the gateway's config to allow it")
+		require.NotEmpty(t, v["finished_at"])
+	}
+	require.Empty(t, h.calls(id), "the receiver got nothing")
+	require.Contains(t, tb.metricLines(t, "switchboard_callbacks_total"), `switchboard_callbacks_total{result="gave_up"} 2`)
+
+	// allow_hosts applies on reload, to the API and to the sender.
+	tb.write(t, baseConfig)
+	status, out = tb.reload(t)
+	require.Equal(t, http.StatusOK, status, "%v", out)
+	require.Contains(t, out["summary"], "callbacks.allow_hosts: [] → [127.0.0.1/32]")
+	secret := secretOf(t, tb.g, "shop")
+	for _, url := range []string{h.srv.URL + "/hooks", byName} {
+		id := tb.send(t, withCallbackURL(otpBody, url))
+		calls := h.waitCalls(id, 2)
+		require.Equal(t, []store.Status{store.StatusSent, store.StatusDelivered}, verified(t, secret, calls), url)
+		for _, v := range tb.callbackViews(t, id, 2) {
+			require.Equal(t, "delivered", v["delivery"], url)
+		}
+	}
+}
+
 // metricLines scrapes /metrics for the lines of one metric.
 func (tb *testBundle) metricLines(t *testing.T, name string) string {
 	t.Helper()

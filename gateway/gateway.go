@@ -132,6 +132,10 @@ func New(ctx context.Context, cfg *config.Config, o Options) (*Gateway, error) {
 	g.receipts.Wake = g.Dispatcher.Wake
 	g.receipts.Router = g.Dispatcher.Router // receipt breaker: silent-outage detection
 	g.setCallbackSecrets(cfg)
+	cbPolicy, err := callbacks.NewAddressPolicy(cfg.Callbacks)
+	if err != nil {
+		return nil, err
+	}
 	if outbox, ok := g.Store.(store.CallbackOutbox); ok {
 		g.Callbacks = &callbacks.Sender{
 			Store:   outbox,
@@ -143,6 +147,7 @@ func New(ctx context.Context, cfg *config.Config, o Options) (*Gateway, error) {
 			Logger:  log.With("component", "callbacks"),
 			Obs:     g.Metrics,
 		}
+		g.Callbacks.SetPolicy(cbPolicy)
 	}
 	g.Metrics.WatchChannels(channelStates{g})
 	g.Metrics.WatchQueue(g.Store)

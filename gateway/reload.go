@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/switchboard-gw/switchboard/callbacks"
 	"github.com/switchboard-gw/switchboard/channels"
 	"github.com/switchboard-gw/switchboard/config"
 	"github.com/switchboard-gw/switchboard/routing"
@@ -40,8 +41,9 @@ type retiree struct {
 //     gets a new lane, and the health monitor keeps its state and any ops
 //     override.
 //  3. Swap the router (atomically: a message in flight finishes with the
-//     router it started with), the API's keys and config, and the
-//     callback signing secrets.
+//     router it started with), the API's keys and config, the callback
+//     signing secrets and the callback address policy
+//     (callbacks.allow_private_networks, callbacks.allow_hosts).
 //  4. Removed and replaced channels are closed after their send_timeout,
 //     so sends in flight on them finish.
 //
@@ -167,6 +169,10 @@ func (g *Gateway) reloadLocked(ctx context.Context, path string) (*config.Config
 		}
 	}
 	router, err := routing.NewRouter(cfg.Policies, lanes, g.Health)
+	var cbPolicy *callbacks.AddressPolicy
+	if err == nil {
+		cbPolicy, err = callbacks.NewAddressPolicy(cfg.Callbacks)
+	}
 	if err == nil {
 		err = ctx.Err()
 	}
@@ -186,6 +192,9 @@ func (g *Gateway) reloadLocked(ctx context.Context, path string) (*config.Config
 	g.Dispatcher.SetRouter(router)
 	g.API.SetConfig(cfg)
 	g.setCallbackSecrets(cfg)
+	if g.Callbacks != nil {
+		g.Callbacks.SetPolicy(cbPolicy)
+	}
 	g.cfg.Store(cfg)
 	g.applyLogLevel(cfg)
 	for _, name := range diff.ChannelsRemoved {

@@ -48,6 +48,8 @@ policies:
     route: [whatsapp, sms, email]
   - name: default
     route: [whatsapp, email]
+# The tests' callback receivers (httptest) listen on 127.0.0.1.
+callbacks: {allow_hosts: [127.0.0.1/32]}
 `
 
 const otpBody = `{"to":{"whatsapp":"+15551234567","phone":"+15551234567","email":"ana@example.com","telegram":"12345"},"body":"Your code is 123456","tags":["otp"]}`
