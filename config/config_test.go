@@ -230,6 +230,13 @@ func TestParseErrors(t *testing.T) {
 			},
 		},
 		{
+			name: "retention shorter than an hour",
+			yaml: "store: {retention: 30m}" + okRest,
+			want: []string{
+				`t.yaml:1: store.retention: 30m0s is too short: use 0 to keep every message, or at least 1h (such as 720h for 30 days)`,
+			},
+		},
+		{
 			name: "postgres without a dsn",
 			yaml: "store: {driver: postgres}" + okRest,
 			want: []string{

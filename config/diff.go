@@ -128,6 +128,7 @@ func (d Diff) String() string {
 // new top-level section is safe by default (refused, not silently ignored).
 var hotSettings = map[string]bool{
 	"server.shutdown_timeout": true, // read at shutdown
+	"store.retention":         true, // read at each purge round
 	"log.level":               true, // a slog.LevelVar (gateway.Options.LogLevel)
 	// The callback address policy is read at each connection (gateway's
 	// Reload swaps it; the API reads it from the config in force).

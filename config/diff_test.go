@@ -115,6 +115,11 @@ func TestCompare(t *testing.T) {
 			want:    "~ callbacks.timeout: 10s → 5s (needs a restart)\n~ callbacks.allow_private_networks: false → true\n~ callbacks.allow_hosts: [] → [10.1.2.0/24, hooks.internal]",
 			restart: 1,
 		},
+		{
+			name:  "store retention applies on reload",
+			edits: []edit{{"dsn: data/sb.db", "dsn: data/sb.db, retention: 720h"}},
+			want:  "~ store.retention: 0s → 720h0m0s",
+		},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

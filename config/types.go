@@ -45,6 +45,10 @@ type Server struct {
 type Store struct {
 	Driver string `yaml:"driver"` // "sqlite" (default)
 	DSN    string `yaml:"dsn"`    // sqlite: file path; default "data/switchboard.db"
+	// Retention deletes messages accepted longer ago than this once
+	// nothing more will happen to them (final, no callback pending), with
+	// their attempts; 0 (the default) keeps every message. At least 1h.
+	Retention Duration `yaml:"retention"`
 }
 
 // Auth holds the API keys.

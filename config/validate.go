@@ -143,6 +143,9 @@ func (v *checker) store() {
 	default:
 		v.errorf("store.driver", "unknown driver %q (want sqlite or postgres)", s.Driver)
 	}
+	if r := s.Retention.D(); r != 0 && r < time.Hour {
+		v.errorf("store.retention", "%s is too short: use 0 to keep every message, or at least 1h (such as 720h for 30 days)", r)
+	}
 }
 
 func (v *checker) dispatch() {

@@ -25,6 +25,7 @@ import (
 	"github.com/switchboard-gw/switchboard/config"
 	"github.com/switchboard-gw/switchboard/health"
 	"github.com/switchboard-gw/switchboard/metrics"
+	"github.com/switchboard-gw/switchboard/retention"
 	"github.com/switchboard-gw/switchboard/routing"
 	"github.com/switchboard-gw/switchboard/store"
 	"github.com/switchboard-gw/switchboard/store/postgres"
@@ -45,6 +46,9 @@ type Gateway struct {
 	// the store has none (store.CallbackOutbox). Run starts it and stops it
 	// at shutdown; set its test knobs (FirstRetry, Poll) before Run.
 	Callbacks *callbacks.Sender
+	// Retention purges old finished messages (store.retention); nil when
+	// the store cannot (store.Purger). Reload sets its keep period.
+	Retention *retention.Runner
 
 	// cbSecrets maps API key names to callback signing secrets (reload swaps it).
 	cbSecrets atomic.Pointer[map[string]string]
@@ -148,6 +152,10 @@ func New(ctx context.Context, cfg *config.Config, o Options) (*Gateway, error) {
 			Obs:     g.Metrics,
 		}
 		g.Callbacks.SetPolicy(cbPolicy)
+	}
+	if p, ok := g.Store.(store.Purger); ok {
+		g.Retention = &retention.Runner{Store: p, Logger: log.With("component", "retention"), Obs: g.Metrics}
+		g.Retention.SetKeep(cfg.Store.Retention.D())
 	}
 	g.Metrics.WatchChannels(channelStates{g})
 	g.Metrics.WatchQueue(g.Store)
@@ -279,6 +287,13 @@ func (g *Gateway) Run(ctx context.Context, ln net.Listener) error {
 		go func() {
 			defer wg.Done()
 			g.watchOverrides(dctx, ovs)
+		}()
+	}
+	if g.Retention != nil {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_ = g.Retention.Run(dctx) // logs its own failures and retries
 		}()
 	}
 	if rb, ok := g.Store.(store.ReloadBroadcaster); ok {

@@ -195,6 +195,9 @@ func (g *Gateway) reloadLocked(ctx context.Context, path string) (*config.Config
 	if g.Callbacks != nil {
 		g.Callbacks.SetPolicy(cbPolicy)
 	}
+	if g.Retention != nil {
+		g.Retention.SetKeep(cfg.Store.Retention.D())
+	}
 	g.cfg.Store(cfg)
 	g.applyLogLevel(cfg)
 	for _, name := range diff.ChannelsRemoved {

@@ -10,6 +10,7 @@ package retention
 import (
 	"context"
 	"log/slog"
+	"sync/atomic"
 	"time"
 
 	"github.com/switchboard-gw/switchboard/store"
@@ -29,16 +30,24 @@ type Observer interface {
 
 // Runner purges on a timer.
 type Runner struct {
-	Store store.Purger
-	// Keep: messages accepted longer ago than this are deleted once done.
-	Keep   time.Duration
+	Store  store.Purger
 	Every  time.Duration // how often to look; default DefaultEvery
 	Batch  int           // messages per delete; default DefaultBatch
 	Pause  time.Duration // between batches; default DefaultPause
 	Logger *slog.Logger
 	Obs    Observer
 	Now    func() time.Time
+
+	keep atomic.Int64 // SetKeep
 }
+
+// SetKeep sets how long messages are kept: those accepted longer ago are
+// deleted once done. Zero or less keeps everything. It may be changed
+// while Run runs (a config reload); the next round uses it.
+func (r *Runner) SetKeep(d time.Duration) { r.keep.Store(int64(d)) }
+
+// Keep is the keep period in force.
+func (r *Runner) Keep() time.Duration { return time.Duration(r.keep.Load()) }
 
 func (r *Runner) defaults() {
 	if r.Every <= 0 {
@@ -73,7 +82,7 @@ func (r *Runner) Run(ctx context.Context) error {
 			}
 			r.Logger.Error("retention: purge old messages", "deleted", n, "err", err)
 		} else if n > 0 {
-			r.Logger.Info("retention: purged old messages", "deleted", n, "keep", r.Keep.String())
+			r.Logger.Info("retention: purged old messages", "deleted", n, "keep", r.Keep().String())
 		}
 		select {
 		case <-ctx.Done():
@@ -84,10 +93,15 @@ func (r *Runner) Run(ctx context.Context) error {
 }
 
 // PurgeOnce deletes every done message accepted more than Keep ago, batch
-// by batch, and returns how many it deleted.
+// by batch, and returns how many it deleted. With no keep period set it
+// deletes nothing.
 func (r *Runner) PurgeOnce(ctx context.Context) (int, error) {
 	r.defaults()
-	before := r.Now().Add(-r.Keep)
+	keep := r.Keep()
+	if keep <= 0 {
+		return 0, nil
+	}
+	before := r.Now().Add(-keep)
 	total := 0
 	for {
 		n, err := r.Store.Purge(ctx, before, r.Batch)

@@ -62,9 +62,13 @@ func TestPurgeOnceDeletesOnlyOldDoneMessagesInBatches(t *testing.T) {
 	kept = append(kept, due.ID)
 
 	var c counter
-	r := &retention.Runner{Store: s, Keep: 30 * 24 * time.Hour, Batch: 2, Pause: time.Microsecond,
+	r := &retention.Runner{Store: s, Batch: 2, Pause: time.Microsecond,
 		Obs: &c, Now: func() time.Time { return now }}
 	n, err := r.PurgeOnce(t.Context())
+	require.NoError(t, err)
+	require.Zero(t, n, "no keep period: everything is kept")
+	r.SetKeep(30 * 24 * time.Hour)
+	n, err = r.PurgeOnce(t.Context())
 	require.NoError(t, err)
 	require.Equal(t, 5, n)
 	require.Equal(t, counter{batches: 3, total: 5}, c, "batches of 2, 2 and 1")
@@ -92,7 +96,8 @@ func TestRunKeepsGoingAfterAFailedRound(t *testing.T) {
 	t.Parallel()
 	f := &failing{}
 	ctx, cancel := context.WithCancel(t.Context())
-	r := &retention.Runner{Store: f, Keep: time.Hour, Every: time.Millisecond}
+	r := &retention.Runner{Store: f, Every: time.Millisecond}
+	r.SetKeep(time.Hour)
 	done := make(chan error, 1)
 	go func() { done <- r.Run(ctx) }()
 	require.Eventually(t, func() bool { return f.calls.Load() >= 3 }, 10*time.Second, time.Millisecond,
