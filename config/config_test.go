@@ -656,3 +656,51 @@ func TestLogSection(t *testing.T) {
 	require.Equal(t, []Change{{Key: "log.format", Old: "text", New: "json", Restart: true}}, d.NeedsRestart())
 	require.Equal(t, "~ log.level: info → warn\n~ log.format: text → json (needs a restart)", d.String())
 }
+
+func TestOptionLineFollowsNestedPaths(t *testing.T) {
+	t.Parallel()
+	yml := `channels:
+  wa:
+    type: sim
+    kind: whatsapp
+    template:
+      name: otp_code
+      body_params:
+        - body
+        - metadata.code
+    content_variables:
+      "1": metadata.code
+    shared: &s {a: 1}
+    alias: *s
+policies:
+  - name: default
+    route: [wa]
+`
+	// ParseWithEnv would refuse the unknown sim options; OptionLine only
+	// needs the channel as decoded, options kept as YAML.
+	var doc struct {
+		Channels map[string]yaml.Node `yaml:"channels"`
+	}
+	require.NoError(t, yaml.Unmarshal([]byte(yml), &doc))
+	node := doc.Channels["wa"]
+	c := &Channel{Name: "wa", Line: 2, Options: node}
+	tests := []struct {
+		key  string
+		line int
+	}{
+		{"type", 3},
+		{"template", 5},
+		{"template.name", 6},
+		{"template.body_params", 7},
+		{"template.body_params[1]", 9},
+		{"template.body_params[7]", 7}, // no such entry: the list's line
+		{"template.missing", 5},
+		{"content_variables.1", 11},
+		{"alias.a", 12}, // through the alias to where a is written
+		{"absent", 2},
+		{"type.deeper", 3}, // a scalar has no keys
+	}
+	for _, tt := range tests {
+		require.Equal(t, tt.line, c.OptionLine(tt.key), tt.key)
+	}
+}

@@ -223,18 +223,57 @@ func (c *Channel) DecodeOptions(v any) error {
 
 // OptionLine returns the line of key among the channel's type-specific
 // options, or the channel's own line when the key is absent: an error at
-// the offending key is quicker to fix than one at the channel.
+// the offending key is quicker to fix than one at the channel. key may be
+// a path into nested options ("template.body_params[1]",
+// "content_variables.1"): the line is that of the deepest part the YAML
+// has.
 func (c *Channel) OptionLine(key string) int {
+	line := c.Line
 	n := &c.Options
-	if n.Kind == yaml.DocumentNode && len(n.Content) > 0 {
-		n = n.Content[0]
-	}
-	if n.Kind == yaml.MappingNode {
-		for i := 0; i+1 < len(n.Content); i += 2 {
-			if n.Content[i].Value == key {
-				return n.Content[i].Line
+	for part := range strings.SplitSeq(key, ".") {
+		name, idx := part, -1
+		if i := strings.IndexByte(part, '['); i > 0 && strings.HasSuffix(part, "]") {
+			name = part[:i]
+			if v, err := strconv.Atoi(part[i+1 : len(part)-1]); err == nil {
+				idx = v
 			}
 		}
+		if n = yamlValue(n); n.Kind != yaml.MappingNode {
+			return line
+		}
+		var next *yaml.Node
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			if n.Content[i].Value == name {
+				line, next = n.Content[i].Line, n.Content[i+1]
+				break
+			}
+		}
+		if next == nil {
+			return line
+		}
+		n = next
+		if idx >= 0 {
+			if n = yamlValue(n); n.Kind != yaml.SequenceNode || idx >= len(n.Content) {
+				return line
+			}
+			n = n.Content[idx]
+			line = n.Line
+		}
 	}
-	return c.Line
+	return line
+}
+
+// yamlValue skips the document node and aliases above a value.
+func yamlValue(n *yaml.Node) *yaml.Node {
+	for range 16 { // an alias chain longer than this is the decoder's error to report
+		switch {
+		case n.Kind == yaml.DocumentNode && len(n.Content) > 0:
+			n = n.Content[0]
+		case n.Kind == yaml.AliasNode && n.Alias != nil:
+			n = n.Alias
+		default:
+			return n
+		}
+	}
+	return n
 }

@@ -9,8 +9,6 @@ import (
 	"slices"
 	"strings"
 
-	"go.yaml.in/yaml/v3"
-
 	"github.com/switchboard-gw/switchboard/channels"
 	"github.com/switchboard-gw/switchboard/config"
 )
@@ -138,7 +136,7 @@ func (o *Options) validateContent(k channels.Kind) []problem {
 			ps = append(ps, problem{"content_variables", fmt.Sprintf(`variable name %q must be 1 to 16 letters, digits or "_", like "1"`, name)})
 			continue
 		}
-		if _, err := parseSource(o.ContentVariables[name]); err != nil {
+		if _, err := channels.ParseParamSource(o.ContentVariables[name]); err != nil {
 			ps = append(ps, problem{"content_variables." + name, err.Error()})
 		}
 	}
@@ -211,7 +209,7 @@ func factory(k channels.Kind) channels.Factory {
 			if failed[key+"."+p.key] || failed[key+"."+parent] {
 				continue
 			}
-			errs = append(errs, &config.Error{File: cfg.File, Line: optionLine(cfg, p.key), Key: key + "." + p.key, Msg: p.msg})
+			errs = append(errs, &config.Error{File: cfg.File, Line: cfg.OptionLine(p.key), Key: key + "." + p.key, Msg: p.msg})
 		}
 		if len(errs) > 0 {
 			slices.SortStableFunc(errs, func(a, b *config.Error) int { return a.Line - b.Line })
@@ -219,44 +217,4 @@ func factory(k channels.Kind) channels.Factory {
 		}
 		return New(cfg.Name, k, opts, deps)
 	}
-}
-
-// optionLine is cfg.OptionLine for a key path that may reach into a
-// nested option ("content_variables.1"): the line of the deepest part of
-// the path the YAML has, so an error points at the offending entry.
-func optionLine(cfg *config.Channel, path string) int {
-	line := cfg.Line
-	n := &cfg.Options
-	for part := range strings.SplitSeq(path, ".") {
-		if n = yamlValue(n); n.Kind != yaml.MappingNode {
-			return line
-		}
-		var next *yaml.Node
-		for i := 0; i+1 < len(n.Content); i += 2 {
-			if n.Content[i].Value == part {
-				line, next = n.Content[i].Line, n.Content[i+1]
-				break
-			}
-		}
-		if next == nil {
-			return line
-		}
-		n = next
-	}
-	return line
-}
-
-// yamlValue skips the document node and aliases above a value.
-func yamlValue(n *yaml.Node) *yaml.Node {
-	for range 16 { // an alias chain longer than this is the decoder's error to report
-		switch {
-		case n.Kind == yaml.DocumentNode && len(n.Content) > 0:
-			n = n.Content[0]
-		case n.Kind == yaml.AliasNode && n.Alias != nil:
-			n = n.Alias
-		default:
-			return n
-		}
-	}
-	return n
 }

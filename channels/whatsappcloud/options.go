@@ -5,10 +5,7 @@ import (
 	"fmt"
 	"net/url"
 	"regexp"
-	"strconv"
 	"strings"
-
-	"go.yaml.in/yaml/v3"
 
 	"github.com/switchboard-gw/switchboard/config"
 )
@@ -105,58 +102,4 @@ func checkEndpoint(s string) error {
 // base is the endpoint and version every request path starts with.
 func (o *Options) base() string {
 	return strings.TrimRight(o.Endpoint, "/") + "/" + o.APIVersion + "/" + o.PhoneNumberID
-}
-
-// optionLine is cfg.OptionLine for a key path that may reach into a
-// nested option ("template.body_params[1]"): the line of the deepest part
-// of the path the YAML has, so an error points at the offending entry.
-func optionLine(cfg *config.Channel, path string) int {
-	line := cfg.Line
-	n := &cfg.Options
-	for part := range strings.SplitSeq(path, ".") {
-		name, idx := part, -1
-		if i := strings.IndexByte(part, '['); i > 0 && strings.HasSuffix(part, "]") {
-			name = part[:i]
-			if v, err := strconv.Atoi(part[i+1 : len(part)-1]); err == nil {
-				idx = v
-			}
-		}
-		if n = yamlValue(n); n.Kind != yaml.MappingNode {
-			return line
-		}
-		var next *yaml.Node
-		for i := 0; i+1 < len(n.Content); i += 2 {
-			if n.Content[i].Value == name {
-				line, next = n.Content[i].Line, n.Content[i+1]
-				break
-			}
-		}
-		if next == nil {
-			return line
-		}
-		n = next
-		if idx >= 0 {
-			if n = yamlValue(n); n.Kind != yaml.SequenceNode || idx >= len(n.Content) {
-				return line
-			}
-			n = n.Content[idx]
-			line = n.Line
-		}
-	}
-	return line
-}
-
-// yamlValue skips the document node and aliases above a value.
-func yamlValue(n *yaml.Node) *yaml.Node {
-	for range 16 { // an alias chain longer than this is the decoder's error to report
-		switch {
-		case n.Kind == yaml.DocumentNode && len(n.Content) > 0:
-			n = n.Content[0]
-		case n.Kind == yaml.AliasNode && n.Alias != nil:
-			n = n.Alias
-		default:
-			return n
-		}
-	}
-	return n
 }

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"regexp"
 	"strconv"
-	"strings"
 
 	"github.com/switchboard-gw/switchboard/channels"
 )
@@ -56,81 +55,33 @@ func (t *Template) validate() []problem {
 		ps = append(ps, problem{"template.language", fmt.Errorf("must be a Meta language code such as en, en_US or pt_BR (with _, not -), got %q", t.Language)})
 	}
 	for i, s := range t.BodyParams {
-		if _, err := parseSource(s); err != nil {
+		if _, err := channels.ParseParamSource(s); err != nil {
 			ps = append(ps, problem{fmt.Sprintf("template.body_params[%d]", i), err})
 		}
 	}
 	for i, s := range t.ButtonParams {
-		if _, err := parseSource(s); err != nil {
+		if _, err := channels.ParseParamSource(s); err != nil {
 			ps = append(ps, problem{fmt.Sprintf("template.button_params[%d]", i), err})
 		}
 	}
 	return ps
 }
 
-// source is where a template parameter's text comes from: the message's
-// body ("body"), its subject ("subject") or one of its metadata values
-// ("metadata.code" is Metadata["code"]).
-type source struct {
-	field string // "body", "subject" or "metadata"
-	key   string // the metadata key, for field "metadata"
-}
-
-// parseSource reads a source as written in the config.
-func parseSource(s string) (source, error) {
-	switch {
-	case s == "body" || s == "subject":
-		return source{field: s}, nil
-	case strings.HasPrefix(s, "metadata.") && len(s) > len("metadata."):
-		return source{field: "metadata", key: strings.TrimPrefix(s, "metadata.")}, nil
-	}
-	return source{}, fmt.Errorf(`must be "body", "subject" or "metadata.KEY", got %q`, s)
-}
-
-func (s source) String() string {
-	if s.field == "metadata" {
-		return "metadata." + s.key
-	}
-	return s.field
-}
-
-// text is s's value in m. A message without the metadata key, or with an
-// empty value, cannot fill the parameter: Meta refuses empty parameters,
-// and a code left out of an OTP is no OTP.
-func (s source) text(m *channels.Message) (string, error) {
-	var v string
-	switch s.field {
-	case "body":
-		v = m.Body
-	case "subject":
-		v = m.Subject
-	default:
-		var ok bool
-		if v, ok = m.Metadata[s.key]; !ok {
-			return "", fmt.Errorf("the message has no metadata key %q", s.key)
-		}
-	}
-	if v == "" {
-		return "", fmt.Errorf("%s is empty", s)
-	}
-	return v, nil
-}
-
 // template is a validated Template, ready to fill.
 type template struct {
 	name, language string
-	body, buttons  []source
+	body, buttons  []channels.ParamSource
 }
 
 // compile turns a Template that passed validate into a template.
 func (t *Template) compile() *template {
 	ct := &template{name: t.Name, language: t.Language}
 	for _, s := range t.BodyParams {
-		src, _ := parseSource(s) // validated
+		src, _ := channels.ParseParamSource(s) // validated
 		ct.body = append(ct.body, src)
 	}
 	for _, s := range t.ButtonParams {
-		src, _ := parseSource(s) // validated
+		src, _ := channels.ParseParamSource(s) // validated
 		ct.buttons = append(ct.buttons, src)
 	}
 	return ct
@@ -168,7 +119,7 @@ func (t *template) fill(m *channels.Message) (*templateBody, error) {
 	if len(t.body) > 0 {
 		c := templateComponent{Type: "body"}
 		for i, s := range t.body {
-			v, err := s.text(m)
+			v, err := s.Text(m)
 			if err != nil {
 				return nil, fmt.Errorf("template %s: body parameter {{%d}}: %w", t.name, i+1, err)
 			}
@@ -177,7 +128,7 @@ func (t *template) fill(m *channels.Message) (*templateBody, error) {
 		tb.Components = append(tb.Components, c)
 	}
 	for i, s := range t.buttons {
-		v, err := s.text(m)
+		v, err := s.Text(m)
 		if err != nil {
 			return nil, fmt.Errorf("template %s: button %d parameter: %w", t.name, i, err)
 		}

@@ -65,7 +65,7 @@ func build(cfg *config.Channel, deps channels.Deps) (channels.Channel, error) {
 		}) {
 			continue // already reported by the decoder
 		}
-		errs = append(errs, &config.Error{File: cfg.File, Line: optionLine(cfg, p.key), Key: key, Msg: p.err.Error()})
+		errs = append(errs, &config.Error{File: cfg.File, Line: cfg.OptionLine(p.key), Key: key, Msg: p.err.Error()})
 	}
 	if len(errs) > 0 {
 		slices.SortStableFunc(errs, func(a, b *config.Error) int { return a.Line - b.Line })
