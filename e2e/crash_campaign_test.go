@@ -154,15 +154,17 @@ func postAndKillAt(t *testing.T, g *gateway, round, n int, frac float64, delay t
 	t.Helper()
 	c := client.New(g.URL, sendKey)
 	c.HTTP = &http.Client{Timeout: 10 * time.Second}
+	// One try per post: a post that dies with the process is simply not
+	// accepted, and retrying it against a dead port only slows the test.
 	c.Retry.MaxAttempts = 1
 
 	var (
-		next, ok atomic.Int64
-		killed   atomic.Bool
-		mu       sync.Mutex
-		ids      = make([]string, 0, n)
-		apiErrs  []error
-		wg       sync.WaitGroup
+		next, ok, connErrs atomic.Int64
+		killed             atomic.Bool
+		mu                 sync.Mutex
+		ids                = make([]string, 0, n)
+		apiErrs            []error
+		wg                 sync.WaitGroup
 	)
 	for range crashPosters {
 		wg.Go(func() {
@@ -180,11 +182,15 @@ func postAndKillAt(t *testing.T, g *gateway, round, n int, frac float64, delay t
 					ids = append(ids, res.ID)
 					mu.Unlock()
 				case errors.As(err, &ae):
+					// The gateway answered and refused: with valid
+					// requests, that is a failure unless it was dying.
 					if !killed.Load() {
 						mu.Lock()
 						apiErrs = append(apiErrs, err)
 						mu.Unlock()
 					}
+				default:
+					connErrs.Add(1)
 				}
 			}
 		})
@@ -199,7 +205,9 @@ func postAndKillAt(t *testing.T, g *gateway, round, n int, frac float64, delay t
 	time.Sleep(delay)
 	killed.Store(true)
 	g.kill(t)
+	t.Logf("round %d: SIGKILL after %d accepted (%d posts started)", round, ok.Load(), min(next.Load(), int64(n)))
 	wg.Wait()
+	t.Logf("round %d: %d posts failed with connection errors (not accepted)", round, connErrs.Load())
 	for i, err := range apiErrs {
 		if i == 10 {
 			t.Errorf("... and %d more API errors", len(apiErrs)-10)

@@ -9,7 +9,6 @@ import (
 	"sort"
 	"strconv"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -121,66 +120,7 @@ func TestCrashLosesNothing(t *testing.T) {
 // a 202; posts that failed (the connection died) are not accepted.
 func postAndKill(t *testing.T, g *gateway, round, n int) []string {
 	t.Helper()
-	c := client.New(g.URL, sendKey)
-	c.HTTP = &http.Client{Timeout: 10 * time.Second}
-	// One try per post: a post that dies with the process is simply not
-	// accepted, and retrying it against a dead port only slows the test.
-	c.Retry.MaxAttempts = 1
-
-	var (
-		next, ok, connErrs atomic.Int64
-		killed             atomic.Bool
-		mu                 sync.Mutex
-		ids                = make([]string, 0, n)
-		apiErrs            []error
-		wg                 sync.WaitGroup
-	)
-	for range crashPosters {
-		wg.Go(func() {
-			for {
-				i := int(next.Add(1)) - 1
-				if i >= n {
-					return
-				}
-				req := otp(round*1_000_000 + i)
-				res, err := c.Send(context.Background(), req, "")
-				var ae *client.Error
-				switch {
-				case err == nil:
-					ok.Add(1)
-					mu.Lock()
-					ids = append(ids, res.ID)
-					mu.Unlock()
-				case errors.As(err, &ae):
-					// The gateway answered and refused: with valid
-					// requests, that is a failure unless it was dying.
-					if !killed.Load() {
-						mu.Lock()
-						apiErrs = append(apiErrs, err)
-						mu.Unlock()
-					}
-				default:
-					connErrs.Add(1)
-				}
-			}
-		})
-	}
-	eventually(t, crashHalfTimeout, "half of the posts to be accepted", func() (bool, string) {
-		return ok.Load() >= int64(n/2) || next.Load() >= int64(n), fmt.Sprintf("%d accepted", ok.Load())
-	})
-	killed.Store(true)
-	g.kill(t)
-	t.Logf("round %d: SIGKILL after %d accepted (%d posts started)", round, ok.Load(), min(next.Load(), int64(n)))
-	wg.Wait()
-	t.Logf("round %d: %d posts failed with connection errors (not accepted)", round, connErrs.Load())
-	for i, err := range apiErrs {
-		if i == 10 {
-			t.Errorf("... and %d more API errors", len(apiErrs)-10)
-			break
-		}
-		t.Errorf("post refused by a live gateway: %v", err)
-	}
-	return ids
+	return postAndKillAt(t, g, round, n, 0.5, 0)
 }
 
 // waitAllFinal polls every id until all are final or crashSettle passes.
