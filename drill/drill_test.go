@@ -44,15 +44,7 @@ gateway:
 // TestShortLoudDrill runs a whole drill end to end and checks the report's
 // invariants; the timing targets belong to the drills' own reports.
 func TestShortLoudDrill(t *testing.T) {
-	sc, err := Parse("short-loud.yaml", []byte(shortLoud))
-	require.NoError(t, err)
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	rep, err := Run(ctx, sc, Options{})
-	require.NoError(t, err)
-	var out strings.Builder
-	rep.Print(&out)
-	t.Log("\n" + out.String())
+	rep := runDrill(t, "short-loud.yaml", shortLoud)
 
 	require.Positive(t, rep.Accepted)
 	require.Zero(t, rep.Lost, "accepted messages lost")
@@ -72,8 +64,24 @@ func TestShortLoudDrill(t *testing.T) {
 	}
 	require.True(t, opened)
 	require.True(t, rep.Pass, "checks: %+v", rep.Missed())
-	_, err = json.Marshal(rep)
+	_, err := json.Marshal(rep)
 	require.NoError(t, err)
+}
+
+// runDrill parses and runs a scenario (bounded to a minute) and logs its
+// report.
+func runDrill(t *testing.T, name, scenario string) *Report {
+	t.Helper()
+	sc, err := Parse(name, []byte(scenario))
+	require.NoError(t, err)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	rep, err := Run(ctx, sc, Options{})
+	require.NoError(t, err)
+	var out strings.Builder
+	rep.Print(&out)
+	t.Log("\n" + out.String())
+	return rep
 }
 
 func TestParseRejects(t *testing.T) {
@@ -137,15 +145,7 @@ gateway:
 // report measures detection, fast fallback and recovery (the full-size
 // numbers are drills/silent.yaml's).
 func TestShortSilentDrill(t *testing.T) {
-	sc, err := Parse("short-silent.yaml", []byte(shortSilent))
-	require.NoError(t, err)
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	rep, err := Run(ctx, sc, Options{})
-	require.NoError(t, err)
-	var out strings.Builder
-	rep.Print(&out)
-	t.Log("\n" + out.String())
+	rep := runDrill(t, "short-silent.yaml", shortSilent)
 
 	require.Zero(t, rep.Lost)
 	require.Zero(t, rep.Unfinished)
@@ -172,7 +172,7 @@ func TestShortSilentDrill(t *testing.T) {
 	for _, n := range []string{"detected_within", "min_fast_fallback_ratio", "recover_within"} {
 		require.True(t, names[n], "no %s check", n)
 	}
-	_, err = json.Marshal(rep)
+	_, err := json.Marshal(rep)
 	require.NoError(t, err)
 }
 
