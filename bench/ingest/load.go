@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 )
 
@@ -34,6 +35,7 @@ type loadResult struct {
 	elapsed     time.Duration     // the window's length
 	from, to    time.Time         // the window
 	allAccepted uint64            // 202s in every phase, warm-up included: what the store holds
+	loadCPU     time.Duration     // the load generator's CPU time over every phase
 }
 
 func (r *loadResult) errors() uint64 {
@@ -63,6 +65,7 @@ var recipientSeq atomic.Uint64
 // counts when it completes inside the measured window; requests still in
 // flight when the window closes finish but are not counted.
 func runLoad(ctx context.Context, cfg loadConfig) (*loadResult, error) {
+	cpu0 := selfCPU()
 	start := time.Now()
 	from := start.Add(cfg.warmup)
 	to := from.Add(cfg.duration)
@@ -76,7 +79,8 @@ func runLoad(ctx context.Context, cfg loadConfig) (*loadResult, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	total := &loadResult{statuses: map[int]uint64{}, failures: map[string]uint64{}, elapsed: to.Sub(from), from: from, to: to}
+	total := &loadResult{statuses: map[int]uint64{}, failures: map[string]uint64{}, elapsed: to.Sub(from), from: from, to: to,
+		loadCPU: selfCPU() - cpu0}
 	for _, r := range results {
 		total.accepted += r.accepted
 		total.allAccepted += r.allAccepted
@@ -182,4 +186,13 @@ func appendOTP(b []byte, n uint64, code int) []byte {
 	b = strconv.AppendUint(b, n, 10)
 	b = append(b, `","ip_country":"GB"}}`...)
 	return b
+}
+
+// selfCPU is this process's CPU time so far (user + system).
+func selfCPU() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }

@@ -155,6 +155,12 @@ type targetResult struct {
 	Statuses  map[string]uint64 `json:"statuses,omitempty"`
 	Failures  map[string]uint64 `json:"failures,omitempty"`
 	Dispatch  *dispatchResult   `json:"dispatch,omitempty"`
+	// CPU per accepted request (warm-up included): the server process's
+	// over its whole life (start, load, and for the gateway the drain of
+	// its queue after the load: dispatch is part of a message's cost), and
+	// the load generator's while loading it.
+	ServerCPUUs float64 `json:"server_cpu_us_per_req,omitempty"`
+	LoadCPUUs   float64 `json:"load_cpu_us_per_req,omitempty"`
 
 	p99 time.Duration
 }
@@ -269,7 +275,7 @@ func benchBare(ctx context.Context, o options, dir, runID string, stdout io.Writ
 	if err := srv.stop(5 * time.Second); err != nil {
 		return nil, err
 	}
-	return resultOf("bare", lr), nil
+	return withCPU(resultOf("bare", lr), lr, srv.cpu()), nil
 }
 
 // benchInsert loads the durable floor (serveInsert) the same way.
@@ -300,7 +306,7 @@ func benchInsert(ctx context.Context, o options, dir, runID string, stdout io.Wr
 	if err := srv.stop(5 * time.Second); err != nil {
 		return nil, err
 	}
-	return resultOf("insert", lr), nil
+	return withCPU(resultOf("insert", lr), lr, srv.cpu()), nil
 }
 
 func benchGateway(ctx context.Context, o options, dir, bin, runID string, stdout io.Writer) (*targetResult, error) {
@@ -440,7 +446,11 @@ func benchGateway(ctx context.Context, o options, dir, bin, runID string, stdout
 	for _, l := range logs {
 		d.ErrorLogLines += countErrorLines(l)
 	}
-	r := resultOf("gateway", lr)
+	var cpu time.Duration
+	for _, srv := range srvs {
+		cpu += srv.cpu()
+	}
+	r := withCPU(resultOf("gateway", lr), lr, cpu)
 	r.Dispatch = d
 	if o.cpuProfile != "" {
 		fmt.Fprintf(stdout, "gateway CPU profile: %s (go tool pprof -top %s)\n", o.cpuProfile, o.cpuProfile)
@@ -453,6 +463,15 @@ func onOff(b bool) string {
 		return "on"
 	}
 	return "off"
+}
+
+// withCPU adds the CPU cost per accepted request to r.
+func withCPU(r *targetResult, lr *loadResult, serverCPU time.Duration) *targetResult {
+	if lr.allAccepted > 0 {
+		r.ServerCPUUs = float64(serverCPU.Microseconds()) / float64(lr.allAccepted)
+		r.LoadCPUUs = float64(lr.loadCPU.Microseconds()) / float64(lr.allAccepted)
+	}
+	return r
 }
 
 func resultOf(name string, lr *loadResult) *targetResult {
@@ -495,6 +514,11 @@ func printReport(w io.Writer, rep *report) {
 		case "gateway":
 			gw = r
 		}
+	}
+	fmt.Fprintln(w)
+	fmt.Fprintln(w, "CPU per accepted request (server over its life, load generator while loading it):")
+	for _, r := range rep.Results {
+		fmt.Fprintf(w, "  %-8s server %6.1f us   load generator %5.1f us\n", r.Server, r.ServerCPUUs, r.LoadCPUUs)
 	}
 	fmt.Fprintln(w)
 	if gw != nil && gw.Dispatch != nil {

@@ -69,6 +69,20 @@ func (s *server) stop(grace time.Duration) error {
 	}
 }
 
+// cpu is the CPU time (user + system) the server used over its life; zero
+// until it has exited.
+func (s *server) cpu() time.Duration {
+	select {
+	case <-s.exited:
+	default:
+		return 0
+	}
+	if ps := s.cmd.ProcessState; ps != nil {
+		return ps.UserTime() + ps.SystemTime()
+	}
+	return 0
+}
+
 // logTail is the end of the server's log, for error messages.
 func (s *server) logTail(n int) string {
 	b, err := os.ReadFile(s.logPath)
