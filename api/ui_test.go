@@ -2,20 +2,28 @@ package api_test
 
 import (
 	"context"
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/binary"
 	"encoding/json"
 	"io"
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/switchboard-gw/switchboard/api"
 	"github.com/switchboard-gw/switchboard/config"
 	"github.com/switchboard-gw/switchboard/gateway"
 )
@@ -54,8 +62,16 @@ type uiClient struct {
 
 func startUI(t *testing.T) *uiClient {
 	t.Helper()
-	dsn := filepath.Join(t.TempDir(), "sb.db")
-	cfg, err := config.Parse("test.yaml", []byte(strings.ReplaceAll(uiConfig, "%DSN%", dsn)))
+	_, base, _ := startUIGateway(t)
+	return newUIClient(t, base)
+}
+
+// startUIGateway runs a gateway on uiConfig and returns it, its address
+// and the config text it runs (for more instances of the same config).
+func startUIGateway(t *testing.T) (*gateway.Gateway, string, string) {
+	t.Helper()
+	yml := strings.ReplaceAll(uiConfig, "%DSN%", filepath.Join(t.TempDir(), "sb.db"))
+	cfg, err := config.Parse("test.yaml", []byte(yml))
 	require.NoError(t, err)
 	ctx, cancel := context.WithCancel(context.Background())
 	g, err := gateway.New(ctx, cfg, gateway.Options{Logger: slog.New(slog.DiscardHandler)})
@@ -68,7 +84,11 @@ func startUI(t *testing.T) *uiClient {
 		cancel()
 		require.NoError(t, <-done)
 	})
-	return &uiClient{t: t, base: "http://" + ln.Addr().String(), http: &http.Client{
+	return g, "http://" + ln.Addr().String(), yml
+}
+
+func newUIClient(t *testing.T, base string) *uiClient {
+	return &uiClient{t: t, base: base, http: &http.Client{
 		Timeout:       10 * time.Second,
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 	}}
@@ -197,7 +217,7 @@ func TestUISignIn(t *testing.T) {
 		require.Equal(t, http.SameSiteStrictMode, ck.SameSite)
 		require.False(t, ck.Secure, "plain HTTP: a Secure cookie would never come back")
 		require.Equal(t, "/ui", ck.Path)
-		require.NotContains(t, ck.Value, key, "the cookie holds a session id, never the key")
+		require.NotContains(t, ck.Value, key, "the cookie names the key, never holds it")
 		require.GreaterOrEqual(t, len(ck.Value), 40)
 		require.Contains(t, r.header.Get("Set-Cookie"), "SameSite=Strict")
 	}
@@ -443,4 +463,323 @@ func TestUILiveFragmentETag(t *testing.T) {
 	require.Contains(t, r.body, "If-None-Match")
 	require.Equal(t, http.StatusNotModified, u.get("/ui/static/ui.js", "If-None-Match", r.header.Get("ETag")).status)
 	require.Equal(t, http.StatusNotFound, u.get("/ui/static/nope.js").status)
+}
+
+// ---- sessions across instances ----
+
+// uiFleet is the dashboard on several instances of one gateway config, as
+// behind a load balancer: each instance is its own api.Server (nothing
+// shared in memory) with its own clock, on its own loopback port, over the
+// one store (PostgreSQL in production, SQLite here).
+type uiFleet struct {
+	g     *gateway.Gateway
+	yml   string
+	start time.Time
+}
+
+func startUIFleet(t *testing.T) *uiFleet {
+	t.Helper()
+	g, _, yml := startUIGateway(t)
+	return &uiFleet{g: g, yml: yml, start: time.Now()}
+}
+
+// uiInstance is one instance of the fleet and a browser talking to it.
+type uiInstance struct {
+	*uiClient
+	srv   *api.Server
+	clock *uiClock
+}
+
+type uiClock struct {
+	mu  sync.Mutex
+	now time.Time
+}
+
+func (c *uiClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.now
+}
+
+func (c *uiClock) Add(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.now = c.now.Add(d)
+}
+
+// config parses the fleet's config after replacing old with new in it
+// (both empty: as it is).
+func (f *uiFleet) config(t *testing.T, old, new string) *config.Config {
+	t.Helper()
+	require.Contains(t, f.yml, old)
+	cfg, err := config.Parse("test.yaml", []byte(strings.Replace(f.yml, old, new, 1)))
+	require.NoError(t, err)
+	return cfg
+}
+
+// instance starts one more instance of the fleet's config.
+func (f *uiFleet) instance(t *testing.T) *uiInstance {
+	t.Helper()
+	clock := &uiClock{now: f.start}
+	srv := api.New(api.Deps{Config: f.config(t, "", ""), Store: f.g.Store, Dispatch: f.g.Dispatcher,
+		Health: f.g.Health, Logger: slog.New(slog.DiscardHandler), Now: clock.Now})
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	hs := &http.Server{Handler: srv, ReadHeaderTimeout: 10 * time.Second}
+	go func() { _ = hs.Serve(ln) }()
+	t.Cleanup(func() { _ = hs.Close() })
+	return &uiInstance{uiClient: newUIClient(t, "http://"+ln.Addr().String()), srv: srv, clock: clock}
+}
+
+// signedIn says whether the instance takes the cookie value. Signed out
+// has exactly two answers: a poll gets 401 and a page goes to the sign-in
+// form. Anything else (a 500 above all) fails the test.
+func (in *uiInstance) signedIn(value string) bool {
+	in.t.Helper()
+	in.cookie = &http.Cookie{Name: "sb_session", Value: value}
+	r := in.get("/ui/channels?fragment=1")
+	switch r.status {
+	case http.StatusOK:
+		return true
+	case http.StatusUnauthorized:
+		require.Contains(in.t, r.body, "Your session has ended. Sign in again.")
+		r = in.get("/ui/channels")
+		require.Equal(in.t, http.StatusSeeOther, r.status)
+		require.Equal(in.t, "/ui/login?next=%2Fui%2Fchannels", r.header.Get("Location"))
+		return false
+	}
+	in.t.Fatalf("cookie %q: status %d: %s", value, r.status, r.body)
+	return false
+}
+
+// forgeSession signs a session cookie the way api/ui.go ("sessions")
+// does, from a key's value: the test's own copy of the format, so that a
+// change to it is deliberate, and so that a well-signed cookie can carry
+// what the gateway would never sign.
+func forgeSession(keyValue string, version byte, expires time.Time, role, name string) string {
+	sum := sha256.Sum256([]byte(keyValue))
+	k := hmac.New(sha256.New, sum[:])
+	k.Write([]byte("switchboard dashboard session v1"))
+	p := []byte{version}
+	p = binary.BigEndian.AppendUint64(p, uint64(expires.Unix()))
+	p = append(p, make([]byte, 16)...)
+	_, _ = rand.Read(p[len(p)-16:])
+	p = append(p, byte(len(role)))
+	p = append(p, role...)
+	p = append(p, name...)
+	mac := hmac.New(sha256.New, k.Sum(nil))
+	mac.Write(p)
+	return base64.RawURLEncoding.EncodeToString(p) + "." + base64.RawURLEncoding.EncodeToString(mac.Sum(nil))
+}
+
+// tamper decodes one part of a cookie (0: payload, 1: MAC), lets edit
+// change it and encodes it again.
+func tamper(t *testing.T, value string, part int, edit func([]byte)) string {
+	t.Helper()
+	parts := strings.Split(value, ".")
+	require.Len(t, parts, 2)
+	b, err := base64.RawURLEncoding.DecodeString(parts[part])
+	require.NoError(t, err)
+	edit(b)
+	parts[part] = base64.RawURLEncoding.EncodeToString(b)
+	return strings.Join(parts, ".")
+}
+
+func TestUISessionAcrossInstances(t *testing.T) {
+	t.Parallel()
+	f := startUIFleet(t)
+	a, b := f.instance(t), f.instance(t)
+
+	a.signIn(adminKey)
+	cookie := a.cookie.Value
+	require.True(t, b.signedIn(cookie), "signed in on A, the next request lands on B")
+	r := b.get("/ui/channels")
+	require.Equal(t, http.StatusOK, r.status)
+	require.Contains(t, r.body, "ops <span class=\"role\">admin</span>")
+
+	// The CSRF token is the session's, not the instance's.
+	token := a.csrf()
+	require.Equal(t, token, b.csrf())
+	r = b.req("POST", "/ui/channels/sms/disable", url.Values{"csrf": {token}, "reason": {"INC-9"}})
+	require.Equal(t, http.StatusSeeOther, r.status, "a token from A's page works on B")
+	require.Contains(t, a.get("/ui/channels").body, "Enable sms")
+	other := &uiInstance{uiClient: newUIClient(t, a.base), srv: a.srv, clock: a.clock}
+	other.signIn(adminKey) // the same key, another session
+	for _, wrong := range []string{"", "wrong", token + "x", other.csrf()} {
+		r = b.req("POST", "/ui/channels/sms/enable", url.Values{"csrf": {wrong}})
+		require.Equal(t, http.StatusForbidden, r.status, "token %q", wrong)
+		require.Contains(t, r.body, "The form was out of date")
+	}
+	r = a.req("POST", "/ui/channels/sms/enable", url.Values{"csrf": {token}})
+	require.Equal(t, http.StatusSeeOther, r.status)
+	require.Contains(t, b.get("/ui/channels").body, "Disable sms")
+
+	// Sign-out on A: A refuses the old cookie from then on.
+	r = a.req("POST", "/ui/logout", url.Values{"csrf": {token}})
+	require.Equal(t, http.StatusSeeOther, r.status)
+	cleared := sessionCookie(r.header)
+	require.NotNil(t, cleared)
+	require.Empty(t, cleared.Value)
+	require.Less(t, cleared.MaxAge, 0)
+	require.False(t, a.signedIn(cookie), "a copy of the signed-out cookie, on the instance that signed it out")
+	r = a.req("POST", "/ui/logout", url.Values{"csrf": {token}})
+	require.Equal(t, http.StatusUnauthorized, r.status, "signed out already")
+	require.True(t, other.signedIn(other.cookie.Value), "other sessions of the key go on")
+	// The limit README "Support dashboard" states: B was not told, so a
+	// copy of the cookie works there until it expires, unless the key is
+	// rotated or removed.
+	require.True(t, b.signedIn(cookie))
+	b.clock.Add(12 * time.Hour)
+	require.False(t, b.signedIn(cookie))
+}
+
+func TestUISessionSignedOut(t *testing.T) {
+	t.Parallel()
+	f := startUIFleet(t)
+	const support = "    - {name: support, key: " + readKey + ", role: read}\n"
+	reload := func(old, new string) func(*testing.T, *uiInstance) {
+		return func(t *testing.T, b *uiInstance) { b.srv.SetConfig(f.config(t, old, new)) }
+	}
+	in := f.start.Add(time.Hour)
+	for _, tc := range []struct {
+		name   string
+		cookie func(t *testing.T, signed string) string // from a real one, signed by A for "support"
+		then   func(t *testing.T, b *uiInstance)        // on B, before it sees the cookie
+		in     bool
+	}{
+		{name: "the cookie A signed", in: true},
+		{name: "signed from the key's value (the format)", in: true,
+			cookie: func(*testing.T, string) string { return forgeSession(readKey, 1, in, "read", "support") }},
+		{name: "a second before it expires", in: true,
+			then: func(_ *testing.T, b *uiInstance) { b.clock.Add(12*time.Hour - time.Second) }},
+		{name: "expired",
+			then: func(_ *testing.T, b *uiInstance) { b.clock.Add(12 * time.Hour) }},
+		{name: "payload tampered with (expiry a second later)",
+			cookie: func(t *testing.T, v string) string { return tamper(t, v, 0, func(p []byte) { p[8]++ }) }},
+		{name: "payload tampered with (role)",
+			cookie: func(t *testing.T, v string) string {
+				return tamper(t, v, 0, func(p []byte) { copy(p[26:], "ADMI") })
+			}},
+		{name: "MAC tampered with",
+			cookie: func(t *testing.T, v string) string { return tamper(t, v, 1, func(m []byte) { m[31] ^= 1 }) }},
+		{name: "wrong version",
+			cookie: func(*testing.T, string) string { return forgeSession(readKey, 2, in, "read", "support") }},
+		{name: "version 0",
+			cookie: func(*testing.T, string) string { return forgeSession(readKey, 0, in, "read", "support") }},
+		{name: "expiry further ahead than a session lasts",
+			cookie: func(*testing.T, string) string {
+				return forgeSession(readKey, 1, f.start.Add(13*time.Hour), "read", "support")
+			}},
+		{name: "key removed by a reload", then: reload(support, "")},
+		{name: "key demoted to send by a reload", then: reload(support, strings.Replace(support, "role: read", "role: send", 1))},
+		{name: "key's role changed to admin by a reload", then: reload(support, strings.Replace(support, "role: read", "role: admin", 1))},
+		{name: "key's value rotated by a reload", then: reload(support, strings.Replace(support, readKey, readKey+"-rotated", 1))},
+		{name: "another gateway's key of the same name",
+			cookie: func(*testing.T, string) string {
+				return forgeSession("another-gateways-key-0123456789", 1, in, "read", "support")
+			}},
+		{name: "a key name the config does not have",
+			cookie: func(*testing.T, string) string { return forgeSession(readKey, 1, in, "read", "nobody") }},
+		{name: "a send key signing for itself",
+			cookie: func(*testing.T, string) string { return forgeSession(sendKey, 1, in, "send", "shop") }},
+		{name: "empty", cookie: func(*testing.T, string) string { return "" }},
+		{name: "no MAC", cookie: func(_ *testing.T, v string) string { return strings.Split(v, ".")[0] }},
+		{name: "MAC cut short", cookie: func(_ *testing.T, v string) string { return v[:len(v)-2] }},
+		{name: "a third part", cookie: func(_ *testing.T, v string) string { return v + ".AAAA" }},
+		{name: "not base64", cookie: func(_ *testing.T, v string) string { return "!" + v[1:] }},
+		{name: "a session id of the old kind", cookie: func(*testing.T, string) string { return strings.Repeat("A", 43) }},
+		{name: "too long", cookie: func(_ *testing.T, v string) string { return v + strings.Repeat("A", 5000) }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			a, b := f.instance(t), f.instance(t)
+			a.signIn(readKey)
+			cookie := a.cookie.Value
+			require.True(t, a.signedIn(cookie))
+			if tc.cookie != nil {
+				cookie = tc.cookie(t, cookie)
+			}
+			if tc.then != nil {
+				tc.then(t, b)
+			}
+			require.Equal(t, tc.in, b.signedIn(cookie))
+		})
+	}
+}
+
+// FuzzUISessionCookie sends any cookie value to the dashboard: it is
+// signed out (401) unless it is, byte for byte, a cookie signed for one of
+// the config's keys (checked against forgeSession's format, not the
+// server's code), and nothing is a 500 (a panic would be one). The server
+// is called in process: an HTTP client would refuse most values before
+// they left.
+func FuzzUISessionCookie(f *testing.F) {
+	cfg, err := config.Parse("test.yaml", []byte(strings.ReplaceAll(uiConfig, "%DSN%", filepath.Join(f.TempDir(), "sb.db"))))
+	require.NoError(f, err)
+	now := time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)
+	// Only config, clock and logger: the probe below, a message page with
+	// an id that is not one, touches neither store nor router.
+	srv := api.New(api.Deps{Config: cfg, Logger: slog.New(slog.DiscardHandler), Now: func() time.Time { return now }})
+	req := httptest.NewRequest("POST", "/ui/login", strings.NewReader(url.Values{"key": {readKey}}.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	rec := httptest.NewRecorder()
+	srv.ServeHTTP(rec, req)
+	require.Equal(f, http.StatusSeeOther, rec.Code)
+	signed := sessionCookie(rec.Header())
+	require.NotNil(f, signed)
+	valid := signed.Value
+	require.True(f, signedByAKey(valid))
+
+	p, m, _ := strings.Cut(valid, ".")
+	for _, seed := range []string{
+		valid, "", ".", "..", p, p + ".", "." + m, m + "." + p, valid + "=", valid + "A",
+		"A" + valid, strings.ToUpper(valid), valid[:len(valid)-1], "AQ.AQ",
+		valid + "\n", p + "\n." + m, p + ".\r" + m,
+		forgeSession(readKey, 2, now.Add(time.Hour), "read", "support"),
+		forgeSession(readKey, 1, now.Add(-time.Hour), "read", "support"),
+		forgeSession(readKey, 1, now.Add(time.Hour), "", "support"),
+		forgeSession(readKey, 1, now.Add(time.Hour), "readsupport", ""),
+		`"` + valid + `"`,
+	} {
+		f.Add(seed)
+	}
+	f.Fuzz(func(t *testing.T, value string) {
+		req := httptest.NewRequest("GET", "/ui/messages/not-an-id?fragment=1", nil)
+		req.Header.Set("Cookie", "sb_session="+value)
+		rec := httptest.NewRecorder()
+		srv.ServeHTTP(rec, req)
+		switch rec.Code {
+		case http.StatusUnauthorized: // signed out
+		case http.StatusNotFound: // signed in: there is no such message
+			seen, err := req.Cookie("sb_session")
+			require.NoError(t, err)
+			require.True(t, signedByAKey(seen.Value), "only a cookie signed for a key opens a session: %q", seen.Value)
+		default:
+			t.Fatalf("cookie %q: status %d: %s", value, rec.Code, rec.Body)
+		}
+	})
+}
+
+// signedByAKey says whether value is the canonical spelling of a payload
+// and its MAC under one of uiConfig's keys (forgeSession's format).
+func signedByAKey(value string) bool {
+	p, _, ok := strings.Cut(value, ".")
+	if !ok {
+		return false
+	}
+	payload, err := base64.RawURLEncoding.DecodeString(p)
+	if err != nil {
+		return false
+	}
+	for _, key := range []string{sendKey, readKey, adminKey} {
+		sum := sha256.Sum256([]byte(key))
+		k := hmac.New(sha256.New, sum[:])
+		k.Write([]byte("switchboard dashboard session v1"))
+		mac := hmac.New(sha256.New, k.Sum(nil))
+		mac.Write(payload)
+		if value == base64.RawURLEncoding.EncodeToString(payload)+"."+base64.RawURLEncoding.EncodeToString(mac.Sum(nil)) {
+			return true
+		}
+	}
+	return false
 }
