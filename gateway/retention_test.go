@@ -5,22 +5,11 @@ import (
 	"testing"
 	"time"
 
-	"github.com/google/uuid"
 	"github.com/stretchr/testify/require"
 
 	"github.com/switchboard-gw/switchboard/store"
+	"github.com/switchboard-gw/switchboard/store/storetest"
 )
-
-// oldID is a UUIDv7 message id accepted at t.
-func oldID(t time.Time) string {
-	u := uuid.Must(uuid.NewV7())
-	ms := t.UnixMilli()
-	for i := 5; i >= 0; i-- {
-		u[i] = byte(ms)
-		ms >>= 8
-	}
-	return u.String()
-}
 
 func TestRetentionPurgesOldMessagesAndFollowsReload(t *testing.T) {
 	t.Parallel()
@@ -33,7 +22,7 @@ func TestRetentionPurgesOldMessagesAndFollowsReload(t *testing.T) {
 	// through the API now.
 	ctx := t.Context()
 	at := time.Now().Add(-40 * 24 * time.Hour)
-	old, _, err := tb.g.Store.Enqueue(ctx, &store.Message{ID: oldID(at), Policy: "otp", Route: []string{"sms"},
+	old, _, err := tb.g.Store.Enqueue(ctx, &store.Message{ID: storetest.IDAt(at), Policy: "otp", Route: []string{"sms"},
 		To: store.Recipient{Phone: "+15551234567"}, Body: "old", CreatedAt: at, LeaseOwner: "gone", LeaseUntil: time.Now().Add(time.Hour)}) // not the dispatcher's to claim
 	require.NoError(t, err)
 	require.NoError(t, tb.g.Store.Advance(ctx, &store.Transition{MessageID: old.ID, Owner: "gone",

@@ -8,24 +8,13 @@ import (
 	"testing"
 	"time"
 
-	"github.com/google/uuid"
 	"github.com/stretchr/testify/require"
 
 	"github.com/switchboard-gw/switchboard/retention"
 	"github.com/switchboard-gw/switchboard/store"
 	"github.com/switchboard-gw/switchboard/store/sqlite"
+	"github.com/switchboard-gw/switchboard/store/storetest"
 )
-
-// idAt is a UUIDv7 message id accepted at t.
-func idAt(t time.Time) string {
-	u := uuid.Must(uuid.NewV7())
-	ms := t.UnixMilli()
-	for i := 5; i >= 0; i-- {
-		u[i] = byte(ms)
-		ms >>= 8
-	}
-	return u.String()
-}
 
 type counter struct{ batches, total int }
 
@@ -35,7 +24,7 @@ func (c *counter) Purged(n int) { c.batches++; c.total += n }
 func enqueueDone(t *testing.T, s store.Store, at time.Time) string {
 	t.Helper()
 	ctx := t.Context()
-	m, _, err := s.Enqueue(ctx, &store.Message{ID: idAt(at), Policy: "otp", Route: []string{"sms"},
+	m, _, err := s.Enqueue(ctx, &store.Message{ID: storetest.IDAt(at), Policy: "otp", Route: []string{"sms"},
 		To: store.Recipient{Phone: "+15551234567"}, Body: "hi", CreatedAt: at,
 		LeaseOwner: "d", LeaseUntil: at.Add(time.Minute)})
 	require.NoError(t, err)
@@ -56,7 +45,7 @@ func TestPurgeOnceDeletesOnlyOldDoneMessagesInBatches(t *testing.T) {
 	}
 	kept = append(kept, enqueueDone(t, s, now.Add(-29*24*time.Hour)))
 	// Old but not done: still due.
-	due, _, err := s.Enqueue(t.Context(), &store.Message{ID: idAt(now.Add(-40 * 24 * time.Hour)), Policy: "otp",
+	due, _, err := s.Enqueue(t.Context(), &store.Message{ID: storetest.IDAt(now.Add(-40 * 24 * time.Hour)), Policy: "otp",
 		Route: []string{"sms"}, To: store.Recipient{Phone: "+15551234567"}, Body: "hi"})
 	require.NoError(t, err)
 	kept = append(kept, due.ID)

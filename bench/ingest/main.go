@@ -248,38 +248,22 @@ func run(ctx context.Context, o options, stdout io.Writer) (err error) {
 	return nil
 }
 
+// benchBare loads the bare server: this binary re-executed with
+// -serve-bare.
 func benchBare(ctx context.Context, o options, dir, runID string, stdout io.Writer) (*targetResult, error) {
-	self, err := os.Executable()
-	if err != nil {
-		return nil, err
-	}
-	addr, err := freeAddr()
-	if err != nil {
-		return nil, err
-	}
-	srv, err := startServer("bare server", self, []string{"-serve-bare", addr}, nil, filepath.Join(dir, "bare.log"))
-	if err != nil {
-		return nil, err
-	}
-	defer srv.stop(5 * time.Second)
-	base := "http://" + addr
-	if err := srv.waitReady(ctx, base+"/readyz", 15*time.Second); err != nil {
-		return nil, err
-	}
-	fmt.Fprintf(stdout, "bare: loading %s ...\n", base)
-	lr, err := runLoad(ctx, loadConfig{urls: []string{base + "/v1/messages"}, sendKey: sendKey, connections: o.connections,
-		warmup: o.warmup, duration: o.duration, runID: runID + "b"})
-	if err != nil {
-		return nil, err
-	}
-	if err := srv.stop(5 * time.Second); err != nil {
-		return nil, err
-	}
-	return withCPU(resultOf("bare", lr), lr, srv.cpu()), nil
+	return benchSelf(ctx, o, dir, runID+"b", "bare", func(addr string) []string { return []string{"-serve-bare", addr} }, stdout)
 }
 
 // benchInsert loads the durable floor (serveInsert) the same way.
 func benchInsert(ctx context.Context, o options, dir, runID string, stdout io.Writer) (*targetResult, error) {
+	return benchSelf(ctx, o, dir, runID+"i", "insert", func(addr string) []string {
+		return []string{"-serve-insert", addr, filepath.Join(dir, "insert.db")}
+	}, stdout)
+}
+
+// benchSelf runs this binary as the server name with args(addr), loads
+// it, stops it and reports.
+func benchSelf(ctx context.Context, o options, dir, runID, name string, args func(addr string) []string, stdout io.Writer) (*targetResult, error) {
 	self, err := os.Executable()
 	if err != nil {
 		return nil, err
@@ -288,7 +272,7 @@ func benchInsert(ctx context.Context, o options, dir, runID string, stdout io.Wr
 	if err != nil {
 		return nil, err
 	}
-	srv, err := startServer("insert server", self, []string{"-serve-insert", addr, filepath.Join(dir, "insert.db")}, nil, filepath.Join(dir, "insert.log"))
+	srv, err := startServer(name+" server", self, args(addr), nil, filepath.Join(dir, name+".log"))
 	if err != nil {
 		return nil, err
 	}
@@ -297,16 +281,16 @@ func benchInsert(ctx context.Context, o options, dir, runID string, stdout io.Wr
 	if err := srv.waitReady(ctx, base+"/readyz", 15*time.Second); err != nil {
 		return nil, err
 	}
-	fmt.Fprintf(stdout, "insert: loading %s ...\n", base)
+	fmt.Fprintf(stdout, "%s: loading %s ...\n", name, base)
 	lr, err := runLoad(ctx, loadConfig{urls: []string{base + "/v1/messages"}, sendKey: sendKey, connections: o.connections,
-		warmup: o.warmup, duration: o.duration, runID: runID + "i"})
+		warmup: o.warmup, duration: o.duration, runID: runID})
 	if err != nil {
 		return nil, err
 	}
 	if err := srv.stop(5 * time.Second); err != nil {
 		return nil, err
 	}
-	return withCPU(resultOf("insert", lr), lr, srv.cpu()), nil
+	return withCPU(resultOf(name, lr), lr, srv.cpu()), nil
 }
 
 func benchGateway(ctx context.Context, o options, dir, bin, runID string, stdout io.Writer) (*targetResult, error) {

@@ -18,7 +18,7 @@ func testPurge(t *testing.T, open func(t *testing.T) store.Store) {
 	cb := &cbEnv{env: e, o: e.s.(store.CallbackOutbox)}
 	cutoff := t0.Add(-30 * 24 * time.Hour)
 	old := func(d time.Duration) func(*store.Message) {
-		return func(m *store.Message) { m.ID = idAt(cutoff.Add(-d)) }
+		return func(m *store.Message) { m.ID = IDAt(cutoff.Add(-d)) }
 	}
 	deliver := func(id string) {
 		seq := e.send(id, t0, "whatsapp")
@@ -44,7 +44,7 @@ func testPurge(t *testing.T, open func(t *testing.T) store.Store) {
 	e.send(failed.ID, t0, "whatsapp")
 	e.fail(failed.ID, t0.Add(31*time.Second), store.StatusFailed)
 	// Recent and delivered: kept.
-	recent := e.enqueue(func(m *store.Message) { m.ID = idAt(cutoff.Add(time.Hour)) })
+	recent := e.enqueue(func(m *store.Message) { m.ID = IDAt(cutoff.Add(time.Hour)) })
 	deliver(recent.ID)
 	// Old but still due: kept, whatever its age.
 	due := e.enqueue(old(7 * time.Hour))

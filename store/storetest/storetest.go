@@ -997,8 +997,9 @@ func testListFilters(t *testing.T, open func(t *testing.T) store.Store) {
 	}
 }
 
-// idAt is a UUIDv7 message id accepted at t.
-func idAt(t time.Time) string {
+// IDAt is a new UUIDv7 message id accepted at t: for tests that need
+// messages of a given age (time ranges, retention).
+func IDAt(t time.Time) string {
 	u := uuid.Must(uuid.NewV7())
 	ms := t.UnixMilli()
 	for i := 5; i >= 0; i-- {
@@ -1013,23 +1014,23 @@ func idAt(t time.Time) string {
 func testListSearch(t *testing.T, open func(t *testing.T) store.Store) {
 	e := setup(t, open)
 	at := func(min int) time.Time { return t0.Add(time.Duration(min) * time.Minute) }
-	m1 := e.enqueue(func(m *store.Message) { m.ID = idAt(at(0)); m.Tags = []string{"otp"} })
-	m2 := e.enqueue(func(m *store.Message) { m.ID = idAt(at(10)); m.Tags = []string{"order", "otp", "otp"} })
+	m1 := e.enqueue(func(m *store.Message) { m.ID = IDAt(at(0)); m.Tags = []string{"otp"} })
+	m2 := e.enqueue(func(m *store.Message) { m.ID = IDAt(at(10)); m.Tags = []string{"order", "otp", "otp"} })
 	m3 := e.enqueue(func(m *store.Message) {
-		m.ID = idAt(at(20))
+		m.ID = IDAt(at(20))
 		m.Tags = []string{"order"}
 		m.To = store.Recipient{Email: "bo@example.com"}
 	})
-	m4 := e.enqueue(func(m *store.Message) { m.ID = idAt(at(30)); m.Policy = "default" })
+	m4 := e.enqueue(func(m *store.Message) { m.ID = IDAt(at(30)); m.Policy = "default" })
 	m5 := e.enqueue(func(m *store.Message) {
-		m.ID = idAt(at(40))
+		m.ID = IDAt(at(40))
 		m.Tags = []string{"otp"}
 		m.To = store.Recipient{Telegram: "4242"}
 	})
 	// A replay stores nothing, tags included.
 	_, replayed, err := e.s.Enqueue(e.ctx, newMessage(func(m *store.Message) {
 		m.IdempotencyKey = "k"
-		m.ID = idAt(at(50))
+		m.ID = IDAt(at(50))
 		m.Tags = []string{"otp"}
 	}))
 	require.NoError(t, err)
@@ -1037,7 +1038,7 @@ func testListSearch(t *testing.T, open func(t *testing.T) store.Store) {
 	m6 := e.get(mustList(t, e, store.ListParams{Limit: 1}).Messages[0].ID)
 	_, replayed, err = e.s.Enqueue(e.ctx, newMessage(func(m *store.Message) {
 		m.IdempotencyKey = "k"
-		m.ID = idAt(at(51))
+		m.ID = IDAt(at(51))
 		m.Tags = []string{"otp"}
 	}))
 	require.NoError(t, err)
