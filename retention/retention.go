@@ -19,7 +19,7 @@ import (
 // Defaults for the zero values of Runner's fields.
 const (
 	DefaultEvery = 10 * time.Minute
-	DefaultBatch = 500
+	DefaultBatch = 200
 	DefaultPause = 50 * time.Millisecond
 )
 
