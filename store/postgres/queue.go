@@ -166,16 +166,19 @@ func (s *Store) Advance(ctx context.Context, t *store.Transition) error {
 		maxSeq = max(maxSeq, a.Seq)
 	}
 	owned := false
-	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-		var st msgState
-		err := tx.QueryRow(ctx, `SELECT `+msgStateCols+` FROM messages WHERE id = $1 FOR UPDATE`, t.MessageID).Scan(st.dest()...)
+	var st msgState
+	err := s.txn2(ctx, func(b *pgx.Batch) {
+		b.Queue(`SELECT `+msgStateCols+` FROM messages WHERE id = $1 FOR UPDATE`, t.MessageID)
+	}, func(br pgx.BatchResults) error {
+		err := br.QueryRow().Scan(st.dest()...)
 		if isNoRows(err) {
 			return store.ErrNotFound
 		}
 		if err != nil {
 			return fmt.Errorf("load message state: %w", err)
 		}
-		b := &pgx.Batch{}
+		return nil
+	}, func(tx querier, b *pgx.Batch) error {
 		for i := range t.Attempts {
 			b.Queue(upsertAttemptSQL, attemptArgs(t.MessageID, &t.Attempts[i])...)
 		}
@@ -227,10 +230,7 @@ func (s *Store) Advance(ctx context.Context, t *store.Transition) error {
 		case attempts != st.attempts:
 			b.Queue(`UPDATE messages SET attempts = $2 WHERE id = $1`, t.MessageID, attempts)
 		}
-		if b.Len() == 0 {
-			return nil
-		}
-		return tx.SendBatch(ctx, b).Close()
+		return nil
 	})
 	if errors.Is(err, store.ErrNotFound) {
 		return store.ErrNotFound

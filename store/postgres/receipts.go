@@ -13,9 +13,10 @@ import (
 )
 
 // receiptStateSQL finds the attempt by the provider's id and locks its
-// message. The attempt's status is read after the lock (attemptStatusSQL):
-// every attempt write happens under its message's lock, and a row read in
-// the same statement as the lock could be older than the lock.
+// message. The attempt's status is read after the lock, by the next
+// statement (receiptAttemptSQL, in the same round trip): every attempt
+// write happens under its message's lock, and a row read in the same
+// statement as the lock could be older than the lock.
 var receiptStateSQL = `WITH a AS (
 		SELECT message_id, seq FROM attempts
 		WHERE channel = $1 AND provider_id = $2 AND provider_id <> ''
@@ -23,6 +24,12 @@ var receiptStateSQL = `WITH a AS (
 	SELECT a.seq, m.next_at, ` + msgColsOfState("m") + `
 	FROM a JOIN messages AS m ON m.id = a.message_id
 	FOR UPDATE OF m`
+
+// receiptAttemptSQL reads the attempt receiptStateSQL found, as of after
+// its lock (READ COMMITTED: a new snapshot per statement).
+const receiptAttemptSQL = `SELECT message_id, seq, status FROM attempts
+	WHERE channel = $1 AND provider_id = $2 AND provider_id <> ''
+	ORDER BY message_id DESC, seq DESC LIMIT 1`
 
 func msgColsOfState(alias string) string {
 	return alias + ".id, " + alias + ".status, " + alias + ".lease_owner, " + alias + ".attempts, " +
@@ -52,22 +59,39 @@ func (s *Store) RecordReceipt(ctx context.Context, p store.ReceiptParams) (store
 		res    store.ReceiptResult
 		nowDue bool
 	)
-	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-		var (
-			st     msgState
-			seq    int
-			nextAt pgtype.Timestamptz
-		)
-		err := tx.QueryRow(ctx, receiptStateSQL, p.Channel, p.ProviderID).Scan(append([]any{&seq, &nextAt}, st.dest()...)...)
+	var (
+		st               msgState
+		seq              int
+		nextAt           pgtype.Timestamptz
+		attID, attStatus string
+		attSeq           int
+		attFound         bool
+	)
+	err := s.txn2(ctx, func(b *pgx.Batch) {
+		b.Queue(receiptStateSQL, p.Channel, p.ProviderID)
+		b.Queue(receiptAttemptSQL, p.Channel, p.ProviderID)
+	}, func(br pgx.BatchResults) error {
+		err := br.QueryRow().Scan(append([]any{&seq, &nextAt}, st.dest()...)...)
 		if isNoRows(err) {
 			return store.ErrNotFound
 		}
 		if err != nil {
 			return fmt.Errorf("find attempt: %w", err)
 		}
-		var attStatus string
-		if err := tx.QueryRow(ctx, `SELECT status FROM attempts WHERE message_id = $1 AND seq = $2`, st.id, seq).Scan(&attStatus); err != nil {
+		err = br.QueryRow().Scan(&attID, &attSeq, &attStatus)
+		if err != nil && !isNoRows(err) {
 			return fmt.Errorf("read attempt: %w", err)
+		}
+		attFound = err == nil
+		return nil
+	}, func(tx querier, b *pgx.Batch) error {
+		if !attFound || attID != st.id || attSeq != seq {
+			// Another attempt with this provider id came in between the
+			// two reads (providers reuse no ids, so hardly ever): read the
+			// locked one's status by its key.
+			if err := tx.QueryRow(ctx, `SELECT status FROM attempts WHERE message_id = $1 AND seq = $2`, st.id, seq).Scan(&attStatus); err != nil {
+				return fmt.Errorf("read attempt: %w", err)
+			}
 		}
 		att := store.AttemptStatus(attStatus)
 		cur := st.status
@@ -84,7 +108,6 @@ func (s *Store) RecordReceipt(ctx context.Context, p store.ReceiptParams) (store
 		}
 		res.Changed = true
 
-		b := &pgx.Batch{}
 		var deliveredAt any
 		if p.Status == store.AttemptDelivered || p.Status == store.AttemptRead {
 			deliveredAt = at
@@ -146,7 +169,7 @@ func (s *Store) RecordReceipt(ctx context.Context, p store.ReceiptParams) (store
 			}
 		}
 		res.Status, res.Duplicate = next, nextDup
-		return tx.SendBatch(ctx, b).Close()
+		return nil
 	})
 	if errors.Is(err, store.ErrNotFound) {
 		return store.ReceiptResult{}, store.ErrNotFound
