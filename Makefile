@@ -64,8 +64,10 @@ drill: ## Replay every outage scenario in drills/ and check its targets (JSON re
 	@for f in drills/*.yaml; do echo "== $$f"; $(GO) run ./cmd/switchboard drill --scenario $$f --json $${f%.yaml}.report.json || exit 1; done
 
 .PHONY: bench
-bench: postgres ## Load the gateway (SQLite; PostgreSQL with 1 and 3 instances) and a bare echo server
-	$(GO) test -run '^$$' -bench . -benchmem -benchtime 3s ./store/sqlite/
+bench: postgres ## Load the gateway (SQLite; PostgreSQL with 1 and 3 instances), a bare echo server and a durable-insert floor
+	$(GO) test -run '^$$' -bench '^Benchmark[^P]' -benchmem -benchtime 3s ./store/sqlite/
+	$(GO) test -run '^$$' -bench '^BenchmarkPurge$$' -benchtime 40x ./store/sqlite/
+	$(GO) test -run '^$$' -bench '^BenchmarkLifecycleSerial$$' -benchtime 2000x ./store/postgres/
 	$(GO) test -run '^$$' -bench . -benchmem ./bench/hotpath/ ./routing/
 	$(GO) run ./bench/ingest -duration 10s -connections 64
 	$(GO) run ./bench/ingest -only gateway -duration 10s -connections 64 -store postgres
