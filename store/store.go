@@ -282,7 +282,7 @@ func IDFloor(t time.Time) string {
 // ListResult is one page.
 type ListResult struct {
 	Messages   []*Message // without History
-	NextCursor string     // "" on the last page
+	NextCursor string     // "" on the last page; may be set on a short page (see Store.List)
 }
 
 // QueueStats describes due work.
@@ -345,7 +345,11 @@ type Store interface {
 	RecordReceipt(ctx context.Context, p ReceiptParams) (ReceiptResult, error)
 	// Get returns a message with its History.
 	Get(ctx context.Context, id string) (*Message, error)
-	// List returns a page of messages, newest first.
+	// List returns a page of messages, newest first. A page may hold
+	// fewer than Limit messages, even none, and still have a NextCursor:
+	// a store may bound how many messages one page looks at when no index
+	// serves the filters (store/sqlite does). Follow NextCursor until it
+	// is empty to see every match.
 	List(ctx context.Context, p ListParams) (ListResult, error)
 	// Stats describes the queue.
 	Stats(ctx context.Context, now time.Time) (QueueStats, error)

@@ -64,9 +64,10 @@ func BenchmarkList1M(b *testing.B) {
 		{"channel=telegram+range (1 day)", store.ListParams{Channel: "telegram", Since: day(10), Until: day(11)}},
 		{"tag+to", store.ListParams{Tag: "otp", To: "+15550012345"}},
 		// The worst case: a filter with no index that matches nothing
-		// reads the whole table (the status/channel/policy indexes were
-		// left out to keep writes lean: see the schema).
-		{"worst: channel=unused (full scan)", store.ListParams{Channel: "pigeon"}},
+		// (the status/channel/policy indexes were left out to keep writes
+		// lean: see the schema). A page looks at the newest 20,000
+		// messages at most, then answers with a cursor to look further.
+		{"worst: channel=unused (first page)", store.ListParams{Channel: "pigeon"}},
 		{"worst: channel=unused+range (1 day)", store.ListParams{Channel: "pigeon", Since: day(10), Until: day(11)}},
 	}
 	for _, tc := range cases {

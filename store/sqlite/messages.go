@@ -118,7 +118,11 @@ func (s *Store) Get(ctx context.Context, id string) (*store.Message, error) {
 
 const (
 	defaultListLimit = 50
-	maxListLimit     = 500
+	// defaultListScan: a page of a search no index serves looks at the
+	// newest 20,000 messages in its bounds at most (about 20 ms), then
+	// hands back a cursor to look further.
+	defaultListScan = 20000
+	maxListLimit    = 500
 )
 
 // List pages newest first on id; UUIDv7 ids sort by creation time, so
@@ -143,6 +147,12 @@ func (s *Store) List(ctx context.Context, p store.ListParams) (store.ListResult,
 		after = string(b)
 	}
 	q, args := listQuery(p, after, limit+1) // one extra row says whether there is a next page
+	var edgeQ string
+	var edgeArgs []any
+	capped := s.listScan > 0 && scansPrimaryKey(p)
+	if capped {
+		q, args, edgeQ, edgeArgs = cappedListQuery(p, after, limit+1, s.listScan)
+	}
 	rows, err := s.read.QueryContext(ctx, q, args...)
 	if err != nil {
 		return store.ListResult{}, fmt.Errorf("list messages: %w", err)
@@ -162,6 +172,22 @@ func (s *Store) List(ctx context.Context, p store.ListParams) (store.ListResult,
 	if len(res.Messages) > limit {
 		res.Messages = res.Messages[:limit]
 		res.NextCursor = base64.RawURLEncoding.EncodeToString([]byte(res.Messages[limit-1].ID))
+		return res, nil
+	}
+	if capped {
+		// Fewer matches than a page: if the stretch looked at was full,
+		// older messages were not looked at yet; the next page starts
+		// below the stretch.
+		var (
+			n      int
+			oldest sql.NullString
+		)
+		if err := s.read.QueryRowContext(ctx, edgeQ, edgeArgs...).Scan(&n, &oldest); err != nil {
+			return store.ListResult{}, fmt.Errorf("list messages: %w", err)
+		}
+		if n >= s.listScan && oldest.Valid {
+			res.NextCursor = base64.RawURLEncoding.EncodeToString([]byte(oldest.String))
+		}
 	}
 	return res, nil
 }
@@ -174,20 +200,86 @@ func (s *Store) List(ctx context.Context, p store.ListParams) (store.ListResult,
 // primary key newest first otherwise. Time bounds and the cursor are id
 // bounds, which every (x, id) index and the primary key take as a range.
 func listQuery(p store.ListParams, after string, limit int) (string, []any) {
-	var (
-		where []string
-		args  []any
-	)
 	// With a tag and no recipient, message_tags drives: its primary key
 	// (tag, message_id) walked backwards is that tag's messages newest
 	// first, and the id bounds go on its message_id so they are a range.
 	byTag := p.Tag != "" && p.To == ""
+	var (
+		where []string
+		args  []any
+	)
 	idCol := "id"
 	if byTag {
 		idCol = "t.message_id"
 		where = append(where, "t.tag = ?")
 		args = append(args, p.Tag)
 	}
+	bw, ba := idBounds(idCol, p, after)
+	fw, fa := rowFilters(p, byTag)
+	where, args = append(append(where, bw...), fw...), append(append(args, ba...), fa...)
+	q := `SELECT ` + msgCols + ` FROM messages`
+	order := " ORDER BY id DESC LIMIT ?"
+	if byTag {
+		// CROSS JOIN keeps message_tags the outer loop; each of its rows
+		// finds its message by primary key.
+		q = `SELECT ` + msgCols + ` FROM message_tags AS t CROSS JOIN messages ON messages.id = t.message_id`
+		order = " ORDER BY t.message_id DESC LIMIT ?"
+	}
+	if len(where) > 0 {
+		q += " WHERE " + strings.Join(where, " AND ")
+	}
+	q += order
+	return q, append(args, limit)
+}
+
+// scansPrimaryKey reports whether p's query walks the primary key checking
+// each row against a filter that no index serves (a status other than
+// failed or expired, a channel, a policy): a value that matches little
+// makes that walk long.
+func scansPrimaryKey(p store.ListParams) bool {
+	if p.To != "" || p.Tag != "" || p.Status == store.StatusFailed || p.Status == store.StatusExpired {
+		return false
+	}
+	return p.Status != "" || p.Channel != "" || p.Policy != ""
+}
+
+// cappedListQuery is listQuery for a primary key walk (scansPrimaryKey)
+// that looks at no more than scanCap rows: the matches among the newest
+// scanCap messages in the id bounds. The stretch is a co-routine walked
+// newest first and checked row by row, so a page that fills early stops
+// early; only matches are looked up again for their columns. edgeQ counts
+// the rows of the stretch and finds its oldest id, where the next page
+// resumes when the stretch was full.
+func cappedListQuery(p store.ListParams, after string, limit, scanCap int) (q string, args []any, edgeQ string, edgeArgs []any) {
+	bw, ba := idBounds("id", p, after)
+	stretch := `SELECT id AS s_id, status AS s_status, channel AS s_channel, policy AS s_policy FROM messages`
+	if len(bw) > 0 {
+		stretch += " WHERE " + strings.Join(bw, " AND ")
+	}
+	stretch += " ORDER BY id DESC LIMIT ?"
+	var (
+		fw []string
+		fa []any
+	)
+	if p.Status != "" {
+		fw, fa = append(fw, "st.s_status = ?"), append(fa, string(p.Status))
+	}
+	if p.Channel != "" {
+		fw, fa = append(fw, "st.s_channel = ?"), append(fa, p.Channel)
+	}
+	if p.Policy != "" {
+		fw, fa = append(fw, "st.s_policy = ?"), append(fa, p.Policy)
+	}
+	q = `SELECT ` + msgCols + ` FROM (` + stretch + `) AS st CROSS JOIN messages ON messages.id = st.s_id WHERE ` +
+		strings.Join(fw, " AND ") + ` ORDER BY st.s_id DESC LIMIT ?`
+	args = append(append(append(append([]any{}, ba...), scanCap), fa...), limit)
+	edgeQ = `SELECT COUNT(*), MIN(s_id) FROM (` + stretch + `)`
+	edgeArgs = append(append([]any{}, ba...), scanCap)
+	return q, args, edgeQ, edgeArgs
+}
+
+// idBounds are p's time bounds and the cursor as conditions on idCol.
+func idBounds(idCol string, p store.ListParams, after string) (where []string, args []any) {
 	if after != "" {
 		where = append(where, idCol+" < ?")
 		args = append(args, after)
@@ -200,6 +292,12 @@ func listQuery(p store.ListParams, after string, limit int) (string, []any) {
 		where = append(where, idCol+" >= ?")
 		args = append(args, store.IDFloor(p.Since))
 	}
+	return where, args
+}
+
+// rowFilters are p's other filters. byTag: the tag is the driving index's
+// and not repeated.
+func rowFilters(p store.ListParams, byTag bool) (where []string, args []any) {
 	if p.To != "" {
 		// Each term matches one partial index, so SQLite can use an OR-union
 		// of index lookups instead of a scan.
@@ -232,19 +330,7 @@ func listQuery(p store.ListParams, after string, limit int) (string, []any) {
 		where = append(where, "policy = ?")
 		args = append(args, p.Policy)
 	}
-	q := `SELECT ` + msgCols + ` FROM messages`
-	order := " ORDER BY id DESC LIMIT ?"
-	if byTag {
-		// CROSS JOIN keeps message_tags the outer loop; each of its rows
-		// finds its message by primary key.
-		q = `SELECT ` + msgCols + ` FROM message_tags AS t CROSS JOIN messages ON messages.id = t.message_id`
-		order = " ORDER BY t.message_id DESC LIMIT ?"
-	}
-	if len(where) > 0 {
-		q += " WHERE " + strings.Join(where, " AND ")
-	}
-	q += order
-	return q, append(args, limit)
+	return where, args
 }
 
 // Every message that is not final is in messages_due (not due ones at

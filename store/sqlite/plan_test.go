@@ -81,6 +81,24 @@ func TestQueryPlans(t *testing.T) {
 		plan := explain(t, s, q, args...)
 		require.Equal(t, "SCAN messages", plan)
 	})
+	t.Run("a capped walk reads a stretch of the primary key and looks rows up by it", func(t *testing.T) {
+		for _, p := range []store.ListParams{
+			{Policy: "otp"},
+			{Channel: "sms", Status: store.StatusDelivered, Since: time.Unix(1, 0), Until: time.Unix(2, 0)},
+		} {
+			q, args, edgeQ, edgeArgs := cappedListQuery(p, "", 51, 20000)
+			plan := explain(t, s, q, args...)
+			require.Contains(t, plan, "CO-ROUTINE st")
+			require.Contains(t, plan, "SEARCH messages USING PRIMARY KEY (id=?)")
+			require.NotContains(t, plan, "TEMP B-TREE", "the stretch is walked in order: a full page stops it")
+			edge := explain(t, s, edgeQ, edgeArgs...)
+			require.NotContains(t, edge, "TEMP B-TREE")
+			if !p.Since.IsZero() {
+				require.Contains(t, plan, "(id>? AND id<?)")
+				require.Contains(t, edge, "(id>? AND id<?)")
+			}
+		}
+	})
 	// The dashboard's search filters (1M-row timings: BenchmarkList1M).
 	since, until := time.Date(2026, 5, 1, 0, 0, 0, 0, time.UTC), time.Date(2026, 5, 2, 0, 0, 0, 0, time.UTC)
 	t.Run("list by tag walks that tag's rows newest first", func(t *testing.T) {

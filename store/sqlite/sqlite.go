@@ -34,6 +34,7 @@ type options struct {
 	readers     int
 	busyTimeout time.Duration
 	walSync     func(*os.File) error // tests watch the WAL sync through this
+	listScan    int                  // see Store.listScan
 }
 
 // Option tunes a Store.
@@ -72,6 +73,9 @@ func WithBusyTimeout(d time.Duration) Option {
 type Store struct {
 	read *sql.DB
 	w    *writer
+	// listScan caps how many rows a List that filters row by row looks at
+	// for one page (see cappedListQuery).
+	listScan int
 
 	// mu guards closed against Close closing ops while a sender is sending.
 	mu        sync.RWMutex
@@ -86,7 +90,7 @@ type Store struct {
 // Open opens (creating it and its directory if needed) the database at path
 // and brings its schema up to date.
 func Open(ctx context.Context, path string, opts ...Option) (*Store, error) {
-	o := options{maxBatch: 256, readers: 4, busyTimeout: 5 * time.Second, walSync: fdatasync}
+	o := options{maxBatch: 256, readers: 4, busyTimeout: 5 * time.Second, walSync: fdatasync, listScan: defaultListScan}
 	for _, opt := range opts {
 		opt(&o)
 	}
@@ -177,7 +181,7 @@ func Open(ctx context.Context, path string, opts ...Option) (*Store, error) {
 		wdb.Close()
 		return nil, err
 	}
-	return &Store{read: rdb, w: w, overrides: make(chan struct{}, 1)}, nil
+	return &Store{read: rdb, w: w, listScan: o.listScan, overrides: make(chan struct{}, 1)}, nil
 }
 
 // do submits fn to the writer and waits for the batch it lands in to commit.
