@@ -31,6 +31,8 @@ type Metrics struct {
 	probeTime  *prometheus.HistogramVec
 	callbacks  *prometheus.CounterVec
 	purged     prometheus.Counter
+	purgeOK    prometheus.Gauge
+	purgeFails prometheus.Counter
 	reloadOK   prometheus.Gauge
 	reloadTime prometheus.Gauge
 }
@@ -95,8 +97,16 @@ func New() *Metrics {
 		Name: "switchboard_messages_purged_total",
 		Help: "Messages deleted by store.retention.",
 	})
+	m.purgeOK = prometheus.NewGauge(prometheus.GaugeOpts{
+		Name: "switchboard_retention_last_success_timestamp_seconds",
+		Help: "When the last store.retention round finished without an error (unix seconds; 0 before the first).",
+	})
+	m.purgeFails = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "switchboard_retention_failures_total",
+		Help: "store.retention rounds that failed (the next round retries).",
+	})
 	m.Registry.MustRegister(m.accepted, m.finished, m.attempts, m.sendTime, m.failovers, m.degraded, m.receipts,
-		m.probes, m.probeTime, m.callbacks, m.purged, m.reloadOK, m.reloadTime,
+		m.probes, m.probeTime, m.callbacks, m.purged, m.purgeOK, m.purgeFails, m.reloadOK, m.reloadTime,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
@@ -151,6 +161,15 @@ func (m *Metrics) Callback(result string) { m.callbacks.WithLabelValues(result).
 
 // Purged counts messages deleted by retention (retention.Observer).
 func (m *Metrics) Purged(n int) { m.purged.Add(float64(n)) }
+
+// Round records how a retention round ended (retention.Observer).
+func (m *Metrics) Round(at time.Time, err error) {
+	if err != nil {
+		m.purgeFails.Inc()
+		return
+	}
+	m.purgeOK.Set(float64(at.Unix()))
+}
 
 // Reload records a config load or reload.
 func (m *Metrics) Reload(ok bool, at time.Time) {

@@ -23,9 +23,11 @@ const (
 	DefaultPause = 50 * time.Millisecond
 )
 
-// Observer is told how many messages each batch deleted (metrics).
+// Observer is told how many messages each batch deleted and how each
+// round ended (metrics).
 type Observer interface {
 	Purged(n int)
+	Round(at time.Time, err error)
 }
 
 // Runner purges on a timer.
@@ -76,10 +78,14 @@ func (r *Runner) Run(ctx context.Context) error {
 	t := time.NewTicker(r.Every)
 	defer t.Stop()
 	for {
-		if n, err := r.PurgeOnce(ctx); err != nil {
-			if ctx.Err() != nil {
-				return nil
-			}
+		n, err := r.PurgeOnce(ctx)
+		if err != nil && ctx.Err() != nil {
+			return nil
+		}
+		if r.Obs != nil {
+			r.Obs.Round(r.Now(), err)
+		}
+		if err != nil {
 			r.Logger.Error("retention: purge old messages", "deleted", n, "err", err)
 		} else if n > 0 {
 			r.Logger.Info("retention: purged old messages", "deleted", n, "keep", r.Keep().String())

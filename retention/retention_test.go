@@ -18,7 +18,8 @@ import (
 
 type counter struct{ batches, total int }
 
-func (c *counter) Purged(n int) { c.batches++; c.total += n }
+func (c *counter) Purged(n int)           { c.batches++; c.total += n }
+func (c *counter) Round(time.Time, error) {}
 
 // enqueueDone stores a message accepted at at and finishes it (failed).
 func enqueueDone(t *testing.T, s store.Store, at time.Time) string {
@@ -81,16 +82,47 @@ func (f *failing) Purge(context.Context, time.Time, int) (int, error) {
 	return 0, errors.New("disk on fire")
 }
 
+// rounds counts how Run's rounds ended.
+type rounds struct{ ok, failed atomic.Int32 }
+
+func (r *rounds) Purged(int) {}
+func (r *rounds) Round(_ time.Time, err error) {
+	if err != nil {
+		r.failed.Add(1)
+	} else {
+		r.ok.Add(1)
+	}
+}
+
 func TestRunKeepsGoingAfterAFailedRound(t *testing.T) {
 	t.Parallel()
 	f := &failing{}
+	obs := &rounds{}
 	ctx, cancel := context.WithCancel(t.Context())
-	r := &retention.Runner{Store: f, Every: time.Millisecond}
+	r := &retention.Runner{Store: f, Every: time.Millisecond, Obs: obs}
 	r.SetKeep(time.Hour)
 	done := make(chan error, 1)
 	go func() { done <- r.Run(ctx) }()
-	require.Eventually(t, func() bool { return f.calls.Load() >= 3 }, 10*time.Second, time.Millisecond,
-		"each failed round is followed by the next")
+	require.Eventually(t, func() bool { return f.calls.Load() >= 3 && obs.failed.Load() >= 3 }, 10*time.Second, time.Millisecond,
+		"each failed round is reported and followed by the next")
 	cancel()
 	require.NoError(t, <-done, "a cancelled Run is a clean stop")
+	require.Zero(t, obs.ok.Load(), "no round succeeded")
+}
+
+func TestRunReportsSuccessfulRounds(t *testing.T) {
+	t.Parallel()
+	s, err := sqlite.Open(t.Context(), filepath.Join(t.TempDir(), "sb.db"))
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = s.Close() })
+	obs := &rounds{}
+	ctx, cancel := context.WithCancel(t.Context())
+	r := &retention.Runner{Store: s, Every: time.Millisecond, Obs: obs}
+	r.SetKeep(time.Hour)
+	done := make(chan error, 1)
+	go func() { done <- r.Run(ctx) }()
+	require.Eventually(t, func() bool { return obs.ok.Load() >= 2 }, 10*time.Second, time.Millisecond)
+	cancel()
+	require.NoError(t, <-done)
+	require.Zero(t, obs.failed.Load())
 }
