@@ -77,7 +77,8 @@
 //	21408 region not enabled, 21617 body too long,
 //	63016 outside the WhatsApp 24h window, 63024 invalid WhatsApp recipient,
 //	other 4xx                                        permanent
-//	20003, 20005, 20404, 21212, 21606, 63007, 401, 403, 404
+//	20003, 20005, 20404, 21212, 21606, 63007, 401, 403, 404,
+//	63027/63028/63054 (the content template is wrong or unusable)
 //	                                                 misconfigured
 //	20429, HTTP 429                                  rate limited, Retry-After honoured
 //	HTTP 5xx, refused, failure before the request was written

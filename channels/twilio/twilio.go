@@ -251,6 +251,13 @@ var codes = map[int]codeInfo{
 	63007: {channels.Misconfigured, "no WhatsApp sender for 'From' on this account"},
 	63016: {channels.Permanent, "outside the WhatsApp 24-hour window: only a template may be sent"},
 	63024: {channels.Permanent, "invalid WhatsApp recipient"},
+	// The channel's content template (content_sid, content_variables) is
+	// wrong or unusable: every message would fail the same way. Twilio maps
+	// WhatsApp's 2000 (parameter count) to 63028 and 2001/2003 (no such
+	// template) to 63027.
+	63027: {channels.Misconfigured, "WhatsApp template not found for this language: check content_sid"},
+	63028: {channels.Misconfigured, "template parameters do not match: check content_variables"},
+	63054: {channels.Misconfigured, "WhatsApp template unavailable for use"},
 }
 
 // restError is Twilio's error answer with a message of our own: twilio-go's

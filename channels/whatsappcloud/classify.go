@@ -67,6 +67,13 @@ var codeClass = map[int]channels.Class{
 	131037: channels.Misconfigured, // display name needs approval
 	131042: channels.Misconfigured, // business eligibility payment issue
 	131045: channels.Misconfigured, // incorrect certificate (number not registered)
+	// The channel's template (its template: option) is wrong or unusable:
+	// every message would fail the same way, so these count against the
+	// breaker and the route moves on at once.
+	132000: channels.Misconfigured, // number of parameters does not match the template's
+	132001: channels.Misconfigured, // template does not exist (name or language)
+	132015: channels.Misconfigured, // template is paused (low quality)
+	132016: channels.Misconfigured, // template is disabled
 	// This message to this recipient will never go through this channel.
 	100:    channels.Permanent, // invalid parameter
 	131008: channels.Permanent, // required parameter is missing

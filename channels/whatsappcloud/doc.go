@@ -113,7 +113,9 @@
 //	rate limited   4 17 32 613 80007 130429 131048 131056, HTTP 429:
 //	               Retry-After if sent, else DefaultRetryAfter (60s)
 //	misconfigured  0 3 10 190 200-299 33 368 131005 131031 131037 131042
-//	               131045, HTTP 401 and 403
+//	               131045, HTTP 401 and 403; the template itself: 132000
+//	               (parameter count), 132001 (no such template or
+//	               language), 132015 (paused), 132016 (disabled)
 //	transient      1 2 131000 131016 131057, HTTP 5xx and 408;
 //	               connection refused or a failure before the request was written
 //	ambiguous      a timeout or lost connection after the request was written,

@@ -90,6 +90,11 @@ func TestSendErrorTable(t *testing.T) {
 	}{
 		// Permanent: this message, this recipient.
 		{"131026 undeliverable", 400, 131026, "(#131026) Message Undeliverable.", channels.Permanent},
+		// Misconfigured template: every message would fail the same way.
+		{"132000 parameter count", 400, 132000, "(#132000) Number of parameters does not match the expected number of params", channels.Misconfigured},
+		{"132001 no such template", 400, 132001, "(#132001) Template name does not exist in the translation", channels.Misconfigured},
+		{"132015 template paused", 400, 132015, "(#132015) Template is paused", channels.Misconfigured},
+		{"132016 template disabled", 400, 132016, "(#132016) Template is disabled", channels.Misconfigured},
 		{"131047 re-engagement", 400, 131047, "(#131047) Re-engagement message", channels.Permanent},
 		{"131051 unsupported type", 400, 131051, "(#131051) Unsupported message type", channels.Permanent},
 		{"100 invalid parameter", 400, 100, "(#100) Invalid parameter", channels.Permanent},
