@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -369,6 +370,53 @@ func TestListPaging(t *testing.T) {
 	require.Equal(t, 400, r.status, r.raw)
 	_, field = errField(r)
 	require.Equal(t, "cursor", field)
+}
+
+func TestListByTagAndTime(t *testing.T) {
+	t.Parallel()
+	tb := setup(t)
+	before := time.Now().Add(-time.Second)
+	var promo []string
+	for i := range 6 {
+		body := otp
+		if i%2 == 1 {
+			body = strings.Replace(otp, `"tags":["otp"]`, `"tags":["promo"]`, 1)
+		}
+		r := tb.do(t, "POST", "/v1/messages", sendKey, body)
+		require.Equal(t, 202, r.status, r.raw)
+		if i%2 == 1 {
+			promo = append([]string{r.body["id"].(string)}, promo...) // newest first
+		}
+	}
+	ids := func(r response) []string {
+		var out []string
+		for _, m := range r.body["messages"].([]any) {
+			out = append(out, m.(map[string]any)["id"].(string))
+		}
+		return out
+	}
+	r := tb.do(t, "GET", "/v1/messages?tag=promo", readKey, "")
+	require.Equal(t, 200, r.status, r.raw)
+	require.Equal(t, promo, ids(r))
+	since := url.QueryEscape(before.UTC().Format(time.RFC3339Nano))
+	r = tb.do(t, "GET", "/v1/messages?tag=promo&since="+since+"&until="+url.QueryEscape(time.Now().Add(time.Minute).UTC().Format(time.RFC3339)), readKey, "")
+	require.Equal(t, 200, r.status, r.raw)
+	require.Equal(t, promo, ids(r), "inside the window")
+	r = tb.do(t, "GET", "/v1/messages?until="+since, readKey, "")
+	require.Equal(t, 200, r.status, r.raw)
+	require.Empty(t, ids(r), "nothing was accepted before the window")
+
+	for _, tc := range []struct{ query, field string }{
+		{"since=yesterday", "since"},
+		{"until=2026-13-01T00:00:00Z", "until"},
+		{"since=2026-11-23T18:00:00Z&until=2026-11-23T18:00:00Z", "until"},
+	} {
+		r := tb.do(t, "GET", "/v1/messages?"+tc.query, readKey, "")
+		require.Equal(t, 400, r.status, r.raw)
+		code, field := errField(r)
+		require.Equal(t, "invalid_query", code)
+		require.Equal(t, tc.field, field, tc.query)
+	}
 }
 
 func TestResponsesNeverEchoSecrets(t *testing.T) {

@@ -319,11 +319,27 @@ func (s *Server) listMessages(c *echo.Context) error {
 		Status:  store.Status(q.Get("status")),
 		Channel: q.Get("channel"),
 		Policy:  q.Get("policy"),
+		Tag:     q.Get("tag"),
 		Cursor:  q.Get("cursor"),
 		Limit:   50,
 	}
 	if p.Status != "" && !p.Status.Valid() {
 		return badRequest("invalid_query", "status", "unknown status %q (want queued, sending, sent, delivered, read, failed or expired)", p.Status)
+	}
+	for _, b := range []struct {
+		field string
+		dst   *time.Time
+	}{{"since", &p.Since}, {"until", &p.Until}} {
+		if v := q.Get(b.field); v != "" {
+			t, err := time.Parse(time.RFC3339Nano, v)
+			if err != nil {
+				return badRequest("invalid_query", b.field, "%s must be an RFC 3339 time, such as 2026-11-23T18:00:00Z", b.field)
+			}
+			*b.dst = t
+		}
+	}
+	if !p.Since.IsZero() && !p.Until.IsZero() && !p.Since.Before(p.Until) {
+		return badRequest("invalid_query", "until", "until must be later than since")
 	}
 	if l := q.Get("limit"); l != "" {
 		n, err := strconv.Atoi(l)

@@ -203,6 +203,7 @@ func TestOpenAPIMatchesLiveResponses(t *testing.T) {
 	page = sc.do(call{method: "GET", path: "/v1/messages?limit=1", key: readKey, want: 200})
 	require.NotEmpty(t, page.body["next_cursor"])
 	sc.do(call{method: "GET", path: "/v1/messages?limit=1&cursor=" + page.body["next_cursor"].(string) + "&to=%2B15551234567&channel=whatsapp&policy=otp", key: readKey, want: 200})
+	sc.do(call{method: "GET", path: "/v1/messages?tag=otp&since=2026-01-01T00%3A00%3A00Z&until=2099-01-01T00%3A00%3A00Z", key: readKey, want: 200})
 
 	// Channels, overrides, sim, explain.
 	sc.do(call{method: "POST", path: "/v1/channels/whatsapp/disable", key: adminKey, body: `{"reason":"incident 42"}`, want: 200})

@@ -221,8 +221,11 @@ type ListParams struct {
 	Status  string
 	Channel string
 	Policy  string
-	Limit   int    // page size, 1 to 500 (0: the server's default, 50)
-	Cursor  string // start after this cursor (ListPage's NextCursor)
+	Tag     string    // messages carrying this tag
+	Since   time.Time // accepted at or after (zero: unbounded)
+	Until   time.Time // accepted before (zero: unbounded)
+	Limit   int       // page size, 1 to 500 (0: the server's default, 50)
+	Cursor  string    // start after this cursor (ListPage's NextCursor)
 }
 
 // ListPage is one page of messages, newest first.
@@ -234,10 +237,16 @@ type ListPage struct {
 // ListPage fetches one page.
 func (c *Client) ListPage(ctx context.Context, p ListParams) (*ListPage, error) {
 	q := url.Values{}
-	for k, v := range map[string]string{"to": p.To, "status": p.Status, "channel": p.Channel, "policy": p.Policy, "cursor": p.Cursor} {
+	for k, v := range map[string]string{"to": p.To, "status": p.Status, "channel": p.Channel, "policy": p.Policy, "tag": p.Tag, "cursor": p.Cursor} {
 		if v != "" {
 			q.Set(k, v)
 		}
+	}
+	if !p.Since.IsZero() {
+		q.Set("since", p.Since.UTC().Format(time.RFC3339Nano))
+	}
+	if !p.Until.IsZero() {
+		q.Set("until", p.Until.UTC().Format(time.RFC3339Nano))
 	}
 	if p.Limit > 0 {
 		q.Set("limit", strconv.Itoa(p.Limit))

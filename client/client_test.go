@@ -284,6 +284,14 @@ func TestList(t *testing.T) {
 		require.Equal(t, "cursor=c1&limit=2&status=queued&to=%2B15551234567", f.reqs[1].query)
 		require.Equal(t, "cursor=c2&limit=2&status=queued&to=%2B15551234567", f.reqs[2].query)
 	})
+	t.Run("tag and time bounds", func(t *testing.T) {
+		c, f, _ := newFake(t, page("", "m1"))
+		since := time.Date(2026, 11, 23, 18, 0, 0, 0, time.FixedZone("CET", 3600))
+		for _, err := range c.List(context.Background(), ListParams{Tag: "otp", Since: since, Until: since.Add(time.Hour)}) {
+			require.NoError(t, err)
+		}
+		require.Equal(t, "since=2026-11-23T17%3A00%3A00Z&tag=otp&until=2026-11-23T18%3A00%3A00Z", f.reqs[0].query, "times in UTC")
+	})
 	t.Run("break stops fetching", func(t *testing.T) {
 		c, f, _ := newFake(t, page("c1", "m5", "m4"))
 		for m, err := range c.List(context.Background(), ListParams{}) {
