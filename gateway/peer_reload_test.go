@@ -2,6 +2,7 @@ package gateway_test
 
 import (
 	"net/http"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -11,33 +12,106 @@ import (
 	"github.com/switchboard-gw/switchboard/internal/testpg"
 )
 
+// The PostgreSQL tests share one server (testpg.DB), started on first use.
+func TestMain(m *testing.M) { os.Exit(testpg.Main(m)) }
+
+// peerConfigs returns baseConfig on a new PostgreSQL database, and the same
+// with a telegram channel added: the edit config management rolls out.
+func peerConfigs(t *testing.T) (v1, v2 string) {
+	t.Helper()
+	v1 = strings.Replace(baseConfig, `store: {driver: sqlite, dsn: "%DSN%"}`, `store: {driver: postgres, dsn: "`+testpg.DB(t)+`"}`, 1)
+	require.NotEqual(t, baseConfig, v1)
+	v2 = strings.Replace(v1, "policies:", "  telegram: {type: sim, kind: telegram, probe: {interval: 1h}}\npolicies:", 1)
+	return v1, v2
+}
+
+// waitTelegram waits until tb runs a config with the telegram channel.
+func (tb *testBundle) waitTelegram(t *testing.T, what string) {
+	t.Helper()
+	deadline := time.Now().Add(waitFor)
+	for tb.channel(t, "telegram") == nil {
+		require.True(t, time.Now().Before(deadline), "%s:\n%s", what, tb.logs)
+		time.Sleep(pollEvery)
+	}
+}
+
+// waitLog waits until tb's log holds s.
+func (tb *testBundle) waitLog(t *testing.T, s, what string) {
+	t.Helper()
+	deadline := time.Now().Add(waitFor)
+	for !strings.Contains(tb.logs.String(), s) {
+		require.True(t, time.Now().Before(deadline), "%s:\n%s", what, tb.logs)
+		time.Sleep(pollEvery)
+	}
+}
+
+const peerReloadLine = "another instance reloaded its config; reloading"
+
 // Two instances on one PostgreSQL database, each with its own copy of the
 // config file (as config management keeps them): reloading one reloads
-// the other.
+// the other, once, even if the other was not listening yet.
 func TestReloadReachesOtherInstances(t *testing.T) {
 	t.Parallel()
-	dsn := testpg.Start(t).DB(t)
-	yml := strings.Replace(baseConfig, `store: {driver: sqlite, dsn: "%DSN%"}`, `store: {driver: postgres, dsn: "`+dsn+`"}`, 1)
-	require.NotEqual(t, baseConfig, yml)
-	a := setup(t, yml, false)
-	b := setup(t, yml, false)
+	v1, v2 := peerConfigs(t)
+	a := setup(t, v1, false)
+	b := setup(t, v1, false)
 	require.Nil(t, b.channel(t, "telegram"))
 
 	// The new config reaches both hosts; ops reload only one of them.
-	withTelegram := strings.Replace(yml, "policies:", "  telegram: {type: sim, kind: telegram, probe: {interval: 1h}}\npolicies:", 1)
-	a.write(t, withTelegram)
-	b.write(t, withTelegram)
-	// B starts listening for broadcasts a moment after it starts serving,
-	// and a broadcast nobody listens to is lost: reload A until B has
-	// heard one (each reload broadcasts, changed or not).
-	deadline := time.Now().Add(waitFor)
-	for b.channel(t, "telegram") == nil {
-		status, out := a.reload(t)
-		require.Equal(t, http.StatusOK, status, "%v", out)
-		for wait := time.Now().Add(500 * time.Millisecond); time.Now().Before(wait) && b.channel(t, "telegram") == nil; {
-			time.Sleep(pollEvery)
-		}
-		require.True(t, time.Now().Before(deadline), "the other instance did not reload:\n%s", b.logs)
-	}
-	require.Contains(t, b.logs.String(), "another instance reloaded its config")
+	a.write(t, v2)
+	b.write(t, v2)
+	status, out := a.reload(t)
+	require.Equal(t, http.StatusOK, status, "%v", out)
+	b.waitTelegram(t, "the other instance did not reload")
+	b.waitLog(t, peerReloadLine, "the other instance did not hear the broadcast")
+	require.Contains(t, b.logs.String(), a.g.Dispatcher.Owner(), "the origin is logged")
+	require.NotContains(t, a.logs.String(), peerReloadLine, "an instance does not answer its own broadcast")
+}
+
+// B is built (its store open, its generation read) with config v1 but not
+// running, so nothing of it listens, when A reloads v2 and broadcasts. Once
+// B runs it catches up on that broadcast, and only that one: A's earlier
+// broadcast predates B.
+func TestPeerReloadCaughtUpByLateInstance(t *testing.T) {
+	t.Parallel()
+	v1, v2 := peerConfigs(t)
+	a := setup(t, v1, false)
+	status, out := a.reload(t) // a generation from before B
+	require.Equal(t, http.StatusOK, status, "%v", out)
+
+	b := newBundle(t, v1)
+	b.build(t, b.load(t), false, nil)
+	a.write(t, v2)
+	b.write(t, v2)
+	status, out = a.reload(t)
+	require.Equal(t, http.StatusOK, status, "%v", out)
+	require.NotNil(t, a.channel(t, "telegram"))
+
+	b.run(t)
+	b.waitTelegram(t, "B did not apply v2")
+	b.waitLog(t, peerReloadLine, "B did not catch up on A's broadcast")
+	require.Equal(t, 1, strings.Count(b.logs.String(), peerReloadLine), "A's broadcasts since B opened, as one reload:\n%s", b.logs)
+	require.Contains(t, b.logs.String(), a.g.Dispatcher.Owner())
+}
+
+// The startup race: B loads its config file (v1), A reloads v2 and
+// broadcasts, and only then does B open the store, whose generation
+// already counts that broadcast. B reads its file again once the store is
+// open, so it still ends on v2.
+func TestPeerReloadBetweenLoadAndStoreOpen(t *testing.T) {
+	t.Parallel()
+	v1, v2 := peerConfigs(t)
+	a := setup(t, v1, false)
+	b := newBundle(t, v1)
+	cfg := b.load(t)
+
+	a.write(t, v2)
+	b.write(t, v2)
+	status, out := a.reload(t)
+	require.Equal(t, http.StatusOK, status, "%v", out)
+
+	b.build(t, cfg, false, nil)
+	b.run(t)
+	b.waitTelegram(t, "B kept the config it loaded before the broadcast")
+	require.Contains(t, b.logs.String(), "+ channel telegram", "the re-read at start applied the change")
 }

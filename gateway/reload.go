@@ -54,12 +54,25 @@ type retiree struct {
 // and the error (config.Errors, located by file:line:key, when the file is
 // at fault) is logged and returned.
 func (g *Gateway) Reload(ctx context.Context) (config.Diff, error) {
-	return g.reload(ctx, true)
+	return g.reload(ctx, reloadOps)
 }
 
-// reload is Reload; broadcast says whether to tell the other instances
-// sharing the store (not when this reload answers their broadcast).
-func (g *Gateway) reload(ctx context.Context, broadcast bool) (config.Diff, error) {
+// reloadCause is why reload runs.
+type reloadCause int
+
+const (
+	// reloadOps: SIGHUP, a file change or POST /-/reload. The other
+	// instances sharing the store are told.
+	reloadOps reloadCause = iota
+	// reloadPeer answers another instance's broadcast: not told again.
+	reloadPeer
+	// reloadStart re-reads the file once the store's reload generation is
+	// known (watchPeerReloads); quiet when nothing changed.
+	reloadStart
+)
+
+// reload is Reload, for cause.
+func (g *Gateway) reload(ctx context.Context, cause reloadCause) (config.Diff, error) {
 	path := g.opts.ConfigFile
 	if path == "" {
 		return config.Diff{}, ErrNoConfigFile
@@ -77,12 +90,15 @@ func (g *Gateway) reload(ctx context.Context, broadcast bool) (config.Diff, erro
 		return diff, err
 	}
 	g.Metrics.Reload(true, now)
-	if diff.Empty() {
+	switch {
+	case diff.Empty() && cause == reloadStart:
+		g.log.Debug("config file read again at start: no changes", "config", path)
+	case diff.Empty():
 		g.log.Info("config reloaded: no changes", "config", path)
-	} else {
+	default:
 		g.log.Info("config reloaded", "config", path, "changes", diff.String(), "summary", cfg.Summary())
 	}
-	if rb, ok := g.Store.(store.ReloadBroadcaster); ok && broadcast {
+	if rb, ok := g.Store.(store.ReloadBroadcaster); ok && cause == reloadOps {
 		// Best effort: the reload here has happened either way.
 		if err := rb.BroadcastReload(ctx, g.Dispatcher.Owner()); err != nil {
 			g.log.Warn("could not tell the other instances to reload", "err", err)
@@ -92,8 +108,19 @@ func (g *Gateway) reload(ctx context.Context, broadcast bool) (config.Diff, erro
 }
 
 // watchPeerReloads reloads this instance's config file whenever another
-// instance sharing the store reloaded its own, until ctx is done.
+// instance sharing the store reloaded its own, until ctx is done. The store
+// catches up on broadcasts this instance did not hear (it was starting, or
+// its connection was down), from the generation current when it opened.
+//
+// That generation was read after the caller loaded the config file (the
+// store's DSN is in it), so a broadcast in between would count as applied
+// when it was not: the file is read once more here, after the store opened,
+// and that read is the one the generation precedes. Nothing changes, and
+// nothing is logged above DEBUG, when the file did not change.
 func (g *Gateway) watchPeerReloads(ctx context.Context, rb store.ReloadBroadcaster) {
+	if g.opts.ConfigFile != "" {
+		_, _ = g.reload(ctx, reloadStart) // reload logs the outcome
+	}
 	for {
 		select {
 		case <-ctx.Done():
@@ -103,7 +130,7 @@ func (g *Gateway) watchPeerReloads(ctx context.Context, rb store.ReloadBroadcast
 				continue
 			}
 			g.log.Info("another instance reloaded its config; reloading", "origin", origin)
-			_, _ = g.reload(ctx, false) // reload logs the outcome
+			_, _ = g.reload(ctx, reloadPeer) // reload logs the outcome
 		}
 	}
 }

@@ -97,24 +97,53 @@ func setup(t *testing.T, yml string, watch bool) *testBundle {
 // config's log.level sets, like serve's logger, masking included.
 func setupLogged(t *testing.T, yml string, watch bool, lv *slog.LevelVar) *testBundle {
 	t.Helper()
+	tb := newBundle(t, yml)
+	tb.build(t, tb.load(t), watch, lv)
+	tb.run(t)
+	return tb
+}
+
+// newBundle writes yml (with %DSN% filled in) to a file in a new
+// directory. build and run start a gateway on it, in two steps for tests
+// that act in between.
+func newBundle(t *testing.T, yml string) *testBundle {
+	t.Helper()
 	dir := t.TempDir()
 	tb := &testBundle{path: filepath.Join(dir, "switchboard.yaml"), dsn: filepath.Join(dir, "sb.db"), http: &http.Client{Timeout: 10 * time.Second}, logs: &lockedBuffer{}}
 	tb.write(t, yml)
+	return tb
+}
+
+// load loads the config file, as serve does before it builds the gateway.
+func (tb *testBundle) load(t *testing.T) *config.Config {
+	t.Helper()
 	cfg, err := config.Load(tb.path)
 	require.NoError(t, err)
+	return cfg
+}
+
+// build builds a gateway from cfg, loaded from tb's file (gateway.New:
+// the store opens), logging to tb.logs at lv (nil: info).
+func (tb *testBundle) build(t *testing.T, cfg *config.Config, watch bool, lv *slog.LevelVar) {
+	t.Helper()
 	var level slog.Leveler = slog.LevelInfo
 	if lv != nil {
 		level = lv
 	}
 	log := slog.New(pii.NewHandler(slog.NewTextHandler(tb.logs, &slog.HandlerOptions{Level: level})))
-	ctx, cancel := context.WithCancel(context.Background())
-	g, err := gateway.New(ctx, cfg, gateway.Options{Logger: log, LogLevel: lv, ConfigFile: tb.path, WatchConfig: watch})
+	g, err := gateway.New(context.Background(), cfg, gateway.Options{Logger: log, LogLevel: lv, ConfigFile: tb.path, WatchConfig: watch})
 	require.NoError(t, err)
 	tb.g = g
+}
+
+// run runs the built gateway on a 127.0.0.1 listener until the test ends.
+func (tb *testBundle) run(t *testing.T) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
 	done := make(chan error, 1)
-	go func() { done <- g.Run(ctx, ln) }()
+	go func() { done <- tb.g.Run(ctx, ln) }()
 	t.Cleanup(func() {
 		cancel()
 		require.NoError(t, <-done)
@@ -123,7 +152,6 @@ func setupLogged(t *testing.T, yml string, watch bool, lv *slog.LevelVar) *testB
 		}
 	})
 	tb.base = "http://" + ln.Addr().String()
-	return tb
 }
 
 // write replaces the config file the way editors and deploy tools do: a

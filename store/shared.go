@@ -49,13 +49,25 @@ type OverrideStore interface {
 // each re-reads its own config file (which config management keeps the
 // same on every host) instead of running an old one until someone
 // remembers to reload it too.
+//
+// Broadcasts are durable. A broadcast is not lost while an instance is
+// starting or reconnecting: it catches up. Each store remembers the newest
+// broadcast it has delivered; one made after the store was opened is
+// delivered even if it was sent before the instance started listening or
+// while its connection was down and reconnecting. Broadcasts made before
+// the store was opened count as applied, so an instance must read its
+// config file after opening the store (gateway.Run reads it again) for none
+// to fall between the two.
 type ReloadBroadcaster interface {
-	// BroadcastReload tells every instance that the instance origin
-	// reloaded its config.
+	// BroadcastReload records that the instance origin reloaded its
+	// config, and tells every instance.
 	BroadcastReload(ctx context.Context, origin string) error
-	// ReloadRequested receives the origin of each broadcast (its own
-	// included: the receiver skips those). Broadcasts sent while an
-	// instance was not listening are not replayed.
+	// ReloadRequested receives the origin of another instance's broadcast,
+	// coalesced: one receive stands for every broadcast since the last
+	// (capacity 1), so the receiver reloads once after it. Broadcasts
+	// made through this store are its own and not delivered (a receiver
+	// still skips its own origin, for stores that deliver them). The
+	// first call starts listening.
 	ReloadRequested() <-chan string
 }
 

@@ -10,12 +10,13 @@
 // so concurrent Advances and receipts serialise per message and cannot
 // deadlock.
 //
-// Lease length: a lease must outlast the longest send plus the time to
-// record it (send_timeout x retry attempts of the slowest channel, plus a
-// margin); a lease that expires mid-send lets another instance send the
-// message again. dispatch.lease (default 2m) is that bound; the lease is not
-// renewed. A shorter lease only shortens how long a crashed instance's
-// messages wait.
+// Lease length: the dispatcher renews the leases of the messages it holds
+// every lease/3 (RenewLeases), so a route of slow channels keeps its lease
+// for as long as its instance lives; dispatch.lease (default 2m) is how
+// long a crashed instance's messages wait before another instance takes
+// them. A lease lost anyway (a process stalled past it) lets another
+// instance send the message again, and the stalled one's Advance reports
+// ErrLeaseLost.
 package postgres
 
 import (
@@ -74,6 +75,18 @@ type Store struct {
 	overrides chan struct{}
 	reloads   chan string // origins of reload broadcasts (capacity 1: coalesced)
 
+	// Reload broadcasts (reloads.go): the newest generation delivered or
+	// taken as applied, and the origins this store broadcast with (one per
+	// gateway), whose broadcasts it does not deliver.
+	reloadSeen atomic.Int64
+	ownMu      sync.Mutex
+	ownOrigins map[string]struct{}
+
+	// reconnectWait waits d before the listener connects again, and
+	// reports false if ctx ended first. Tests replace it, before the
+	// listener starts, to hold the listener down.
+	reconnectWait func(ctx context.Context, d time.Duration) bool
+
 	closeOnce sync.Once
 }
 
@@ -100,14 +113,25 @@ func Open(ctx context.Context, dsn string) (*Store, error) {
 		pool.Close()
 		return nil, err
 	}
+	// Broadcasts made before Open count as applied: the caller loads its
+	// config file after this (gateway.Run reads it again), and later
+	// broadcasts are caught up even before the listener starts.
+	gen, err := reloadGeneration(ctx, pool)
+	if err != nil {
+		pool.Close()
+		return nil, fmt.Errorf("read the reload generation: %w", err)
+	}
 	bg, cancel := context.WithCancel(context.Background())
 	s := &Store{
 		pool: pool, ctx: bg, cancel: cancel,
-		kickc:     make(chan struct{}, 1),
-		due:       make(chan struct{}, 1),
-		overrides: make(chan struct{}, 1),
-		reloads:   make(chan string, 1),
+		kickc:         make(chan struct{}, 1),
+		due:           make(chan struct{}, 1),
+		overrides:     make(chan struct{}, 1),
+		reloads:       make(chan string, 1),
+		ownOrigins:    map[string]struct{}{},
+		reconnectWait: sleep,
 	}
+	s.reloadSeen.Store(gen)
 	s.wg.Go(s.notifier)
 	return s, nil
 }
@@ -159,21 +183,6 @@ func (s *Store) Notify() <-chan struct{} {
 	return s.due
 }
 
-// BroadcastReload implements store.ReloadBroadcaster.
-func (s *Store) BroadcastReload(ctx context.Context, origin string) error {
-	if err := s.check(); err != nil {
-		return err
-	}
-	_, err := s.pool.Exec(ctx, "SELECT pg_notify($1, $2)", reloadChannel, origin)
-	return s.wrap(err, "broadcast reload")
-}
-
-// ReloadRequested implements store.ReloadBroadcaster.
-func (s *Store) ReloadRequested() <-chan string {
-	s.startListener()
-	return s.reloads
-}
-
 // OverridesChanged implements store.OverrideStore.
 func (s *Store) OverridesChanged() <-chan struct{} {
 	s.startListener()
@@ -215,46 +224,80 @@ func (s *Store) notifier() {
 	}
 }
 
+// listenerAppSuffix is added to the listener connection's
+// application_name ("switchboard listener"), so pg_stat_activity tells it
+// from the pool's connections.
+const listenerAppSuffix = " listener"
+
+// Listener reconnect backoff: doubled after each failure, reset once
+// connected.
+const (
+	minReconnect = 100 * time.Millisecond
+	maxReconnect = 5 * time.Second
+)
+
 // listener holds one connection outside the pool in LISTEN, reconnecting
-// after errors. After each (re)connect it signals both channels: a
-// notification sent while it was not listening is lost.
+// after errors.
 func (s *Store) listener() {
 	cfg := s.pool.Config().ConnConfig.Copy()
-	backoff := 100 * time.Millisecond
+	cfg.RuntimeParams["application_name"] += listenerAppSuffix
+	backoff := minReconnect
 	for s.ctx.Err() == nil {
-		conn, err := pgx.ConnectConfig(s.ctx, cfg)
-		if err == nil {
-			_, err = conn.Exec(s.ctx, "LISTEN "+dueChannel+"; LISTEN "+overridesChannel+"; LISTEN "+reloadChannel)
-			if err == nil {
-				backoff = 100 * time.Millisecond
-				signal(s.due)
-				signal(s.overrides)
-				for {
-					n, werr := conn.WaitForNotification(s.ctx)
-					if werr != nil {
-						break
-					}
-					switch n.Channel {
-					case dueChannel:
-						signal(s.due)
-					case overridesChannel:
-						signal(s.overrides)
-					case reloadChannel:
-						select {
-						case s.reloads <- n.Payload:
-						default: // a reload is already pending: one is enough
-						}
-					}
-				}
-			}
-			_ = conn.Close(context.Background())
-		}
-		select {
-		case <-s.ctx.Done():
+		_ = s.listenOnce(cfg, func() { backoff = minReconnect })
+		if !s.reconnectWait(s.ctx, backoff) {
 			return
-		case <-time.After(backoff):
 		}
-		backoff = min(2*backoff, 5*time.Second)
+		backoff = min(2*backoff, maxReconnect)
+	}
+}
+
+// listenOnce connects, LISTENs and hands out notifications until the
+// connection fails or the store closes. Once listening it signals due and
+// overrides, since notifications sent while it was not listening are lost,
+// and catches up on reload broadcasts, which are stored.
+func (s *Store) listenOnce(cfg *pgx.ConnConfig, listening func()) error {
+	conn, err := pgx.ConnectConfig(s.ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer func() { _ = conn.Close(context.Background()) }()
+	if _, err := conn.Exec(s.ctx, "LISTEN "+dueChannel+"; LISTEN "+overridesChannel+"; LISTEN "+reloadChannel); err != nil {
+		return err
+	}
+	signal(s.due)
+	signal(s.overrides)
+	// After LISTEN: a broadcast committed after this read is notified.
+	if err := s.catchUpReloads(s.ctx, conn); err != nil {
+		return err
+	}
+	listening()
+	for {
+		n, err := conn.WaitForNotification(s.ctx)
+		if err != nil {
+			return err
+		}
+		switch n.Channel {
+		case dueChannel:
+			signal(s.due)
+		case overridesChannel:
+			signal(s.overrides)
+		case reloadChannel:
+			if err := s.catchUpReloads(s.ctx, conn); err != nil {
+				return err
+			}
+		}
+	}
+}
+
+// sleep waits d, or until ctx ends (false).
+func sleep(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return false
+	case <-t.C:
+		return true
 	}
 }
 
