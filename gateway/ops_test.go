@@ -244,7 +244,9 @@ func TestOutageShowsInMetrics(t *testing.T) {
 		require.Equal(t, "sms", m["channel"])
 		require.Equal(t, true, m["is_fallback"])
 	}
-	require.Equal(t, 2.0, tb.sample(t, `switchboard_channel_breaker_state{channel="whatsapp"}`), "open during the outage")
+	// Open (2), or already half-open (1) when open_for's 100 ms passed on a
+	// loaded machine: a breaker only gets to half-open by opening.
+	require.GreaterOrEqual(t, tb.sample(t, `switchboard_channel_breaker_state{channel="whatsapp"}`), 1.0, "the breaker opened during the outage")
 	require.GreaterOrEqual(t, tb.sample(t, `switchboard_failovers_total{from="whatsapp",to="sms",trigger="error"}`), 2.0)
 	failed := 0.0
 	for _, class := range []string{"transient", "permanent", "ambiguous"} {
