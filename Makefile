@@ -24,8 +24,24 @@ run: build ## Serve config.example.yaml on :8080 (sim channels, SQLite in ./data
 
 PEERS := tools/peers/node_modules/.package-lock.json
 
+# Twilio's OpenAPI spec, which Prism serves, comes from the npm package
+# @twilio-alpha/mcp (MIT), pinned by version and by the file's sha256. Only the
+# one file is extracted: the package's own dependencies are not needed.
+TWILIO_MCP := @twilio-alpha/mcp@0.7.0
+TWILIO_SPEC := tools/peers/twilio-oai/twilio_api_v2010.json
+TWILIO_SPEC_SHA256 := 475b69553e34e797af05d34679cdad3bc3b8b4b8b92e6ac044fa6ebc255bf052
+
 .PHONY: peers
-peers: $(PEERS) ## Install the npm test peers (Prism, maildev, telegram-test-api)
+peers: $(PEERS) $(TWILIO_SPEC) ## Install the npm test peers (Prism, maildev, telegram-test-api) and Twilio's OpenAPI spec
+
+$(TWILIO_SPEC): Makefile
+	@command -v npm >/dev/null || { echo "installing nodejs and npm (apt)"; apt-get update -qq && apt-get install -y -qq nodejs npm; }
+	@set -e; tmp=$$(mktemp -d); trap 'rm -rf "$$tmp"' EXIT; \
+		echo "fetching Twilio's OpenAPI spec ($(TWILIO_MCP), npm pack)"; \
+		npm pack $(TWILIO_MCP) --pack-destination "$$tmp" --silent >/dev/null; \
+		tar -xzf "$$tmp"/*.tgz -C "$$tmp" package/twilio-oai/spec/json/twilio_api_v2010.json; \
+		echo "$(TWILIO_SPEC_SHA256)  $$tmp/package/twilio-oai/spec/json/twilio_api_v2010.json" | sha256sum -c --quiet; \
+		mkdir -p $(dir $@); mv "$$tmp/package/twilio-oai/spec/json/twilio_api_v2010.json" $@; touch $@
 
 $(PEERS): tools/peers/package.json tools/peers/package-lock.json
 	@command -v npm >/dev/null || { echo "installing nodejs and npm (apt)"; apt-get update -qq && apt-get install -y -qq nodejs npm; }

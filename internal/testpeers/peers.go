@@ -7,24 +7,25 @@ import (
 	"testing"
 )
 
-// TwilioSpec is the path of Twilio's OpenAPI spec in ../shared/twilio.
+// TwilioSpec is the path of Twilio's OpenAPI spec (api v2010), which `make
+// peers` extracts from the pinned npm package @twilio-alpha/mcp into
+// tools/peers/twilio-oai. SWITCHBOARD_TWILIO_SPEC, when set, overrides it.
 func TwilioSpec() (string, error) {
+	if p := os.Getenv("SWITCHBOARD_TWILIO_SPEC"); p != "" {
+		if _, err := os.Stat(p); err != nil {
+			return "", fmt.Errorf("SWITCHBOARD_TWILIO_SPEC: %w", err)
+		}
+		return p, nil
+	}
 	root, err := Root()
 	if err != nil {
 		return "", err
 	}
-	for _, p := range []string{
-		filepath.Join(root, "..", "shared", "twilio", "twilio_api_v2010.json"),
-		os.Getenv("SWITCHBOARD_TWILIO_SPEC"),
-	} {
-		if p == "" {
-			continue
-		}
-		if _, err := os.Stat(p); err == nil {
-			return p, nil
-		}
+	p := filepath.Join(root, "tools", "peers", "twilio-oai", "twilio_api_v2010.json")
+	if _, err := os.Stat(p); err != nil {
+		return "", fmt.Errorf("Twilio's OpenAPI spec is missing (run `make peers`): %w", err)
 	}
-	return "", fmt.Errorf("twilio_api_v2010.json not found in ../shared/twilio (set SWITCHBOARD_TWILIO_SPEC)")
+	return p, nil
 }
 
 // Prism serves Twilio's OpenAPI spec with Stoplight Prism (static examples,
