@@ -7,6 +7,7 @@ import (
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/hex"
+	"net/netip"
 	"time"
 
 	"go.yaml.in/yaml/v3"
@@ -39,6 +40,24 @@ type Server struct {
 	MaxBodyBytes int64 `yaml:"max_body_bytes"`
 	// ShutdownTimeout bounds graceful shutdown; default 15s.
 	ShutdownTimeout Duration `yaml:"shutdown_timeout"`
+	// TrustedProxies are the reverse proxies (CIDRs or IP addresses) whose
+	// X-Forwarded-For and X-Forwarded-Proto headers are believed. A request
+	// from any other address is judged by its own connection: its client
+	// address is the peer's, and it came over HTTPS only if the connection
+	// is TLS. Empty (the default): no proxy is trusted.
+	TrustedProxies []string `yaml:"trusted_proxies"`
+}
+
+// TrustedProxyPrefixes returns server.trusted_proxies parsed; entries that
+// do not parse (only in a config that skipped validation) are left out.
+func (s Server) TrustedProxyPrefixes() []netip.Prefix {
+	var out []netip.Prefix
+	for _, e := range s.TrustedProxies {
+		if p, err := ParseTrustedProxy(e); err == nil {
+			out = append(out, p)
+		}
+	}
+	return out
 }
 
 // Store selects the message store.

@@ -120,6 +120,11 @@ func (v *checker) server() {
 		v.errorf("server.max_body_bytes", "must be greater than 0, got %d", s.MaxBodyBytes)
 	}
 	v.positive("server.shutdown_timeout", s.ShutdownTimeout)
+	for i, e := range s.TrustedProxies {
+		if _, err := ParseTrustedProxy(e); err != nil {
+			v.errorf(fmt.Sprintf("server.trusted_proxies[%d]", i), "%v", err)
+		}
+	}
 }
 
 func (v *checker) store() {
