@@ -11,7 +11,6 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"path/filepath"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -224,11 +223,7 @@ func OpenStore(ctx context.Context, cfg config.Store) (store.Store, error) {
 		if dsn == "" {
 			dsn = "data/switchboard.db"
 		}
-		if dir := filepath.Dir(dsn); dir != "" {
-			if err := os.MkdirAll(dir, 0o750); err != nil {
-				return nil, fmt.Errorf("create store directory: %w", err)
-			}
-		}
+		// sqlite.Open creates the file 0600 and its directories 0700.
 		st, err := sqlite.Open(ctx, dsn)
 		if err != nil {
 			return nil, fmt.Errorf("open sqlite store %s: %w", dsn, err)
