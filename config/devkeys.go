@@ -79,8 +79,12 @@ func IsLoopbackListen(addr string) bool {
 // key on a listener other machines can reach: it returns Errors naming
 // each such key (by its auth.keys name, and the variable that would have
 // set it when a ${VAR:-default} default supplied it), or nil.
-func (c *Config) CheckPublishedKeys() error {
-	if IsLoopbackListen(c.Server.Listen) {
+func (c *Config) CheckPublishedKeys() error { return c.CheckPublishedKeysOn(c.Server.Listen) }
+
+// CheckPublishedKeysOn is CheckPublishedKeys for a gateway listening on
+// addr (the address it bound, which may differ from server.listen).
+func (c *Config) CheckPublishedKeysOn(addr string) error {
+	if IsLoopbackListen(addr) {
 		return nil
 	}
 	var errs Errors
@@ -94,9 +98,9 @@ func (c *Config) CheckPublishedKeys() error {
 			how = fmt.Sprintf("The ${%s:-...} default supplied it because %s is unset or empty: set %s to a random value", d.Var, d.Var, d.Var)
 		}
 		errs = append(errs, &Error{File: c.Path, Line: c.Line(key), Key: key, Msg: fmt.Sprintf(
-			"API key %q is a published development key from config.example.yaml, and server.listen %q accepts connections from other machines: "+
+			"API key %q is a published development key from config.example.yaml, and the gateway listens on %q, which accepts connections from other machines: "+
 				"anyone who has read the docs can use it. %s (openssl rand -hex 32), listen on 127.0.0.1, or run `switchboard serve --dev` for a demo",
-			k.Name, c.Server.Listen, how)})
+			k.Name, addr, how)})
 	}
 	if len(errs) > 0 {
 		return errs

@@ -43,7 +43,7 @@ func TestCheckPublishedKeys(t *testing.T) {
 		{"no published key", `  listen: ":8080"`, "a-real-admin-key-0123456789", []string{real}, nil},
 		{
 			"literal key on every interface", `  listen: ":8080"`, "dev-admin-key-0123456789", []string{real},
-			[]string{`t.yaml:6: auth.keys[1].key: API key "ops" is a published development key`, `server.listen ":8080"`, "Set it to a random value (openssl rand -hex 32)", "--dev"},
+			[]string{`t.yaml:6: auth.keys[1].key: API key "ops" is a published development key`, `the gateway listens on ":8080"`, "Set it to a random value (openssl rand -hex 32)", "--dev"},
 		},
 		{
 			"env default on 0.0.0.0", `  listen: "0.0.0.0:8080"`, "a-real-admin-key-0123456789", nil,
