@@ -98,10 +98,6 @@ type Options struct {
 	// on an address other machines can reach (serve --dev, for demos);
 	// otherwise Run and Reload refuse such a config.
 	Dev bool
-	// MetricsListener, if set, is where Run serves /metrics when
-	// server.metrics_listen is set, instead of listening on that address
-	// itself (tests pass a listener on 127.0.0.1:0).
-	MetricsListener net.Listener
 }
 
 // New builds a gateway from cfg. Nothing runs until Run.
@@ -298,16 +294,13 @@ func (g *Gateway) Run(ctx context.Context, ln net.Listener) error {
 	g.listen = ln.Addr().String()
 	var mln net.Listener
 	if g.metrics != nil {
-		mln = g.opts.MetricsListener
-		if mln == nil {
-			l, err := net.Listen("tcp", g.Config().Server.MetricsListen)
-			if err != nil {
-				g.mu.Unlock()
-				_ = ln.Close()
-				return errors.Join(fmt.Errorf("server.metrics_listen: listen on %s: %w", g.Config().Server.MetricsListen, err), g.closeParts())
-			}
-			mln = l
+		l, err := net.Listen("tcp", g.Config().Server.MetricsListen)
+		if err != nil {
+			g.mu.Unlock()
+			_ = ln.Close()
+			return errors.Join(fmt.Errorf("server.metrics_listen: listen on %s: %w", g.Config().Server.MetricsListen, err), g.closeParts())
 		}
+		mln = l
 	}
 	for _, l := range g.Dispatcher.Router().Lanes() {
 		g.Health.Add(l.Name, l.Channel, l.Config.Probe)

@@ -35,7 +35,8 @@ type certFiles struct {
 	keyFile  string
 	cert     *tls.Certificate
 	loaded   pairStamp // the files cert came from
-	failed   pairStamp // the last pair that did not load: logged once, not retried until it changes
+	failed   pairStamp // the last pair that did not load: not retried until it changes
+	lastErr  string    // and why: logged once per change of files or error
 	checked  time.Time
 }
 
@@ -101,7 +102,7 @@ func (c *certFiles) install(t config.TLS, cert *tls.Certificate, st pairStamp) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.certFile, c.keyFile = t.CertFile, t.KeyFile
-	c.cert, c.loaded, c.failed = cert, st, pairStamp{}
+	c.cert, c.loaded, c.failed, c.lastErr = cert, st, pairStamp{}, ""
 	c.checked = time.Now()
 }
 
@@ -129,14 +130,14 @@ func (c *certFiles) refreshLocked() {
 		cert, st, err = loadPair(config.TLS{CertFile: c.certFile, KeyFile: c.keyFile})
 	}
 	if err != nil {
-		if !st.same(c.failed) || st.cert == nil {
+		if !st.same(c.failed) || err.Error() != c.lastErr {
 			c.log.Error("TLS certificate files changed but do not load; still serving the previous certificate",
 				"cert_file", c.certFile, "key_file", c.keyFile, "err", err)
 		}
-		c.failed = st
+		c.failed, c.lastErr = st, err.Error()
 		return
 	}
-	c.cert, c.loaded, c.failed = cert, st, pairStamp{}
+	c.cert, c.loaded, c.failed, c.lastErr = cert, st, pairStamp{}, ""
 	c.log.Info("TLS certificate files changed: serving the new certificate", "cert_file", c.certFile, "subject", certSubject(cert))
 }
 
