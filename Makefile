@@ -19,7 +19,7 @@ build: ## Build bin/switchboard
 	$(GO) build -trimpath -ldflags "$(LDFLAGS)" -o $(BIN) ./cmd/switchboard
 
 .PHONY: run
-run: build ## Serve config.example.yaml on :8080 (sim channels, SQLite in ./data)
+run: build ## Serve config.example.yaml on 127.0.0.1:8080 (sim channels, SQLite in ./data)
 	./$(BIN) serve --config config.example.yaml
 
 PEERS := tools/peers/node_modules/.package-lock.json

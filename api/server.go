@@ -71,6 +71,8 @@ type Server struct {
 	// cbPolicy is the callback address policy of the config in force,
 	// for the submit check (SendRequest.checkCallbackAddress).
 	cbPolicy atomic.Pointer[callbacks.AddressPolicy]
+	// trustCache is server.trusted_proxies of the config in force (transport.go).
+	trustCache atomic.Pointer[trustFor]
 }
 
 // New builds the API and its routes.
@@ -86,7 +88,7 @@ func New(d Deps) *Server {
 	}
 	e := echo.New()
 	e.HTTPErrorHandler = errorHandler(s.log)
-	e.Use(s.recoverPanics, s.accessLog)
+	e.Use(s.recoverPanics, s.accessLog, s.secureTransport)
 
 	e.GET("/healthz", s.healthz)
 	e.GET("/readyz", s.readyz)

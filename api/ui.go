@@ -361,7 +361,7 @@ func (r *uiRevoked) has(nonce [uiNonceLen]byte) bool {
 func (s *dash) setSessionCookie(c *echo.Context, value string, maxAge int) {
 	c.SetCookie(&http.Cookie{
 		Name: uiCookie, Value: value, Path: "/ui", MaxAge: maxAge,
-		HttpOnly: true, SameSite: http.SameSiteStrictMode, Secure: c.Request().TLS != nil,
+		HttpOnly: true, SameSite: http.SameSiteStrictMode, Secure: s.overHTTPS(c.Request()), // api/transport.go
 	})
 }
 

@@ -40,6 +40,8 @@ type decoder struct {
 	// envFailed holds scalars whose ${VAR} expansion failed; that error
 	// is enough, so they are not decoded.
 	envFailed map[*yaml.Node]bool
+	// envDefaults are the ${VAR:-default} defaults used (Config.EnvDefaults).
+	envDefaults []EnvDefault
 	// failed holds key paths whose value could not be decoded; validation
 	// stays quiet about them and what is under them, since the field only
 	// holds its default.

@@ -134,6 +134,10 @@ var hotSettings = map[string]bool{
 	// Reload swaps it; the API reads it from the config in force).
 	"callbacks.allow_private_networks": true,
 	"callbacks.allow_hosts":            true,
+	// Certificate files are read again on reload (gateway/tls.go); turning
+	// TLS on or off needs a restart (see settings).
+	"server.tls.cert_file": true,
+	"server.tls.key_file":  true,
 }
 
 // hiddenSettings may hold credentials (a postgres DSN has a password).
@@ -266,7 +270,8 @@ func (d *Diff) settings(old, new *Config) {
 		if hiddenSettings[out[i].Key] {
 			out[i].Old, out[i].New, out[i].Note = "", "", "changed"
 		}
-		out[i].Restart = !hotSettings[out[i].Key]
+		out[i].Restart = !hotSettings[out[i].Key] ||
+			strings.HasPrefix(out[i].Key, "server.tls.") && old.Server.TLS.Enabled() != new.Server.TLS.Enabled()
 	}
 	d.Settings = append(d.Settings, out...)
 }

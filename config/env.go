@@ -45,7 +45,9 @@ func (d *decoder) expandEnv(n *yaml.Node, lookup func(string) (string, bool)) {
 			if !strings.Contains(n.Value, "$") {
 				return
 			}
-			out, err := expand(n.Value, lookup)
+			out, err := expandTracked(n.Value, lookup, func(name string) {
+				d.envDefaults = append(d.envDefaults, EnvDefault{Key: path, Var: name, Line: n.Line})
+			})
 			if err != nil {
 				d.envFailed[n] = true
 				d.fail(n.Line, path, "%v", err)
@@ -66,6 +68,12 @@ var errUnterminated = errors.New(`unterminated "${": close it with "}", or write
 // expand replaces ${VAR}, ${VAR:-default} and $$ in s. A "$" followed by
 // anything else is kept as is, so prices and regexps need no escaping.
 func expand(s string, lookup func(string) (string, bool)) (string, error) {
+	return expandTracked(s, lookup, nil)
+}
+
+// expandTracked is expand, calling defaulted (when not nil) with the name
+// of each variable whose ${VAR:-default} default was used.
+func expandTracked(s string, lookup func(string) (string, bool), defaulted func(name string)) (string, error) {
 	var b strings.Builder
 	for i := 0; i < len(s); {
 		if s[i] != '$' || i+1 == len(s) {
@@ -91,6 +99,9 @@ func expand(s string, lookup func(string) (string, bool)) (string, error) {
 			switch {
 			case hasDef && val == "":
 				val = def
+				if defaulted != nil {
+					defaulted(name)
+				}
 			case !ok:
 				return "", fmt.Errorf("environment variable %s is not set (set it, or give a default: ${%s:-default})", name, name)
 			}

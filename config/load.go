@@ -57,6 +57,7 @@ func ParseWithEnv(name string, data []byte, lookup func(string) (string, bool)) 
 		}
 	}
 	c.lines = &lineTable{d.lines}
+	c.EnvDefaults = d.envDefaults
 	errs := d.errs
 	// When the file is not a mapping at all, "no channels" and the like
 	// would only bury the one error that matters.

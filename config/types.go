@@ -26,6 +26,9 @@ type Config struct {
 
 	// Path is the file the config was loaded from ("" for embedded defaults).
 	Path string `yaml:"-"`
+	// EnvDefaults are the ${VAR:-default} references whose default was
+	// used (VAR unset or empty), in file order.
+	EnvDefaults []EnvDefault `yaml:"-"`
 
 	// lines locates key paths for validation errors; nil for a Config
 	// built in code. A pointer, so %v of a Config stays readable.
@@ -46,6 +49,12 @@ type Server struct {
 	// address is the peer's, and it came over HTTPS only if the connection
 	// is TLS. Empty (the default): no proxy is trusted.
 	TrustedProxies []string `yaml:"trusted_proxies"`
+	// TLS makes the listener serve HTTPS (see TLS); default plain HTTP.
+	TLS TLS `yaml:"tls"`
+	// MetricsListen, if set, serves GET /metrics on this address (plain
+	// HTTP, such as "127.0.0.1:9090") and no longer on Listen, which
+	// faces the internet when providers call webhooks.
+	MetricsListen string `yaml:"metrics_listen"`
 }
 
 // TrustedProxyPrefixes returns server.trusted_proxies parsed; entries that

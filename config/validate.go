@@ -125,6 +125,8 @@ func (v *checker) server() {
 			v.errorf(fmt.Sprintf("server.trusted_proxies[%d]", i), "%v", err)
 		}
 	}
+	v.tls()           // config/tls.go
+	v.metricsListen() // config/tls.go
 }
 
 func (v *checker) store() {

@@ -11,13 +11,13 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"path/filepath"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/google/uuid"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"golang.org/x/crypto/acme/autocert"
 
 	"github.com/switchboard-gw/switchboard/api"
 	"github.com/switchboard-gw/switchboard/callbacks"
@@ -65,6 +65,16 @@ type Gateway struct {
 	retiring map[*retiree]struct{}       // replaced or removed, closed after a grace period
 	started  bool                        // Run has handed the channels to the health monitor
 	closed   bool
+	listen   string // the address Run serves on, once it does
+
+	// TLS (gateway/tls.go): certificate files or ACME; both nil for
+	// plain HTTP. stopACME ends the ACME manager's requests at shutdown.
+	certs    *certFiles
+	acme     *autocert.Manager
+	stopACME context.CancelFunc
+	// metrics serves /metrics on server.metrics_listen (nil when /metrics
+	// is on the main listener).
+	metrics http.Handler
 }
 
 // Options configures New.
@@ -84,6 +94,10 @@ type Options struct {
 	// the config's log.level and Reload to a changed one. (log.format
 	// needs a restart: a reload that changes it is refused.)
 	LogLevel *slog.LevelVar
+	// Dev lets the gateway serve the example config's published API keys
+	// on an address other machines can reach (serve --dev, for demos);
+	// otherwise Run and Reload refuse such a config.
+	Dev bool
 }
 
 // New builds a gateway from cfg. Nothing runs until Run.
@@ -94,6 +108,23 @@ func New(ctx context.Context, cfg *config.Config, o Options) (*Gateway, error) {
 	}
 	g := &Gateway{log: log, opts: o, Store: o.Store, chans: map[string]channels.Channel{}, retiring: map[*retiree]struct{}{}}
 	g.cfg.Store(cfg)
+	g.warnKeyDefaults(cfg)
+	switch t := cfg.Server.TLS; {
+	case t.ACME.Enabled():
+		actx, stop := context.WithCancel(context.Background())
+		m, err := newACME(actx, cfg)
+		if err != nil {
+			stop()
+			return nil, err
+		}
+		g.acme, g.stopACME = m, stop
+	case t.Enabled():
+		c, err := newCertFiles(cfg, log)
+		if err != nil {
+			return nil, err
+		}
+		g.certs = c
+	}
 	if o.LogLevel != nil {
 		if lv, err := config.ParseLogLevel(cfg.Log.Level); err == nil {
 			o.LogLevel.Set(lv)
@@ -102,6 +133,9 @@ func New(ctx context.Context, cfg *config.Config, o Options) (*Gateway, error) {
 	if g.Store == nil {
 		st, err := OpenStore(ctx, cfg.Store)
 		if err != nil {
+			if g.stopACME != nil {
+				g.stopACME()
+			}
 			return nil, err
 		}
 		g.Store = st
@@ -166,6 +200,10 @@ func New(ctx context.Context, cfg *config.Config, o Options) (*Gateway, error) {
 		Accepted: g.Metrics.Accepted,
 		Handoff:  true,
 	}
+	if cfg.Server.MetricsListen != "" {
+		// Only on its own listener: the main one faces the internet.
+		g.metrics, deps.Metrics = deps.Metrics, nil
+	}
 	if o.ConfigFile != "" {
 		deps.Reload = g.Reload
 	}
@@ -224,11 +262,7 @@ func OpenStore(ctx context.Context, cfg config.Store) (store.Store, error) {
 		if dsn == "" {
 			dsn = "data/switchboard.db"
 		}
-		if dir := filepath.Dir(dsn); dir != "" {
-			if err := os.MkdirAll(dir, 0o750); err != nil {
-				return nil, fmt.Errorf("create store directory: %w", err)
-			}
-		}
+		// sqlite.Open creates the file 0600 and its directories 0700.
 		st, err := sqlite.Open(ctx, dsn)
 		if err != nil {
 			return nil, fmt.Errorf("open sqlite store %s: %w", dsn, err)
@@ -250,6 +284,24 @@ func OpenStore(ctx context.Context, cfg config.Store) (store.Store, error) {
 // sends in flight, release leases, close channels and the store.
 func (g *Gateway) Run(ctx context.Context, ln net.Listener) error {
 	g.mu.Lock()
+	// Judged on the address actually bound: --listen and tests' listeners
+	// differ from server.listen.
+	if err := g.checkPublishedKeys(g.Config(), ln.Addr().String()); err != nil {
+		g.mu.Unlock()
+		_ = ln.Close()
+		return errors.Join(err, g.closeParts())
+	}
+	g.listen = ln.Addr().String()
+	var mln net.Listener
+	if g.metrics != nil {
+		l, err := net.Listen("tcp", g.Config().Server.MetricsListen)
+		if err != nil {
+			g.mu.Unlock()
+			_ = ln.Close()
+			return errors.Join(fmt.Errorf("server.metrics_listen: listen on %s: %w", g.Config().Server.MetricsListen, err), g.closeParts())
+		}
+		mln = l
+	}
 	for _, l := range g.Dispatcher.Router().Lanes() {
 		g.Health.Add(l.Name, l.Channel, l.Config.Probe)
 	}
@@ -260,6 +312,7 @@ func (g *Gateway) Run(ctx context.Context, ln net.Listener) error {
 		g.syncOverrides(ctx, ovs)
 	}
 	srv := &http.Server{
+		TLSConfig:         g.serverTLS(), // nil: plain HTTP
 		Handler:           g.API,
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       30 * time.Second,
@@ -272,7 +325,7 @@ func (g *Gateway) Run(ctx context.Context, ln net.Listener) error {
 	cctx, stopCallbacks := context.WithCancel(context.Background())
 	defer stopCallbacks()
 	var wg sync.WaitGroup
-	errc := make(chan error, 3)
+	errc := make(chan error, 4) // one per goroutine below that reports
 	if g.Callbacks != nil {
 		wg.Add(1)
 		go func() {
@@ -319,13 +372,32 @@ func (g *Gateway) Run(ctx context.Context, ln net.Listener) error {
 			}
 		}()
 	}
+	mctx, stopMetrics := context.WithCancel(context.Background())
+	defer stopMetrics()
+	if mln != nil {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := g.serveMetrics(mctx, mln, g.metrics); err != nil {
+				errc <- err
+			}
+		}()
+	}
 	wg.Add(2)
 	go func() {
 		defer wg.Done()
-		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		serve := srv.Serve
+		if srv.TLSConfig != nil {
+			serve = func(l net.Listener) error { return srv.ServeTLS(l, "", "") }
+		}
+		if err := serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			errc <- fmt.Errorf("http server: %w", err)
 		}
 	}()
+	var acmeWG sync.WaitGroup
+	if g.acme != nil {
+		acmeWG.Go(func() { g.prefetchACME(g.Config().Server.TLS.ACME.Domains) })
+	}
 	go func() {
 		defer wg.Done()
 		if err := g.Dispatcher.Run(dctx); err != nil {
@@ -345,7 +417,7 @@ func (g *Gateway) Run(ctx context.Context, ln net.Listener) error {
 		}()
 	}
 	cfg := g.Config()
-	g.log.Info("switchboard serving", "addr", ln.Addr().String(), "config", cfg.Path, "summary", cfg.Summary(),
+	g.log.Info("switchboard serving", "addr", ln.Addr().String(), "tls", tlsMode(cfg), "config", cfg.Path, "summary", cfg.Summary(),
 		"log_level", cfg.Log.Level, "log_format", cfg.Log.Format)
 
 	var runErr error
@@ -364,6 +436,11 @@ func (g *Gateway) Run(ctx context.Context, ln net.Listener) error {
 	if err := srv.Shutdown(sctx); err != nil {
 		g.log.Warn("http shutdown", "err", err)
 	}
+	stopMetrics() // after the main server, so a last scrape sees the shutdown
+	if g.stopACME != nil {
+		g.stopACME() // an order in flight ends with its requests
+	}
+	acmeWG.Wait()
 	stopDispatch()
 	// Callbacks not delivered yet stay in the store's outbox for the next
 	// start; a POST in flight finishes (bounded by callbacks.timeout) and
@@ -383,6 +460,9 @@ func (g *Gateway) Run(ctx context.Context, ln net.Listener) error {
 
 func (g *Gateway) closeParts() error {
 	var err error
+	if g.stopACME != nil {
+		g.stopACME()
+	}
 	if g.Health != nil {
 		g.Health.Close()
 	}

@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"time"
@@ -90,6 +91,9 @@ func (g *Gateway) reload(ctx context.Context, cause reloadCause) (config.Diff, e
 		return diff, err
 	}
 	g.Metrics.Reload(true, now)
+	if cause != reloadStart { // New warned already
+		g.warnKeyDefaults(cfg)
+	}
 	switch {
 	case diff.Empty() && cause == reloadStart:
 		g.log.Debug("config file read again at start: no changes", "config", path)
@@ -156,6 +160,25 @@ func (g *Gateway) reloadLocked(ctx context.Context, path string) (*config.Config
 				Msg: what + ": a running gateway cannot apply this; restart it, or revert this change to reload the rest"})
 		}
 		return nil, diff, errs
+	}
+	listen := g.listen // the address bound; "" before Run
+	if listen == "" {
+		listen = cfg.Server.Listen
+	}
+	if err := g.checkPublishedKeys(cfg, listen); err != nil {
+		return nil, diff, asConfigErrors(err, path)
+	}
+	// The certificate files are read on every reload, changed or not: a
+	// renewal is picked up by a reload as well as by the next handshake.
+	var (
+		cert      *tls.Certificate
+		certStamp pairStamp
+	)
+	if g.certs != nil {
+		var err error
+		if cert, certStamp, err = loadPair(cfg.Server.TLS); err != nil {
+			return nil, diff, tlsConfigError(cfg, err)
+		}
 	}
 
 	// Build what is new before touching anything: a bad option in one
@@ -224,6 +247,9 @@ func (g *Gateway) reloadLocked(ctx context.Context, path string) (*config.Config
 	}
 	if g.Retention != nil {
 		g.Retention.SetKeep(cfg.Store.Retention.D())
+	}
+	if cert != nil {
+		g.certs.install(cfg.Server.TLS, cert, certStamp)
 	}
 	g.cfg.Store(cfg)
 	g.applyLogLevel(cfg)

@@ -27,6 +27,7 @@ func cmdServe(ctx context.Context, args []string, stderr io.Writer) error {
 	level := fs.String("log-level", "", "log level: debug, info, warn, error (overrides log.level; default info)")
 	format := fs.String("log-format", "", "log format: text or json (overrides log.format; default text)")
 	watch := fs.Bool("watch-config", true, "reload when the --config file changes (SIGHUP and POST /-/reload always work)")
+	dev := fs.Bool("dev", false, "allow the example config's published API keys on an address other machines can reach (demos only)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -65,8 +66,15 @@ func cmdServe(ctx context.Context, args []string, stderr io.Writer) error {
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()
 
+	// Before anything opens: a published key on a public address is a
+	// config error (gateway.Run checks the bound address again).
+	if !*dev {
+		if err := cfg.CheckPublishedKeys(); err != nil {
+			return err
+		}
+	}
 	g, err := gateway.New(ctx, cfg, gateway.Options{
-		Logger: log, LogLevel: levelVar, ConfigFile: *path, Adjust: adjust, WatchConfig: *watch && *path != "",
+		Logger: log, LogLevel: levelVar, ConfigFile: *path, Adjust: adjust, WatchConfig: *watch && *path != "", Dev: *dev,
 	})
 	if err != nil {
 		return err

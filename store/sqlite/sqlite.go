@@ -16,7 +16,6 @@ import (
 	"fmt"
 	"net/url"
 	"os"
-	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -102,10 +101,8 @@ func Open(ctx context.Context, path string, opts ...Option) (*Store, error) {
 	if strings.ContainsRune(path, '?') {
 		return nil, fmt.Errorf("open sqlite store: path %q contains '?'", path)
 	}
-	if dir := filepath.Dir(path); dir != "" {
-		if err := os.MkdirAll(dir, 0o750); err != nil {
-			return nil, fmt.Errorf("create store directory: %w", err)
-		}
+	if err := createPrivate(path); err != nil { // 0600 file, 0700 directories
+		return nil, err
 	}
 
 	// SQLite's own Linux builds commit with fdatasync; the transpiled
