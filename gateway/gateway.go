@@ -84,6 +84,10 @@ type Options struct {
 	// the config's log.level and Reload to a changed one. (log.format
 	// needs a restart: a reload that changes it is refused.)
 	LogLevel *slog.LevelVar
+	// LimitClock, if set, is the clock of the API's abuse limits (per-key
+	// rate limits, the failed-authentication throttle): tests advance it
+	// instead of sleeping. Default time.Now.
+	LimitClock func() time.Time
 }
 
 // New builds a gateway from cfg. Nothing runs until Run.
@@ -165,6 +169,8 @@ func New(ctx context.Context, cfg *config.Config, o Options) (*Gateway, error) {
 		Metrics:  promhttp.HandlerFor(g.Metrics.Registry, promhttp.HandlerOpts{ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}),
 		Accepted: g.Metrics.Accepted,
 		Handoff:  true,
+		// Abuse limits (api/limits.go).
+		RateLimited: g.Metrics.RateLimited, AuthFailed: g.Metrics.AuthFailed, LimitNow: o.LimitClock,
 	}
 	if o.ConfigFile != "" {
 		deps.Reload = g.Reload
