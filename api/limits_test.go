@@ -2,8 +2,10 @@ package api_test
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -66,7 +68,25 @@ func (c *fakeClock) Add(d time.Duration) {
 type limitsGateway struct {
 	*testBundle
 	clock *fakeClock
-	path  string // the config file (POST /-/reload re-reads it)
+	path  string      // the config file (POST /-/reload re-reads it)
+	logs  *syncBuffer // the gateway's log (text)
+}
+
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
 }
 
 // startLimits runs a gateway on yml from a config file, with a fake limit
@@ -80,8 +100,9 @@ func startLimits(t *testing.T, yml string) *limitsGateway {
 	cfg, err := config.Load(path)
 	require.NoError(t, err)
 	clock := &fakeClock{now: time.Date(2026, 5, 4, 10, 0, 0, 0, time.UTC)}
+	logs := &syncBuffer{}
 	ctx, cancel := context.WithCancel(context.Background())
-	g, err := gateway.New(ctx, cfg, gateway.Options{Logger: slog.New(slog.DiscardHandler), ConfigFile: path, LimitClock: clock.Now})
+	g, err := gateway.New(ctx, cfg, gateway.Options{Logger: slog.New(slog.NewTextHandler(logs, nil)), ConfigFile: path, LimitClock: clock.Now})
 	require.NoError(t, err)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
@@ -93,7 +114,7 @@ func startLimits(t *testing.T, yml string) *limitsGateway {
 	})
 	return &limitsGateway{
 		testBundle: &testBundle{base: "http://" + ln.Addr().String(), http: &http.Client{Timeout: 10 * time.Second}},
-		clock:      clock, path: path,
+		clock:      clock, path: path, logs: logs,
 	}
 }
 
@@ -250,9 +271,11 @@ func TestAuthFailureThrottle(t *testing.T) {
 	requireCode(t, tb.do(t, http.MethodPost, "/v1/messages", sendKey, otp, attacker...), http.StatusTooManyRequests, "too_many_auth_failures")
 	// The dashboard sign-in too.
 	form := url.Values{"key": {adminKey}, "next": {"/ui/"}}
-	ui := tb.form(t, "/ui/login", form, attacker...)
+	ui, page := tb.form(t, "/ui/login", form, attacker...)
 	require.Equal(t, http.StatusTooManyRequests, ui.StatusCode)
 	require.Equal(t, "60", ui.Header.Get("Retry-After"))
+	require.Contains(t, page, "Too many failed sign-ins from your address")
+	require.Nil(t, sessionCookie(ui.Header), "no session while blocked")
 
 	// Another client behind the same proxy is not affected, nor are
 	// routes that take no key.
@@ -277,6 +300,14 @@ func TestAuthFailureThrottle(t *testing.T) {
 	require.Equal(t, 5.0, tb.metric(t, `switchboard_auth_failures_total{reason="blocked"}`))
 	require.Equal(t, 25.0, tb.metric(t, `switchboard_auth_failures_total{reason="missing"}`))
 	require.Equal(t, 25.0, tb.metric(t, `switchboard_auth_failures_total{reason="forbidden"}`))
+
+	// Logged at WARN, one line per address per minute, never the key.
+	logs := tb.logs.String()
+	require.Equal(t, 1, strings.Count(logs, `msg="authentication failed" client=198.51.100.7`), logs)
+	require.Contains(t, logs, `level=WARN msg="client blocked after repeated authentication failures" client=198.51.100.7`)
+	require.Contains(t, logs, "key_prefix="+badKey[:4]+" ")
+	require.NotContains(t, logs, badKey[:5])
+	require.Contains(t, logs, `msg="authentication failed" client=198.51.100.8 reason=missing`)
 }
 
 // TestAuthFailureThrottleUntrustedProxy: with no trusted proxy,
@@ -288,18 +319,18 @@ func TestAuthFailureThrottleUntrustedProxy(t *testing.T) {
 	for i := range 10 {
 		r := tb.do(t, http.MethodGet, "/v1/channels", badKey, "", "X-Forwarded-For", fmt.Sprintf("203.0.113.%d", i))
 		require.Equal(t, http.StatusUnauthorized, r.status, r.raw)
-		ui := tb.form(t, "/ui/login", url.Values{"key": {badKey}}, "X-Forwarded-For", fmt.Sprintf("192.0.2.%d", i))
+		ui, _ := tb.form(t, "/ui/login", url.Values{"key": {badKey}}, "X-Forwarded-For", fmt.Sprintf("192.0.2.%d", i))
 		require.Equal(t, http.StatusUnauthorized, ui.StatusCode)
 	}
 	r := tb.do(t, http.MethodGet, "/v1/channels", readKey, "", "X-Forwarded-For", "198.51.100.99")
 	requireCode(t, r, http.StatusTooManyRequests, "too_many_auth_failures")
-	ui := tb.form(t, "/ui/login", url.Values{"key": {readKey}})
+	ui, _ := tb.form(t, "/ui/login", url.Values{"key": {readKey}})
 	require.Equal(t, http.StatusTooManyRequests, ui.StatusCode)
 	require.Equal(t, 20.0, tb.metric(t, `switchboard_auth_failures_total{reason="invalid"}`))
 }
 
 // form posts a dashboard form (same origin: no Origin header).
-func (tb *testBundle) form(t *testing.T, path string, form url.Values, hdr ...string) *http.Response {
+func (tb *testBundle) form(t *testing.T, path string, form url.Values, hdr ...string) (*http.Response, string) {
 	t.Helper()
 	req, err := http.NewRequest(http.MethodPost, tb.base+path, strings.NewReader(form.Encode()))
 	require.NoError(t, err)
@@ -311,8 +342,10 @@ func (tb *testBundle) form(t *testing.T, path string, form url.Values, hdr ...st
 	c.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
 	resp, err := c.Do(req)
 	require.NoError(t, err)
-	resp.Body.Close()
-	return resp
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	require.NoError(t, err)
+	return resp, string(body)
 }
 
 // TestOpenAPIAbuseLimits validates the 429s of the rate limit and of the
