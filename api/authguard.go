@@ -21,7 +21,7 @@ const (
 	authFailLimit  = 20
 	authFailWindow = time.Minute
 	authBlockFor   = time.Minute
-	// authMaxClients bounds the table of client addresses (about 300
+	// authMaxClients bounds the table of client addresses (about 400
 	// bytes each). Past it, the least recently seen address is forgotten,
 	// so an attack from many addresses costs bounded memory.
 	authMaxClients = 10000
