@@ -3,10 +3,12 @@ package api
 import (
 	"crypto/sha256"
 	"crypto/subtle"
+	"fmt"
 	"net/http"
 	"slices"
 	"strings"
 	"sync/atomic"
+	"time"
 
 	"github.com/labstack/echo/v5"
 
@@ -17,6 +19,10 @@ import (
 // whole on a config reload, so a request sees either the old set or the new.
 type keyring struct {
 	keys atomic.Pointer[[]hashedKey]
+	// guard throttles clients that fail authentication (api/authguard.go);
+	// nil: no throttle.
+	guard *authGuard
+	clock func() time.Time // the guard's clock
 }
 
 type hashedKey struct {
@@ -62,18 +68,24 @@ const ctxKeyName = "switchboard.key"
 func (k *keyring) requireRole(roles ...config.Role) echo.MiddlewareFunc {
 	return func(next echo.HandlerFunc) echo.HandlerFunc {
 		return func(c *echo.Context) error {
+			if err := k.refuseBlocked(c); err != nil {
+				return err
+			}
 			h := c.Request().Header.Get("Authorization")
 			scheme, token, found := strings.Cut(h, " ")
 			if !found || !strings.EqualFold(scheme, "Bearer") || token == "" {
+				k.failed(c, authMissing)
 				c.Response().Header().Set("WWW-Authenticate", `Bearer realm="switchboard"`)
 				return errorf(http.StatusUnauthorized, "unauthorized", "", "missing API key: send Authorization: Bearer <key>")
 			}
 			key, ok := k.lookup(strings.TrimSpace(token))
 			if !ok {
+				k.failed(c, authInvalid, "key_prefix", keyPrefix(strings.TrimSpace(token)))
 				c.Response().Header().Set("WWW-Authenticate", `Bearer realm="switchboard", error="invalid_token"`)
 				return errorf(http.StatusUnauthorized, "unauthorized", "", "invalid API key")
 			}
 			if !slices.Contains(roles, key.role) {
+				k.failed(c, authForbidden, "key", key.name, "role", string(key.role))
 				return errorf(http.StatusForbidden, "forbidden", "", "API key %q has role %s; this endpoint needs %s", key.name, key.role, joinRoles(roles))
 			}
 			c.Set(ctxKeyName, key.name)
@@ -88,4 +100,24 @@ func joinRoles(roles []config.Role) string {
 		s[i] = string(r)
 	}
 	return strings.Join(s, " or ")
+}
+
+// refuseBlocked answers 429 too_many_auth_failures, before looking at the
+// key, to a client the guard has blocked.
+func (k *keyring) refuseBlocked(c *echo.Context) error {
+	if k.guard == nil {
+		return nil
+	}
+	if retry, blocked := k.guard.blocked(k.guard.clientIP(c.Request()), k.clock()); blocked {
+		return &Error{Status: http.StatusTooManyRequests, Code: "too_many_auth_failures", RetryAfter: retry,
+			Message: fmt.Sprintf("too many failed authentications from this address: every request is refused for %d s, even with a valid key", retry)}
+	}
+	return nil
+}
+
+// failed tells the guard about a failed authentication.
+func (k *keyring) failed(c *echo.Context, reason string, attrs ...any) {
+	if k.guard != nil {
+		k.guard.failed(k.guard.clientIP(c.Request()), k.clock(), reason, c.Request().URL.Path, attrs...)
+	}
 }

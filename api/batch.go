@@ -80,12 +80,22 @@ func (s *Server) sendBatch(c *echo.Context) error {
 	}
 	scope, _ := c.Get(ctxKeyName).(string)
 	ctx := c.Request().Context()
+	// One token per item, valid or not; the items past the tokens the
+	// key's bucket held are refused (api/limits.go).
+	allowed, limited, err := s.limitBatch(c, len(batch.Messages))
+	if err != nil {
+		return err
+	}
 
 	results := make([]BatchResult, len(batch.Messages))
 	sem := make(chan struct{}, batchParallelism)
 	var wg sync.WaitGroup
 	for i, raw := range batch.Messages {
 		results[i].Index = i
+		if i >= allowed {
+			results[i].Error = limited
+			continue
+		}
 		req, key, err := s.decodeBatchItem(raw)
 		if err != nil {
 			results[i].Error = asAPIError(err)

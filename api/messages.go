@@ -37,6 +37,9 @@ func (s *Server) maxBody() int64 {
 }
 
 func (s *Server) sendMessage(c *echo.Context) error {
+	if err := s.limitSend(c); err != nil {
+		return err
+	}
 	data, err := readBody(c.Request(), s.maxBody())
 	if err != nil {
 		return err

@@ -22,6 +22,7 @@ func (s *Server) registerOps(e *echo.Echo, v1 *echo.Group) {
 // next message submitted.
 func (s *Server) SetConfig(cfg *config.Config) {
 	s.keys.set(cfg.Auth.Keys)
+	s.setLimits(cfg)
 	s.setCallbackPolicy(cfg)
 	s.cfg.Store(cfg)
 }

@@ -57,6 +57,12 @@ type Deps struct {
 	// Reload re-reads the config file and applies it (POST /-/reload);
 	// nil when the gateway runs a config that has no file.
 	Reload func(ctx context.Context) (config.Diff, error)
+	// Abuse limits (api/limits.go): metrics hooks (nil: none) and the
+	// clock of the per-key rate limits and the failed-authentication
+	// throttle (default time.Now; tests advance it instead of sleeping).
+	RateLimited func(key string, n int)
+	AuthFailed  func(reason string)
+	LimitNow    func() time.Time
 }
 
 // Server is the HTTP API.
@@ -73,6 +79,12 @@ type Server struct {
 	cbPolicy atomic.Pointer[callbacks.AddressPolicy]
 	// trustCache is server.trusted_proxies of the config in force (transport.go).
 	trustCache atomic.Pointer[trustFor]
+
+	// Per-key rate limits and the failed-authentication throttle
+	// (api/limits.go).
+	limits   *keyLimits
+	guard    *authGuard
+	limitNow func() time.Time
 }
 
 // New builds the API and its routes.
@@ -86,6 +98,7 @@ func New(d Deps) *Server {
 	if s.now == nil {
 		s.now = time.Now
 	}
+	s.initLimits(d)
 	e := echo.New()
 	e.HTTPErrorHandler = errorHandler(s.log)
 	e.Use(s.recoverPanics, s.accessLog, s.secureTransport)

@@ -113,7 +113,7 @@ func (srv *Server) registerUI(e *echo.Echo) {
 	g := e.Group("/ui", s.uiHeaders)
 	g.GET("/static/:file", s.uiStatic)
 	g.GET("/login", s.uiLoginForm)
-	g.POST("/login", s.uiLogin, s.uiSameOrigin)
+	g.POST("/login", s.uiLogin, s.uiSameOrigin, s.uiLoginGuard)
 	g.POST("/logout", s.uiLogout, s.uiSameOrigin, s.uiAuth, s.uiCSRF)
 	g.GET("/", s.uiMessages, s.uiAuth)
 	g.GET("/messages/:id", s.uiMessage, s.uiAuth)

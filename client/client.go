@@ -180,9 +180,11 @@ func (e *Error) Error() string {
 
 // Retryable reports whether the same request may succeed later: the server
 // was unavailable or asked to slow down. Retry with the same idempotency key.
+// A batch item's error has no status: its code says (rate_limited: the
+// key's rate limit refused the item).
 func (e *Error) Retryable() bool {
 	return e.StatusCode == http.StatusTooManyRequests || e.StatusCode == http.StatusServiceUnavailable ||
-		e.Code == "unavailable" || e.Code == "internal"
+		e.Code == "unavailable" || e.Code == "internal" || e.Code == "rate_limited"
 }
 
 // NewIdempotencyKey returns a random key (128 bits of entropy).

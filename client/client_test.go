@@ -346,6 +346,7 @@ func TestChannelsExplainBatch(t *testing.T) {
 	require.Equal(t, "m1", res.Results[0].ID)
 	require.Equal(t, "to.phone", res.Results[1].Error.Field)
 	require.False(t, res.Results[1].Error.Retryable())
+	require.True(t, (&Error{Code: "rate_limited"}).Retryable(), "a batch item refused by the key's rate limit")
 	require.Equal(t, "/v1/messages/batch", f.reqs[2].path)
 	require.NotEmpty(t, f.reqs[2].idemKey)
 	require.Equal(t, f.reqs[2].idemKey, f.reqs[3].idemKey, "the batch retry reuses its key")

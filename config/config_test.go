@@ -67,6 +67,9 @@ func TestTestdataErrors(t *testing.T) {
 			`testdata/auth.yaml:13: auth.keys[3].key: same key as auth.keys[2]: each key must be unique, so a request names one caller and role`,
 			`testdata/auth.yaml:14: auth.keys[4]: missing required key "name"`,
 			`testdata/auth.yaml:14: auth.keys[4].key: empty: set a random key of at least 16 characters`,
+			`testdata/auth.yaml:19: auth.keys[5].rate: bad value "50/fortnight": unknown unit "fortnight" after the / (want s, m or h)`,
+			`testdata/auth.yaml:20: auth.keys[5].burst: must be at least 1, got -1`,
+			`testdata/auth.yaml:24: auth.keys[6].burst: needs a rate: set rate too, such as rate: "50/s"`,
 		},
 		"channels.yaml": {
 			`testdata/channels.yaml:3: channels.whatsapp: missing required key "type"`,

@@ -242,6 +242,9 @@ func (d *Diff) keys(old, new *Config) {
 		if ok.Key != nk.Key {
 			ch = append(ch, Change{Key: "key", Note: "changed"})
 		}
+		if ok.Rate != nk.Rate || ok.RateBurst() != nk.RateBurst() {
+			ch = append(ch, Change{Key: "rate", Old: keyRate(ok), New: keyRate(nk)})
+		}
 		if len(ch) > 0 {
 			d.KeysChanged = append(d.KeysChanged, ItemChange{Name: nk.Name, Changes: ch})
 		}
@@ -436,3 +439,12 @@ func nodesEqual(a, b *yaml.Node, depth int) bool {
 // Line returns the line of key (a dotted path such as "server.listen") in
 // the file c was loaded from, or of its nearest parent; 0 if unknown.
 func (c *Config) Line(key string) int { return c.lines.line(key) }
+
+// keyRate shows an API key's rate limit: "50/s burst 100", or "unlimited".
+func keyRate(k APIKey) string {
+	if k.Rate.PerSecond() == 0 {
+		return "unlimited"
+	}
+	r, _ := k.Rate.MarshalText()
+	return fmt.Sprintf("%s burst %d", r, k.RateBurst())
+}

@@ -104,6 +104,11 @@ func TestCompare(t *testing.T) {
 			want:  "+ API key ci\n~ API key shop: role: send → read\n~ API key ops: key changed",
 		},
 		{
+			name:  "API key rate limits show their values",
+			edits: []edit{{"{name: shop, key: \"${SHOP_KEY}\", role: send}", "{name: shop, key: \"${SHOP_KEY}\", role: send, rate: 50/s}"}, {"{name: ops, key: \"${OPS_KEY}\", role: admin}", "{name: ops, key: \"${OPS_KEY}\", role: admin, rate: 1/m, burst: 5}"}},
+			want:  "~ API key shop: rate: unlimited → 50/s burst 50\n~ API key ops: rate: unlimited → 1/m burst 5",
+		},
+		{
 			name:    "settings that need a restart",
 			edits:   []edit{{`listen: ":8080"`, `listen: ":9090", shutdown_timeout: 5s`}, {"dsn: data/sb.db", "dsn: postgres://u:hunter2@db/sb"}},
 			want:    "~ server.listen: :8080 → :9090 (needs a restart)\n~ server.shutdown_timeout: 15s → 5s\n~ store.dsn changed (needs a restart)",

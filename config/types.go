@@ -104,6 +104,21 @@ type APIKey struct {
 	// (Switchboard-Signature). Default: derived from Key, so callbacks are
 	// signed out of the box; set it to rotate it apart from the key.
 	CallbackSecret Secret `yaml:"callback_secret"`
+	// Rate caps this key's sends ("50/s"; zero: unlimited): a token
+	// bucket per key and per instance, one token per message (a batch
+	// item is one). Burst is the bucket size; default one second's worth
+	// of Rate, at least 1.
+	Rate  Rate `yaml:"rate"`
+	Burst int  `yaml:"burst"`
+}
+
+// RateBurst is the key's token bucket size: Burst, or one second's worth
+// of Rate (at least 1).
+func (k APIKey) RateBurst() int {
+	if k.Burst > 0 {
+		return k.Burst
+	}
+	return k.Rate.Burst()
 }
 
 // CallbackSigningSecret returns the secret that signs this key's callbacks.

@@ -45,6 +45,9 @@ var (
 // brute-forced against the API.
 const minKeyLen = 16
 
+// maxKeyBurst bounds auth.keys[].burst: a bigger bucket is no limit.
+const maxKeyBurst = 1_000_000
+
 // Validate checks c as Parse does after decoding and returns Errors (in
 // file order when c was loaded from a file) or nil.
 func (c *Config) Validate() error {
@@ -221,6 +224,14 @@ func (v *checker) auth() {
 			v.errorf(p+".key", "empty: set a random key of at least %d characters", minKeyLen)
 		case n < minKeyLen:
 			v.errorf(p+".key", "too short (%d characters): use at least %d so it cannot be guessed", n, minKeyLen)
+		}
+		switch {
+		case k.Burst < 0:
+			v.errorf(p+".burst", "must be at least 1, got %d", k.Burst)
+		case k.Burst > 0 && k.Rate.PerSecond() == 0:
+			v.errorf(p+".burst", "needs a rate: set rate too, such as rate: \"50/s\"")
+		case k.Burst > maxKeyBurst:
+			v.errorf(p+".burst", "must be at most %d, got %d", maxKeyBurst, k.Burst)
 		}
 		if k.Key != "" {
 			if j, dup := values[k.Key]; dup {

@@ -98,6 +98,10 @@ type Options struct {
 	// on an address other machines can reach (serve --dev, for demos);
 	// otherwise Run and Reload refuse such a config.
 	Dev bool
+	// LimitClock, if set, is the clock of the API's abuse limits (per-key
+	// rate limits, the failed-authentication throttle): tests advance it
+	// instead of sleeping. Default time.Now.
+	LimitClock func() time.Time
 }
 
 // New builds a gateway from cfg. Nothing runs until Run.
@@ -199,6 +203,8 @@ func New(ctx context.Context, cfg *config.Config, o Options) (*Gateway, error) {
 		Metrics:  promhttp.HandlerFor(g.Metrics.Registry, promhttp.HandlerOpts{ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}),
 		Accepted: g.Metrics.Accepted,
 		Handoff:  true,
+		// Abuse limits (api/limits.go).
+		RateLimited: g.Metrics.RateLimited, AuthFailed: g.Metrics.AuthFailed, LimitNow: o.LimitClock,
 	}
 	if cfg.Server.MetricsListen != "" {
 		// Only on its own listener: the main one faces the internet.

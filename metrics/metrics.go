@@ -35,6 +35,9 @@ type Metrics struct {
 	purgeFails prometheus.Counter
 	reloadOK   prometheus.Gauge
 	reloadTime prometheus.Gauge
+	// Abuse limits (metrics/abuse.go).
+	rateLimited  *prometheus.CounterVec
+	authFailures *prometheus.CounterVec
 }
 
 var _ routing.Observer = (*Metrics)(nil)
@@ -105,6 +108,8 @@ func New() *Metrics {
 		Name: "switchboard_retention_failures_total",
 		Help: "store.retention rounds that failed (the next round retries).",
 	})
+	m.newAbuse()
+	m.Registry.MustRegister(m.rateLimited, m.authFailures)
 	m.Registry.MustRegister(m.accepted, m.finished, m.attempts, m.sendTime, m.failovers, m.degraded, m.receipts,
 		m.probes, m.probeTime, m.callbacks, m.purged, m.purgeOK, m.purgeFails, m.reloadOK, m.reloadTime,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
