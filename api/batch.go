@@ -6,9 +6,11 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"reflect"
 	"strconv"
 	"sync"
 
+	jsonv2 "github.com/go-json-experiment/json"
 	"github.com/go-json-experiment/json/jsontext"
 	"github.com/labstack/echo/v5"
 
@@ -153,8 +155,10 @@ func decodeBatch(data []byte) (*BatchRequest, error) {
 		return nil, badRequest("invalid_json", "", `request body is empty; send {"messages": [...]}`)
 	}
 	var b BatchRequest
-	if err := decodeStrict(data, &b); err != nil {
-		return nil, err
+	if err := jsonv2.Unmarshal(data, &b, strictJSON); err != nil {
+		// Named as if the items were decoded too, so a key given twice
+		// inside item 3 is "messages[3].body".
+		return nil, jsonError(err, reflect.TypeFor[batchShape]())
 	}
 	if len(b.Messages) == 0 {
 		return nil, unprocessable("missing_field", "messages", "messages must hold 1 to %d send requests", maxBatchItems)
@@ -163,6 +167,11 @@ func decodeBatch(data []byte) (*BatchRequest, error) {
 		return nil, unprocessable("too_many_messages", "messages", "a batch holds at most %d messages, this one has %d: split it", maxBatchItems, len(b.Messages))
 	}
 	return &b, nil
+}
+
+// batchShape is BatchRequest with its items' type, for naming fields.
+type batchShape struct {
+	Messages []batchItem `json:"messages"`
 }
 
 // batchItem is one item of a batch: a send request plus an optional

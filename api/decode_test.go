@@ -125,6 +125,8 @@ func FuzzDecodeSendRequest(f *testing.F) {
 		`{"to":{"phone":"+15551234567","whatsapp":"+15551234567","email":"ana@example.com","telegram":"123"},"body":"b","subject":"s","policy":"otp","tags":["otp"],"ttl":"10m","callback_url":"https://a.example/h","metadata":{"k":"v"}}`,
 		`{"to":{"email":"a@b.c"},"body":"\u00e9","ttl":"1h"}`,
 		`{"to":{"sms":"1"}}`, `{"to":[]}`, `null`, `{}`, `{"body":1}`, `{"to":{"telegram":"@abcde"},"body":"x","tags":[""]}`,
+		`{"to":{"phone":"+15551234567"},"body":"a","body":"b"}`, `{"to":{"Phone":"+15551234567"},"Body":"a"}`,
+		`{"to":{"email":"a@b.c","email":"d@e.f"},"body":"x","metadata":{"k":"v","k":"w"}}`,
 	} {
 		f.Add([]byte(s))
 	}

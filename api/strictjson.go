@@ -101,6 +101,9 @@ func fieldPath(t reflect.Type, ptr jsontext.Pointer) string {
 		for t != nil && t.Kind() == reflect.Pointer {
 			t = t.Elem()
 		}
+		if t == rawValueType {
+			t = nil // a raw value: its inside has no Go type to follow
+		}
 		if t != nil && (t.Kind() == reflect.Slice || t.Kind() == reflect.Array) {
 			b.WriteString("[" + tok + "]")
 			t = t.Elem()
@@ -122,6 +125,8 @@ func fieldPath(t reflect.Type, ptr jsontext.Pointer) string {
 	}
 	return b.String()
 }
+
+var rawValueType = reflect.TypeFor[jsontext.Value]()
 
 // parentPath is the path of the object holding field ("" for the body).
 func parentPath(field string) string {
