@@ -22,6 +22,8 @@ func TestDecodeSendRequest(t *testing.T) {
 		{name: "empty body", body: ``, code: "invalid_json"},
 		{name: "malformed", body: `{"to":`, code: "invalid_json"},
 		{name: "not an object", body: `[1,2]`, code: "invalid_json"},
+		{name: "not json", body: `to=+15551234567`, code: "invalid_json"},
+		{name: "body wrong type", body: `{"to":{"phone":"+15551234567"},"body":123456}`, code: "invalid_field", field: "body"},
 		{name: "unknown field", body: `{"to":{"phone":"+15551234567"},"body":"hi","bdy":"x"}`, code: "unknown_field", field: "bdy"},
 		{name: "unknown recipient field", body: `{"to":{"sms":"+15551234567"},"body":"hi"}`, code: "unknown_field", field: "to.sms"},
 		{name: "to wrong type", body: `{"to":"+15551234567","body":"hi"}`, code: "invalid_field", field: "to"},
