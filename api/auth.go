@@ -62,7 +62,10 @@ func (k *keyring) lookup(presented string) (hashedKey, bool) {
 	return found, ok == 1
 }
 
-const ctxKeyName = "switchboard.key"
+const (
+	ctxKeyName = "switchboard.key"
+	ctxKeyRole = "switchboard.role" // the key's config.Role
+)
 
 // requireRole authenticates the bearer key and allows only the given roles.
 func (k *keyring) requireRole(roles ...config.Role) echo.MiddlewareFunc {
@@ -89,6 +92,7 @@ func (k *keyring) requireRole(roles ...config.Role) echo.MiddlewareFunc {
 				return errorf(http.StatusForbidden, "forbidden", "", "API key %q has role %s; this endpoint needs %s", key.name, key.role, joinRoles(roles))
 			}
 			c.Set(ctxKeyName, key.name)
+			c.Set(ctxKeyRole, key.role)
 			return next(c)
 		}
 	}

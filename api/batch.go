@@ -3,14 +3,15 @@ package api
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
+	"reflect"
 	"strconv"
 	"sync"
 
+	jsonv2 "github.com/go-json-experiment/json"
+	"github.com/go-json-experiment/json/jsontext"
 	"github.com/labstack/echo/v5"
 
 	"github.com/switchboard-gw/switchboard/store"
@@ -28,7 +29,7 @@ const (
 
 // BatchRequest is the body of POST /v1/messages/batch.
 type BatchRequest struct {
-	Messages []json.RawMessage `json:"messages"`
+	Messages []jsontext.Value `json:"messages"`
 }
 
 // BatchResult is the outcome of one item of a batch: accepted (ID, Status,
@@ -154,29 +155,20 @@ func asAPIError(err error) *Error {
 	return &Error{Status: http.StatusInternalServerError, Code: "internal", Message: "internal error; the gateway logged the details"}
 }
 
-// decodeBatch parses the batch envelope strictly.
+// decodeBatch parses the batch envelope strictly. The whole body is one
+// JSON document, so a key given twice anywhere in it, even inside an item,
+// refuses the batch (400 invalid_json naming it, e.g. "messages[3].body"),
+// as malformed JSON does; an item that is well-formed JSON but not a valid
+// send request is refused in its own result.
 func decodeBatch(data []byte) (*BatchRequest, error) {
 	if len(bytes.TrimSpace(data)) == 0 {
 		return nil, badRequest("invalid_json", "", `request body is empty; send {"messages": [...]}`)
 	}
-	var raw map[string]json.RawMessage
-	if err := json.Unmarshal(data, &raw); err != nil {
-		return nil, jsonError(err, "")
-	}
-	if f := unknownKey(raw, map[string]bool{"messages": true}); f != "" {
-		return nil, badRequest("unknown_field", f, "unknown field %q (a batch is {\"messages\": [...]})", f)
-	}
 	var b BatchRequest
-	dec := json.NewDecoder(bytes.NewReader(data))
-	if err := dec.Decode(&b); err != nil {
-		var typ *json.UnmarshalTypeError
-		if errors.As(err, &typ) {
-			return nil, badRequest("invalid_field", "messages", "messages must be a JSON array of send requests")
-		}
-		return nil, jsonError(err, "")
-	}
-	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
-		return nil, badRequest("invalid_json", "", "unexpected data after the JSON object")
+	if err := jsonv2.Unmarshal(data, &b, strictJSON); err != nil {
+		// Named as if the items were decoded too, so a key given twice
+		// inside item 3 is "messages[3].body".
+		return nil, jsonError(err, reflect.TypeFor[batchShape]())
 	}
 	if len(b.Messages) == 0 {
 		return nil, unprocessable("missing_field", "messages", "messages must hold 1 to %d send requests", maxBatchItems)
@@ -187,31 +179,33 @@ func decodeBatch(data []byte) (*BatchRequest, error) {
 	return &b, nil
 }
 
+// batchShape is BatchRequest with its items' type, for naming fields.
+type batchShape struct {
+	Messages []batchItem `json:"messages"`
+}
+
+// batchItem is one item of a batch: a send request plus an optional
+// idempotency key of its own.
+type batchItem struct {
+	SendRequest
+	IdempotencyKey string `json:"idempotency_key,omitempty"`
+}
+
 // decodeBatchItem validates one item: a send body plus an optional
 // "idempotency_key".
-func (s *Server) decodeBatchItem(raw json.RawMessage) (*SendRequest, string, error) {
+func (s *Server) decodeBatchItem(raw jsontext.Value) (*SendRequest, string, error) {
 	if int64(len(raw)) > s.maxBody() {
 		return nil, "", errorf(http.StatusRequestEntityTooLarge, "body_too_large", "", "the message is larger than %d bytes (max_body_bytes)", s.maxBody())
 	}
-	var key string
-	if bytes.Contains(raw, []byte(`"idempotency_key"`)) {
-		var fields map[string]json.RawMessage
-		if err := json.Unmarshal(raw, &fields); err == nil {
-			if k, ok := fields["idempotency_key"]; ok {
-				if err := json.Unmarshal(k, &key); err != nil {
-					return nil, "", badRequest("invalid_field", "idempotency_key", "idempotency_key must be a JSON string")
-				}
-				if len(key) > maxIdempotencyKey {
-					return nil, "", badRequest("invalid_field", "idempotency_key", "idempotency_key is longer than %d bytes", maxIdempotencyKey)
-				}
-				delete(fields, "idempotency_key")
-				raw, _ = json.Marshal(fields) // raw messages re-encode as they came
-			}
-		}
-	}
-	req, err := DecodeSendRequest(raw)
-	if err != nil {
+	var it batchItem
+	if err := decodeStrict(raw, &it); err != nil {
 		return nil, "", err
 	}
-	return req, key, nil
+	if len(it.IdempotencyKey) > maxIdempotencyKey {
+		return nil, "", badRequest("invalid_field", "idempotency_key", "idempotency_key is longer than %d bytes", maxIdempotencyKey)
+	}
+	if err := it.validate(); err != nil {
+		return nil, "", err
+	}
+	return &it.SendRequest, it.IdempotencyKey, nil
 }

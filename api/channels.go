@@ -1,7 +1,6 @@
 package api
 
 import (
-	"encoding/json"
 	"errors"
 	"net/http"
 	"strings"
@@ -242,7 +241,8 @@ func (s *Server) setSimMode(c *echo.Context) error {
 	return c.JSON(http.StatusOK, s.channelView(l))
 }
 
-// decodeOptional decodes a small JSON body strictly; an empty body is fine.
+// decodeOptional decodes a small JSON body strictly (decodeStrict); an
+// empty body is fine.
 func (s *Server) decodeOptional(c *echo.Context, v any) error {
 	data, err := readBody(c.Request(), 4<<10)
 	if err != nil {
@@ -251,16 +251,7 @@ func (s *Server) decodeOptional(c *echo.Context, v any) error {
 	if len(strings.TrimSpace(string(data))) == 0 {
 		return nil
 	}
-	dec := json.NewDecoder(strings.NewReader(string(data)))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(v); err != nil {
-		var typ *json.UnmarshalTypeError
-		if errors.As(err, &typ) {
-			return badRequest("invalid_field", typ.Field, "%s has the wrong JSON type", typ.Field)
-		}
-		return badRequest("invalid_json", "", "malformed JSON or unknown field")
-	}
-	return nil
+	return decodeStrict(data, v)
 }
 
 // ExplainResponse is the body of POST /v1/routes/explain.

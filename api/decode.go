@@ -1,8 +1,6 @@
 package api
 
 import (
-	"bytes"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -11,7 +9,6 @@ import (
 	"net/netip"
 	"net/url"
 	"regexp"
-	"sort"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -47,13 +44,6 @@ const (
 	maxTTL          = 7 * 24 * time.Hour
 )
 
-var sendFields = map[string]bool{
-	"to": true, "body": true, "subject": true, "html": true, "policy": true, "tags": true,
-	"ttl": true, "callback_url": true, "metadata": true,
-}
-
-var recipientFields = map[string]bool{"phone": true, "whatsapp": true, "email": true, "telegram": true}
-
 var (
 	e164       = regexp.MustCompile(`^\+[1-9][0-9]{6,14}$`)
 	telegramID = regexp.MustCompile(`^(-?[0-9]{1,20}|@[A-Za-z][A-Za-z0-9_]{4,31})$`)
@@ -75,112 +65,18 @@ func readBody(r *http.Request, limit int64) ([]byte, error) {
 }
 
 // DecodeSendRequest parses and validates a send request. Every error is an
-// *Error naming the offending field.
+// *Error naming the offending field. The parse is strict (strictJSON): an
+// unknown field, a field name in the wrong case and a key given twice are
+// all refused, each naming the field.
 func DecodeSendRequest(data []byte) (*SendRequest, error) {
-	// The common case, a well-formed request, costs one strict parse; only
-	// a request that fails it is parsed again to say precisely why.
 	var req SendRequest
-	dec := json.NewDecoder(bytes.NewReader(data))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&req); err == nil {
-		if _, err := dec.Token(); errors.Is(err, io.EOF) {
-			if err := req.validate(); err != nil {
-				return nil, err
-			}
-			return &req, nil
-		}
-	}
-	return decodeSlow(data)
-}
-
-// decodeSlow finds what is wrong with a request the strict parse refused.
-func decodeSlow(data []byte) (*SendRequest, error) {
-	if len(bytes.TrimSpace(data)) == 0 {
-		return nil, badRequest("invalid_json", "", "request body is empty; send a JSON object")
-	}
-	// Unknown fields are found by decoding the keys first, so the error can
-	// name the field without parsing encoding/json's message.
-	var raw map[string]json.RawMessage
-	if err := json.Unmarshal(data, &raw); err != nil {
-		return nil, jsonError(err, "")
-	}
-	if f := unknownKey(raw, sendFields); f != "" {
-		return nil, badRequest("unknown_field", f, "unknown field %q", f)
-	}
-	if to, ok := raw["to"]; ok && !bytes.Equal(bytes.TrimSpace(to), []byte("null")) {
-		var rawTo map[string]json.RawMessage
-		if err := json.Unmarshal(to, &rawTo); err != nil {
-			return nil, jsonError(err, "to")
-		}
-		if f := unknownKey(rawTo, recipientFields); f != "" {
-			return nil, badRequest("unknown_field", "to."+f, "unknown recipient field %q (want phone, whatsapp, email or telegram)", f)
-		}
-	}
-	var req SendRequest
-	if err := json.Unmarshal(data, &req); err != nil {
-		return nil, jsonError(err, "")
+	if err := decodeStrict(data, &req); err != nil {
+		return nil, err
 	}
 	if err := req.validate(); err != nil {
 		return nil, err
 	}
 	return &req, nil
-}
-
-func unknownKey(raw map[string]json.RawMessage, known map[string]bool) string {
-	var unknown []string
-	for k := range raw {
-		if !known[k] {
-			unknown = append(unknown, k)
-		}
-	}
-	if len(unknown) == 0 {
-		return ""
-	}
-	sort.Strings(unknown)
-	return unknown[0]
-}
-
-func jsonError(err error, prefix string) *Error {
-	var syn *json.SyntaxError
-	var typ *json.UnmarshalTypeError
-	switch {
-	case errors.As(err, &syn):
-		return badRequest("invalid_json", prefix, "malformed JSON at byte %d", syn.Offset)
-	case errors.As(err, &typ):
-		field := typ.Field
-		if prefix != "" && field != "" {
-			field = prefix + "." + field
-		} else if field == "" {
-			field = prefix
-		}
-		code := "invalid_field"
-		if field == "" {
-			code = "invalid_json"
-		}
-		return badRequest(code, field, "%s must be a JSON %s, not %s", orBody(field), jsonType(typ.Type.Kind().String()), typ.Value)
-	case errors.Is(err, io.ErrUnexpectedEOF):
-		return badRequest("invalid_json", prefix, "JSON ends too early")
-	}
-	return badRequest("invalid_json", prefix, "malformed JSON")
-}
-
-func orBody(field string) string {
-	if field == "" {
-		return "the request body"
-	}
-	return field
-}
-
-func jsonType(kind string) string {
-	switch kind {
-	case "struct", "map":
-		return "object"
-	case "slice", "array":
-		return "array"
-	case "int", "int64", "float64":
-		return "number"
-	}
-	return kind
 }
 
 func (r *SendRequest) validate() error {

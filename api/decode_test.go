@@ -22,6 +22,8 @@ func TestDecodeSendRequest(t *testing.T) {
 		{name: "empty body", body: ``, code: "invalid_json"},
 		{name: "malformed", body: `{"to":`, code: "invalid_json"},
 		{name: "not an object", body: `[1,2]`, code: "invalid_json"},
+		{name: "not json", body: `to=+15551234567`, code: "invalid_json"},
+		{name: "body wrong type", body: `{"to":{"phone":"+15551234567"},"body":123456}`, code: "invalid_field", field: "body"},
 		{name: "unknown field", body: `{"to":{"phone":"+15551234567"},"body":"hi","bdy":"x"}`, code: "unknown_field", field: "bdy"},
 		{name: "unknown recipient field", body: `{"to":{"sms":"+15551234567"},"body":"hi"}`, code: "unknown_field", field: "to.sms"},
 		{name: "to wrong type", body: `{"to":"+15551234567","body":"hi"}`, code: "invalid_field", field: "to"},
@@ -44,6 +46,20 @@ func TestDecodeSendRequest(t *testing.T) {
 		{name: "ttl too long", body: `{"to":{"phone":"+15551234567"},"body":"hi","ttl":"1000h"}`, code: "invalid_ttl", field: "ttl"},
 		{name: "empty tag", body: `{"to":{"phone":"+15551234567"},"body":"hi","tags":["otp",""]}`, code: "invalid_field", field: "tags[1]"},
 		{name: "bad callback", body: `{"to":{"phone":"+15551234567"},"body":"hi","callback_url":"ftp://x"}`, code: "invalid_field", field: "callback_url"},
+		// Strict JSON (encoding/json/v2 semantics): names match exactly and
+		// appear once per object.
+		{name: "duplicate body", body: `{"to":{"phone":"+15551234567"},"body":"a","body":"b"}`, code: "invalid_json", field: "body"},
+		{name: "duplicate in to", body: `{"to":{"phone":"+15551234567","phone":"+15557654321"},"body":"a"}`, code: "invalid_json", field: "to.phone"},
+		{name: "duplicate to", body: `{"to":{"phone":"+15551234567"},"to":{"email":"ana@example.com"},"body":"a"}`, code: "invalid_json", field: "to"},
+		{name: "duplicate metadata key", body: `{"to":{"phone":"+15551234567"},"body":"a","metadata":{"k":"1","k":"2"}}`, code: "invalid_json", field: "metadata.k"},
+		{name: "duplicate escaped", body: `{"to":{"phone":"+15551234567"},"body":"a","b\u006fdy":"b"}`, code: "invalid_json", field: "body"},
+		{name: "wrong case", body: `{"to":{"phone":"+15551234567"},"Body":"a"}`, code: "unknown_field", field: "Body"},
+		{name: "wrong case beside right", body: `{"to":{"phone":"+15551234567"},"body":"a","BODY":"b"}`, code: "unknown_field", field: "BODY"},
+		{name: "wrong case in to", body: `{"to":{"Phone":"+15551234567"},"body":"a"}`, code: "unknown_field", field: "to.Phone"},
+		{name: "tag wrong type", body: `{"to":{"phone":"+15551234567"},"body":"hi","tags":["otp",1]}`, code: "invalid_field", field: "tags[1]"},
+		{name: "numeric metadata key", body: `{"to":{"phone":"+15551234567"},"body":"hi","metadata":{"0":1}}`, code: "invalid_field", field: "metadata.0"},
+		{name: "invalid utf-8", body: "{\"to\":{\"phone\":\"+15551234567\"},\"body\":\"a\xffb\"}", code: "invalid_json", field: "body"},
+		{name: "trailing data", body: `{"to":{"phone":"+15551234567"},"body":"hi"} {}`, code: "invalid_json"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -62,6 +78,25 @@ func TestDecodeSendRequest(t *testing.T) {
 			require.GreaterOrEqual(t, ae.Status, 400)
 			require.NotEmpty(t, ae.Message)
 		})
+	}
+}
+
+// The messages say what to fix: the duplicated key, and for a name in the
+// wrong case the name that was meant.
+func TestDecodeStrictMessages(t *testing.T) {
+	t.Parallel()
+	for body, want := range map[string]string{
+		`{"to":{"phone":"+15551234567"},"body":"a","body":"b"}`:             `duplicate key "body" in the request body`,
+		`{"to":{"phone":"+15551234567","phone":"+15551234567"},"body":"a"}`: `duplicate key "phone" in to`,
+		`{"to":{"phone":"+15551234567"},"Body":"a"}`:                        `did you mean "body"?`,
+		`{"to":{"Phone":"+15551234567"},"body":"a"}`:                        `did you mean "phone"?`,
+		`{"to":{"sms":"+15551234567"},"body":"a"}`:                          `to takes phone, whatsapp, email, telegram`,
+		`{"to":{"phone":"+15551234567"},"body":"a","tags":"otp"}`:           `tags must be a JSON array, not string`,
+	} {
+		_, err := DecodeSendRequest([]byte(body))
+		var ae *Error
+		require.True(t, errors.As(err, &ae), "want *Error for %s, got %v", body, err)
+		require.Contains(t, ae.Message, want, body)
 	}
 }
 
@@ -92,6 +127,8 @@ func FuzzDecodeSendRequest(f *testing.F) {
 		`{"to":{"phone":"+15551234567","whatsapp":"+15551234567","email":"ana@example.com","telegram":"123"},"body":"b","subject":"s","policy":"otp","tags":["otp"],"ttl":"10m","callback_url":"https://a.example/h","metadata":{"k":"v"}}`,
 		`{"to":{"email":"a@b.c"},"body":"\u00e9","ttl":"1h"}`,
 		`{"to":{"sms":"1"}}`, `{"to":[]}`, `null`, `{}`, `{"body":1}`, `{"to":{"telegram":"@abcde"},"body":"x","tags":[""]}`,
+		`{"to":{"phone":"+15551234567"},"body":"a","body":"b"}`, `{"to":{"Phone":"+15551234567"},"Body":"a"}`,
+		`{"to":{"email":"a@b.c","email":"d@e.f"},"body":"x","metadata":{"k":"v","k":"w"}}`,
 	} {
 		f.Add([]byte(s))
 	}

@@ -15,6 +15,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/labstack/echo/v5"
 
+	"github.com/switchboard-gw/switchboard/config"
 	"github.com/switchboard-gw/switchboard/routing"
 	"github.com/switchboard-gw/switchboard/store"
 )
@@ -286,17 +287,39 @@ func messageView(m *store.Message, withBody bool) MessageView {
 	return v
 }
 
+// messageNotFound is the one answer for a message the caller may not see,
+// whether it does not exist or another key sent it: a send key cannot tell
+// the two apart, so it learns nothing about other apps' messages.
+func messageNotFound(id string) *Error {
+	return errorf(http.StatusNotFound, "not_found", "id", "no message with id %q", id)
+}
+
+// mayRead says whether the key that made the request may see m: read and
+// admin keys see every message, a send key only those it sent. The sender
+// is the API key's name, recorded as the message's idempotency scope
+// whether or not the request had an Idempotency-Key.
+func mayRead(c *echo.Context, m *store.Message) bool {
+	if role, _ := c.Get(ctxKeyRole).(config.Role); role == config.RoleRead || role == config.RoleAdmin {
+		return true
+	}
+	name, _ := c.Get(ctxKeyName).(string)
+	return name != "" && m.IdempotencyScope == name
+}
+
 func (s *Server) getMessage(c *echo.Context) error {
 	id := c.Param("id")
 	if _, err := uuid.Parse(id); err != nil {
-		return errorf(http.StatusNotFound, "not_found", "id", "no message with id %q", id)
+		return messageNotFound(id)
 	}
 	m, err := s.deps.Store.Get(c.Request().Context(), id)
 	if errors.Is(err, store.ErrNotFound) {
-		return errorf(http.StatusNotFound, "not_found", "id", "no message with id %q", id)
+		return messageNotFound(id)
 	}
 	if err != nil {
 		return fmt.Errorf("get message: %w", err)
+	}
+	if !mayRead(c, m) {
+		return messageNotFound(id)
 	}
 	v := messageView(m, true)
 	if outbox, ok := s.deps.Store.(store.CallbackOutbox); ok && m.CallbackURL != "" {

@@ -271,7 +271,11 @@ func TestOpenAPIMatchesLiveResponses(t *testing.T) {
 		{call{method: "POST", path: "/v1/messages", key: sendKey, body: `{"to":`, want: 400, badRequest: true}, "invalid_json"},
 		{call{method: "POST", path: "/v1/messages", key: sendKey, body: otp, hdr: []string{"Idempotency-Key", strings.Repeat("k", 300)}, want: 400, badRequest: true}, "invalid_header"},
 		{call{method: "POST", path: "/v1/messages/batch", key: sendKey, body: `{"msgs":[]}`, want: 400, badRequest: true}, "unknown_field"},
-		{call{method: "POST", path: "/v1/channels/sms/disable", key: adminKey, body: `{"why":"x"}`, want: 400, badRequest: true}, "invalid_json"},
+		{call{method: "POST", path: "/v1/channels/sms/disable", key: adminKey, body: `{"why":"x"}`, want: 400, badRequest: true}, "unknown_field"},
+		// A schema cannot see a key given twice; the gateway refuses it.
+		{call{method: "POST", path: "/v1/channels/sms/disable", key: adminKey, body: `{"reason":"x","reason":"y"}`, want: 400}, "invalid_json"},
+		{call{method: "POST", path: "/v1/messages", key: sendKey, body: `{"to":{"phone":"+15551234567"},"body":"a","body":"b"}`, want: 400}, "invalid_json"},
+		{call{method: "POST", path: "/v1/messages", key: sendKey, body: `{"to":{"phone":"+15551234567"},"Body":"a"}`, want: 400, badRequest: true}, "unknown_field"},
 		{call{method: "GET", path: "/v1/messages?status=lost", key: readKey, want: 400, badRequest: true}, "invalid_query"},
 		{call{method: "GET", path: "/v1/messages?limit=0", key: readKey, want: 400, badRequest: true}, "invalid_query"},
 		{call{method: "GET", path: "/v1/messages?cursor=%21%21bogus", key: readKey, want: 400}, "invalid_query"},

@@ -560,7 +560,13 @@ func (s *dash) uiLogin(c *echo.Context) error {
 	fail := func(status int, msg string) error {
 		return s.render(c, status, "login", s.page(c, "Sign in", "", uiLoginData{Next: next, Error: msg}))
 	}
-	presented := strings.TrimSpace(c.FormValue("key"))
+	// The key is read from the POST body only: a key in the URL ends up in
+	// proxy, server and browser logs, so such a sign-in is refused even
+	// when the body has a key too.
+	if c.Request().URL.Query().Has("key") {
+		return fail(http.StatusBadRequest, "Send the API key in the form body, never in the URL: URLs are logged. Treat a key that was sent in a URL as exposed.")
+	}
+	presented := strings.TrimSpace(c.Request().PostFormValue("key"))
 	if presented == "" {
 		return fail(http.StatusBadRequest, "Enter an API key.")
 	}

@@ -119,5 +119,22 @@ func testCLI(t *testing.T, g *gateway) {
 		r = cli(t, env, "status", "01a20000-0000-7000-8000-000000000000")
 		assert.Equal(t, 1, r.Code, "stdout %q stderr %q", r.Stdout, r.Stderr)
 		assert.Contains(t, r.Stderr, "not_found")
+
+		// With a send key, status shows the messages that key sent; another
+		// key's message is the same not_found as an unknown id.
+		sendEnv := []string{"SWITCHBOARD_URL=" + g.URL, "SWITCHBOARD_API_KEY=" + sendKey}
+		r = cli(t, sendEnv, "status", id)
+		require.Equal(t, 0, r.Code, "stderr %q", r.Stderr)
+		assert.Contains(t, r.Stdout, id)
+		r = cli(t, []string{"SWITCHBOARD_URL=" + g.URL, "SWITCHBOARD_API_KEY=" + adminKey}, "send",
+			"--whatsapp", "+15551237778", "--body", "ops only", "--tags", "otp")
+		require.Equal(t, 0, r.Code, "stdout %q stderr %q", r.Stdout, r.Stderr)
+		adminID := regexp.MustCompile(`accepted ([0-9a-f-]{36})`).FindStringSubmatch(r.Stdout)
+		require.NotNil(t, adminID, r.Stdout)
+		unknown := cli(t, sendEnv, "status", "01a20000-0000-7000-8000-000000000000")
+		r = cli(t, sendEnv, "status", adminID[1])
+		assert.Equal(t, 1, r.Code, "stdout %q stderr %q", r.Stdout, r.Stderr)
+		assert.Equal(t, unknown.Stderr, strings.ReplaceAll(r.Stderr, adminID[1], "01a20000-0000-7000-8000-000000000000"))
+		assert.NotContains(t, r.Stdout+r.Stderr, "ops only")
 	})
 }

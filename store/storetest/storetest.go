@@ -363,6 +363,18 @@ func testIdempotency(t *testing.T, open func(t *testing.T) store.Store) {
 				require.Equal(t, "second", second.Body)
 				require.Len(t, list.Messages, 2)
 			}
+			// The scope is the sender (the API key's name) and is kept with
+			// or without a key: a send key reads only the messages whose
+			// scope is its name.
+			secondScope := tc.scope2
+			if tc.replayed {
+				secondScope = tc.scope1
+			}
+			for id, scope := range map[string]string{first.ID: tc.scope1, second.ID: secondScope} {
+				got, err := e.s.Get(e.ctx, id)
+				require.NoError(t, err)
+				require.Equal(t, scope, got.IdempotencyScope)
+			}
 		})
 	}
 }
