@@ -233,7 +233,7 @@ func TestReloadUnderLoad(t *testing.T) {
 // and its breaker closes again, messages go to it again.
 func TestOutageShowsInMetrics(t *testing.T) {
 	t.Parallel()
-	tb := setup(t, edit(t, baseConfig, "breaker: {failures: 2, open_for: 1h}", "breaker: {failures: 2, open_for: 100ms}"), false)
+	tb := setup(t, edit(t, baseConfig, "breaker: {failures: 2, open_for: 1h}", "breaker: {failures: 2, open_for: 3s}"), false)
 	require.Equal(t, 0.0, tb.sample(t, `switchboard_channel_breaker_state{channel="whatsapp"}`))
 
 	status, _ := tb.do(t, http.MethodPost, "/v1/channels/whatsapp/sim", adminKey, `{"mode":"down"}`)
@@ -244,8 +244,11 @@ func TestOutageShowsInMetrics(t *testing.T) {
 		require.Equal(t, "sms", m["channel"])
 		require.Equal(t, true, m["is_fallback"])
 	}
-	// Open (2), or already half-open (1) when open_for's 100 ms passed on a
-	// loaded machine: a breaker only gets to half-open by opening.
+	// Open (2), or already half-open (1) when open_for passed on a loaded
+	// machine: a breaker only gets to half-open by opening. open_for is
+	// long enough (3s) that a half-open trial, which would fail and reopen
+	// it, or a sample taken mid-transition, cannot hide the opening; the
+	// recovery below waits it out.
 	require.GreaterOrEqual(t, tb.sample(t, `switchboard_channel_breaker_state{channel="whatsapp"}`), 1.0, "the breaker opened during the outage")
 	require.GreaterOrEqual(t, tb.sample(t, `switchboard_failovers_total{from="whatsapp",to="sms",trigger="error"}`), 2.0)
 	failed := 0.0
