@@ -115,4 +115,3 @@ func (s *Store) enqueueLimited(ctx context.Context, n *store.Message, args []any
 	}
 	return n, false, nil
 }
-

@@ -123,4 +123,3 @@ func fillRecipients(ctx context.Context, s *Store, now time.Time) error {
 	_, err = conn.ExecContext(ctx, "COMMIT")
 	return err
 }
-
