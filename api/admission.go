@@ -40,10 +40,13 @@ func checkCountries(pol *config.Policy, phones admission.Phones) error {
 
 func admissionError(err error) error {
 	var e *admission.Error
-	if errors.As(err, &e) {
-		return unprocessable(e.Code, e.Field, "%s", e.Msg)
+	if !errors.As(err, &e) {
+		return err
 	}
-	return err
+	if e.Code == admission.CodeCountryNotAllowed {
+		return unprocessable("country_not_allowed", e.Field, "%s", e.Msg)
+	}
+	return unprocessable("invalid_recipient", e.Field, "%s", e.Msg)
 }
 
 // recipientLimit is what Enqueue is asked to enforce for a message
