@@ -115,4 +115,3 @@ func explainCountries(phones admission.Phones) (string, *admission.Countries) {
 	}
 	return country, &c
 }
-
