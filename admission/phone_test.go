@@ -82,25 +82,31 @@ func TestCheckCountries(t *testing.T) {
 	allow := config.Countries{Allow: []string{"US", "GB", "DE"}}
 	deny := config.Countries{Deny: []string{"RU", "GB"}}
 	tests := []struct {
-		name      string
-		rule      config.Countries
-		countries Countries
-		field     string // "" allowed
-		country   string
+		name    string
+		rule    config.Countries
+		to      store.Recipient
+		field   string // "" allowed
+		country string
 	}{
-		{"no rule", config.Countries{}, Countries{Phone: "RU"}, "", ""},
-		{"allowed", allow, Countries{Phone: "US", WhatsApp: "GB"}, "", ""},
-		{"not in allow", allow, Countries{Phone: "FR"}, "to.phone", "FR"},
-		{"whatsapp not in allow", allow, Countries{Phone: "US", WhatsApp: "FR"}, "to.whatsapp", "FR"},
-		{"non-geographic not in allow", allow, Countries{Phone: "001"}, "to.phone", "001"},
-		{"not denied", deny, Countries{Phone: "US"}, "", ""},
-		{"denied", deny, Countries{WhatsApp: "RU"}, "to.whatsapp", "RU"},
-		{"no numbers", allow, Countries{}, "", ""},
+		{"no rule", config.Countries{}, store.Recipient{Phone: "+79161234567"}, "", ""},
+		{"allowed", allow, store.Recipient{Phone: "+15551234567", WhatsApp: "+447700900123"}, "", ""},
+		{"allowed, one region", allow, store.Recipient{Phone: "+4915123456789"}, "", ""},
+		{"not in allow", allow, store.Recipient{Phone: "+33612345678"}, "to.phone", "FR"},
+		{"not in allow: Canada shares +1", allow, store.Recipient{Phone: "+16135550123"}, "to.phone", "CA"},
+		{"whatsapp not in allow", allow, store.Recipient{Phone: "+15551234567", WhatsApp: "+33612345678"}, "to.whatsapp", "FR"},
+		{"non-geographic not in allow", allow, store.Recipient{Phone: "+80012345678"}, "to.phone", "001"},
+		{"not denied", deny, store.Recipient{Phone: "+15551234567"}, "", ""},
+		{"denied", deny, store.Recipient{WhatsApp: "+79161234567"}, "to.whatsapp", "RU"},
+		{"denied: GB shares +44 with Jersey", deny, store.Recipient{Phone: "+447700900123"}, "to.phone", "GB"},
+		{"not denied: Kazakhstan shares +7 with Russia", deny, store.Recipient{Phone: "+77011234567"}, "", ""},
+		{"no numbers", allow, store.Recipient{Email: "a@example.com"}, "", ""},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			err := CheckCountries("otp", tc.rule, tc.countries)
+			p, err := ParseRecipient(tc.to)
+			require.NoError(t, err)
+			err = p.CheckCountries("otp", tc.rule)
 			if tc.field == "" {
 				require.NoError(t, err)
 				return

@@ -29,13 +29,10 @@ func parsePhones(to store.Recipient) (admission.Phones, error) {
 }
 
 // checkCountries refuses a number in a country pol does not send to (422
-// country_not_allowed). Numbers are placed only when pol has countries.
+// country_not_allowed). Numbers are placed only when pol has countries,
+// and only when their calling code's regions disagree about them.
 func checkCountries(pol *config.Policy, phones admission.Phones) error {
-	c := pol.Countries
-	if len(c.Allow) == 0 && len(c.Deny) == 0 {
-		return nil
-	}
-	return admissionError(admission.CheckCountries(pol.Name, c, phones.Countries()))
+	return admissionError(phones.CheckCountries(pol.Name, pol.Countries))
 }
 
 func admissionError(err error) error {
