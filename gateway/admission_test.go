@@ -7,11 +7,13 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/stretchr/testify/require"
 
 	"github.com/switchboard-gw/switchboard/config"
+	"github.com/switchboard-gw/switchboard/internal/testpg"
 )
 
 // admissionConfig: otp has a per-recipient limit and sends to the US and
@@ -209,4 +211,66 @@ func TestDestinationCountries(t *testing.T) {
 	r = explain(`{"email":"ana@example.com"}`, ``)
 	require.Equal(t, http.StatusOK, r.status, "%v", r.body)
 	require.NotContains(t, r.body, "country", "no phone number, no country")
+}
+
+// TestPerRecipientLimitSharedOnPostgres: two instances on one PostgreSQL
+// database share the count, and concurrent sends to one number through
+// both accept exactly the limit (each enqueue counts under a per-recipient
+// advisory lock).
+func TestPerRecipientLimitSharedOnPostgres(t *testing.T) {
+	t.Parallel()
+	yml := strings.Replace(admissionConfig, `store: {driver: sqlite, dsn: "%DSN%"}`, `store: {driver: postgres, dsn: "`+testpg.DB(t)+`"}`, 1)
+	require.NotEqual(t, admissionConfig, yml)
+	a := setup(t, yml, false)
+	b := setup(t, yml, false)
+
+	// Sequential: five through alternating instances, the sixth refused by both.
+	const number = "+15551230001"
+	for i := range 5 {
+		r := post(t, []string{a.base, b.base}[i%2], "/v1/messages", otp(`{"phone":"`+number+`"}`))
+		require.Equal(t, http.StatusAccepted, r.status, "send %d: %v", i+1, r.body)
+	}
+	for _, base := range []string{a.base, b.base} {
+		r := post(t, base, "/v1/messages", otp(`{"whatsapp":"`+number+`"}`))
+		require.Equal(t, http.StatusTooManyRequests, r.status, "%v", r.body)
+		require.Equal(t, "recipient_rate_limited", r.code)
+	}
+
+	// Concurrent: 16 sends to a fresh number, half through each instance.
+	statuses := make([]int, 16)
+	errs := make([]error, len(statuses))
+	var wg sync.WaitGroup
+	for i := range statuses {
+		wg.Go(func() { // no require here: it may not stop the test from another goroutine
+			req, err := http.NewRequest(http.MethodPost, []string{a.base, b.base}[i%2]+"/v1/messages", strings.NewReader(otp(`{"phone":"+15551230009"}`)))
+			if err != nil {
+				errs[i] = err
+				return
+			}
+			req.Header.Set("Content-Type", "application/json")
+			req.Header.Set("Authorization", "Bearer "+sendKey)
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				errs[i] = err
+				return
+			}
+			_ = resp.Body.Close()
+			statuses[i] = resp.StatusCode
+		})
+	}
+	wg.Wait()
+	for _, err := range errs {
+		require.NoError(t, err)
+	}
+	var accepted, limited int
+	for _, s := range statuses {
+		switch s {
+		case http.StatusAccepted:
+			accepted++
+		case http.StatusTooManyRequests:
+			limited++
+		}
+	}
+	require.Equal(t, 5, accepted, "%v", statuses)
+	require.Equal(t, 11, limited, "%v", statuses)
 }
