@@ -67,7 +67,8 @@ func (n Number) Country() string {
 func ParsePhone(field, e164 string) (Number, error) {
 	num, ok := parseE164(e164)
 	if !ok {
-		return Number{}, &Error{Code: CodeInvalidRecipient, Field: field, Msg: fmt.Sprintf("%s is not an E.164 phone number", e164)}
+		// Messages do not repeat the number: apps log API errors.
+		return Number{}, &Error{Code: CodeInvalidRecipient, Field: field, Msg: "not an E.164 phone number, like +15551234567"}
 	}
 	why := "its country calling code does not exist"
 	if num.CountryCode != nil {
@@ -77,9 +78,10 @@ func ParsePhone(field, e164 string) (Number, error) {
 		return Number{E164: e164, CountryCode: int(num.GetCountryCode()), num: num}, nil
 	}
 	n := Number{CountryCode: int(num.GetCountryCode()), num: num}
-	e := &Error{Code: CodeInvalidRecipient, Field: field, Msg: fmt.Sprintf("%s is not a possible phone number: %s", e164, why)}
+	e := &Error{Code: CodeInvalidRecipient, Field: field, Msg: "not a possible phone number: " + why}
 	if num.CountryCode != nil {
 		e.Country = n.Country()
+		e.Msg += " (" + e.Country + ")"
 	}
 	return Number{}, e
 }
