@@ -211,6 +211,15 @@ func TestDestinationCountries(t *testing.T) {
 	r = explain(`{"email":"ana@example.com"}`, ``)
 	require.Equal(t, http.StatusOK, r.status, "%v", r.body)
 	require.NotContains(t, r.body, "country", "no phone number, no country")
+
+	// A reload applies new lists at once.
+	tb.write(t, strings.Replace(admissionConfig, "countries: {deny: [GB]}", "countries: {deny: [DE]}", 1))
+	status, out := tb.reload(t)
+	require.Equal(t, http.StatusOK, status, "%v", out)
+	r = send(`{"phone":"+4915123456789"}`, `"eu"`)
+	require.Equal(t, "country_not_allowed", r.code, "%v", r.body)
+	r = send(`{"whatsapp":"+447700900123"}`, `"eu"`)
+	require.Equal(t, http.StatusAccepted, r.status, "%v", r.body)
 }
 
 // TestPerRecipientLimitSharedOnPostgres: two instances on one PostgreSQL
