@@ -81,6 +81,7 @@ drill: ## Replay every outage scenario in drills/ and check its targets (JSON re
 
 .PHONY: bench
 bench: postgres ## Load the gateway (SQLite; PostgreSQL with 1 and 3 instances), a bare echo server and a durable-insert floor
+	@# store/sqlite includes BenchmarkRecipientLimit (the per-recipient count on 450,000 rows); bench/hotpath BenchmarkAdmission and BenchmarkSendHandlerAdmission (phone number checks)
 	$(GO) test -run '^$$' -bench '^Benchmark[^P]' -benchmem -benchtime 3s ./store/sqlite/
 	$(GO) test -run '^$$' -bench '^BenchmarkPurge$$' -benchtime 40x ./store/sqlite/
 	$(GO) test -run '^$$' -bench '^BenchmarkLifecycleSerial$$' -benchtime 2000x ./store/postgres/

@@ -45,6 +45,10 @@ policies:
     ttl: 10m
   - name: default
     route: [whatsapp, email]
+  - name: capped
+    route: [sms]
+    limits: {per_recipient: "1/h"}
+    countries: {allow: [US]}
 `
 
 type testBundle struct {

@@ -254,9 +254,6 @@ func (s *Server) decodeOptional(c *echo.Context, v any) error {
 	return decodeStrict(data, v)
 }
 
-// ExplainResponse is the body of POST /v1/routes/explain.
-type ExplainResponse = routing.Explanation
-
 // explain answers where a message with this body would go now. With
 // ?assume_down=whatsapp,sms those channels count as down for this answer
 // only: an outage rehearsal against the live breakers and probes.
@@ -277,10 +274,24 @@ func (s *Server) explain(c *echo.Context) error {
 	if err != nil {
 		return err
 	}
-	out, err := s.deps.Dispatch.Router().ExplainMessage(req.Policy, req.Tags, req.To, assumeDown)
+	phones, err := parsePhones(req.To)
+	if err != nil {
+		return err
+	}
+	router := s.deps.Dispatch.Router()
+	out, err := router.ExplainMessage(req.Policy, req.Tags, req.To, assumeDown)
 	switch {
 	case err == nil:
-		return c.JSON(http.StatusOK, out)
+		// A number the policy does not send to is refused as a send
+		// would be; the error names its country.
+		if pol, err := router.SelectPolicy(req.Policy, req.Tags); err == nil {
+			if err := checkCountries(pol, phones); err != nil {
+				return err
+			}
+		}
+		resp := ExplainResponse{Explanation: out}
+		resp.Country, resp.Countries = explainCountries(phones)
+		return c.JSON(http.StatusOK, resp)
 	case errors.Is(err, routing.ErrUnknownPolicy):
 		return unprocessable("unknown_policy", "policy", "no policy named %q is configured", req.Policy)
 	case errors.Is(err, routing.ErrNoPolicy):

@@ -74,6 +74,10 @@ func (s *Server) accept(ctx context.Context, scope string, req *SendRequest, ide
 	if err := req.checkCallbackAddress(s.cbPolicy.Load()); err != nil {
 		return nil, false, err
 	}
+	phones, err := parsePhones(req.To)
+	if err != nil {
+		return nil, false, err
+	}
 	router := s.deps.Dispatch.Router()
 	pol, err := router.SelectPolicy(req.Policy, req.Tags)
 	if err != nil {
@@ -84,6 +88,9 @@ func (s *Server) accept(ctx context.Context, scope string, req *SendRequest, ide
 	}
 	if !hasAddressForRoute(router, pol.Route, req.To) {
 		return nil, false, unprocessable("no_route", "to", "the message has no address for any channel of policy %q (route: %s)", pol.Name, strings.Join(pol.Route, ", "))
+	}
+	if err := checkCountries(pol, phones); err != nil {
+		return nil, false, err
 	}
 
 	now := s.now().UTC()
@@ -117,6 +124,7 @@ func (s *Server) accept(ctx context.Context, scope string, req *SendRequest, ide
 		UpdatedAt:        now,
 		ExpiresAt:        now.Add(ttl),
 		NextAt:           now,
+		Limit:            recipientLimit(pol, now),
 	}
 	// Hand the message straight to this process's dispatcher when it has
 	// room: stored already leased to it, it skips the store's claim query.
@@ -130,6 +138,10 @@ func (s *Server) accept(ctx context.Context, scope string, req *SendRequest, ide
 	stored, replayed, err = s.deps.Store.Enqueue(ctx, m)
 	if handoff && (err != nil || replayed) {
 		s.deps.Dispatch.Unreserve()
+	}
+	var limited *store.RecipientLimitError
+	if errors.As(err, &limited) {
+		return nil, false, recipientLimited(limited, pol, now)
 	}
 	if err != nil {
 		// Not accepted: say so plainly so the client retries (with the same

@@ -233,10 +233,16 @@ func TestOpenAPIMatchesLiveResponses(t *testing.T) {
 	for range 1001 {
 		items = append(items, `{"to":{"phone":"+15551234567"},"body":"x"}`)
 	}
+	// One send takes the capped policy's only slot for this recipient.
+	sc.do(call{method: "POST", path: "/v1/messages", key: sendKey, body: `{"to":{"phone":"+15551239999"},"body":"hi","policy":"capped"}`, want: 202})
 	errs := []struct {
 		call
 		code string
 	}{
+		{call{method: "POST", path: "/v1/messages", key: sendKey, body: `{"to":{"whatsapp":"+15551239999","phone":"+15551239999"},"body":"hi","policy":"capped"}`, want: 429}, "recipient_rate_limited"},
+		{call{method: "POST", path: "/v1/messages", key: sendKey, body: `{"to":{"phone":"+4915123456789"},"body":"hi","policy":"capped"}`, want: 422}, "country_not_allowed"},
+		{call{method: "POST", path: "/v1/routes/explain", key: sendKey, body: `{"to":{"phone":"+4915123456789"},"body":"hi","policy":"capped"}`, want: 422}, "country_not_allowed"},
+		{call{method: "POST", path: "/v1/messages", key: sendKey, body: `{"to":{"phone":"+155512345678"},"body":"hi"}`, want: 422}, "invalid_recipient"},
 		{call{method: "POST", path: "/v1/messages", body: otp, want: 401, badRequest: true}, "unauthorized"},
 		{call{method: "GET", path: "/v1/channels", key: "not-a-key-not-a-key", want: 401}, "unauthorized"},
 		{call{method: "POST", path: "/v1/messages", key: readKey, body: otp, want: 403}, "forbidden"},

@@ -81,8 +81,9 @@ func TestSilentOutageGateway(t *testing.T) {
 
 	send := func(name string) string {
 		t.Helper()
+		number := "+1555" + strings.Repeat("0", 7-len(name)) + name // a possible US number
 		r := tb.do(t, "POST", "/v1/messages", sendKey, fmt.Sprintf(
-			`{"to":{"whatsapp":"+1555000%s","phone":"+1555000%s"},"body":"code","policy":"otp"}`, name, name))
+			`{"to":{"whatsapp":"%s","phone":"%s"},"body":"code","policy":"otp"}`, number, number))
 		require.Equal(t, 202, r.status, r.raw)
 		return r.body["id"].(string)
 	}
@@ -152,7 +153,7 @@ func TestSilentOutageGateway(t *testing.T) {
 	require.Equal(t, "sms", as[1]["channel"])
 
 	// Explain agrees.
-	ex := tb.do(t, "POST", "/v1/routes/explain", sendKey, `{"to":{"whatsapp":"+15550001","phone":"+15550001"},"body":"x","policy":"otp"}`)
+	ex := tb.do(t, "POST", "/v1/routes/explain", sendKey, `{"to":{"whatsapp":"+15550000001","phone":"+15550000001"},"body":"x","policy":"otp"}`)
 	require.Equal(t, 200, ex.status, ex.raw)
 	require.Equal(t, "sms", ex.body["channel"])
 	require.Equal(t, "silent", ex.body["channels"].([]any)[0].(map[string]any)["reason"])

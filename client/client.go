@@ -156,6 +156,10 @@ type Message struct {
 	Attempts      []Attempt         `json:"attempts,omitempty"`
 }
 
+// CodeRecipientRateLimited is the 429 for a recipient at its policy's
+// per-recipient limit; the client does not retry it.
+const CodeRecipientRateLimited = "recipient_rate_limited"
+
 // Error is an API error response (or, in a BatchResult, one item's error,
 // with StatusCode 0).
 type Error struct {
@@ -362,6 +366,10 @@ type Explanation struct {
 	Route    []string   `json:"route"`
 	Channel  string     `json:"channel,omitempty"` // "" if no channel would take it now
 	Channels []Decision `json:"channels"`
+	// Country is the destination country decided for to.phone (else
+	// to.whatsapp), ISO 3166 alpha-2; "" without a phone number.
+	Country   string            `json:"country,omitempty"`
+	Countries map[string]string `json:"countries,omitempty"` // by field: phone, whatsapp
 }
 
 // Explain asks which channel req would go to now, and why. Nothing is sent.
@@ -456,11 +464,18 @@ func (c *Client) do(ctx context.Context, method, path string, body any, h http.H
 			}
 			wait = c.Retry.backoff(n)
 		case resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode == http.StatusServiceUnavailable:
+			ae := apiError(resp, data)
+			if ae.Code == CodeRecipientRateLimited {
+				// Not load to wait out: this recipient has had its
+				// policy's share for the window (up to an hour). The
+				// caller decides; RetryAfter says when it fits again.
+				return resp, ae
+			}
 			wait = retryAfter(resp.Header.Get("Retry-After"), time.Now())
 			if wait <= 0 {
 				wait = c.Retry.backoff(n)
 			}
-			err = apiError(resp, data)
+			err = ae
 		default:
 			if resp.StatusCode >= 400 {
 				return resp, apiError(resp, data)

@@ -157,6 +157,13 @@ func TestSendRetries(t *testing.T) {
 			wantCalls: 1,
 		},
 		{
+			name: "a recipient at its limit is not retried, whatever Retry-After says",
+			steps: []step{{status: 429, header: map[string]string{"Retry-After": "1800"},
+				body: `{"error":{"code":"recipient_rate_limited","message":"this recipient has had 5 messages","field":"to"}}`}},
+			wantErr:   "429 recipient_rate_limited",
+			wantCalls: 1,
+		},
+		{
 			name:      "a 500 is not retried",
 			steps:     []step{{status: 500, body: `{"error":{"code":"internal","message":"bug"}}`}},
 			wantErr:   "500 internal",

@@ -290,6 +290,9 @@ type Policy struct {
 	// twice, and the attempt says so) or "assume_sent" (treat it as sent and
 	// wait for a receipt; never a duplicate, but possibly nothing).
 	OnAmbiguous string `yaml:"on_ambiguous"`
+	// Limits and Countries are abuse controls (see countries.go).
+	Limits    Limits    `yaml:"limits"`
+	Countries Countries `yaml:"countries"`
 
 	Line int `yaml:"-"`
 }

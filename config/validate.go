@@ -351,6 +351,7 @@ func (v *checker) policies(channelsBroken bool) {
 		if pol.OnAmbiguous != AmbiguousFailover && pol.OnAmbiguous != AmbiguousAssumeSent {
 			v.errorf(p+".on_ambiguous", "unknown value %q (want %s or %s)", pol.OnAmbiguous, AmbiguousFailover, AmbiguousAssumeSent)
 		}
+		v.checkAbuse(p, pol)
 	}
 }
 

@@ -130,6 +130,10 @@ type Message struct {
 
 	// Set by Get only: every attempt, in Seq order.
 	History []Attempt
+
+	// Enqueue only, never stored or returned: refuse the message when a
+	// recipient is at its per-recipient limit (see RecipientLimit).
+	Limit *RecipientLimit
 }
 
 // AttemptStatus is the state of one attempt on one channel.

@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -17,6 +18,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/switchboard-gw/switchboard/admission"
 	"github.com/switchboard-gw/switchboard/api"
 	"github.com/switchboard-gw/switchboard/config"
 	"github.com/switchboard-gw/switchboard/gateway"
@@ -51,10 +53,21 @@ func sendBody(i int) []byte {
 	return fmt.Appendf(nil, `{"to":{"phone":"+1555%07d","whatsapp":"+1555%07d"},"body":"Your Switchboard verification code is 123456. It expires in 10 minutes. Do not share it.","tags":["otp"],"metadata":{"order":"%d"}}`, i%10000000, i%10000000, i)
 }
 
+// admissionYAML is gatewayYAML with the abuse controls on the otp policy:
+// a destination country allow list (every number is placed) and a
+// per-recipient limit (counted inside the enqueue).
+var admissionYAML = strings.Replace(gatewayYAML, "    ttl: 10m\n",
+	"    ttl: 10m\n    countries: {allow: [US, CA, GB]}\n    limits: {per_recipient: \"5/h\"}\n", 1)
+
 func newGateway(b *testing.B) *gateway.Gateway {
 	b.Helper()
+	return newGatewayFrom(b, gatewayYAML)
+}
+
+func newGatewayFrom(b *testing.B, yml string) *gateway.Gateway {
+	b.Helper()
 	db := filepath.Join(b.TempDir(), "bench.db")
-	cfg, err := config.Parse("bench.yaml", bytes.ReplaceAll([]byte(gatewayYAML), []byte("DBPATH"), []byte(db)))
+	cfg, err := config.Parse("bench.yaml", bytes.ReplaceAll([]byte(yml), []byte("DBPATH"), []byte(db)))
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -88,7 +101,78 @@ func BenchmarkDecodeSendRequest(b *testing.B) {
 // are stored unleased for the claim loop. Parallel (~64 goroutines, as the
 // ingest bench's 64 connections) so that enqueues share group commits.
 func BenchmarkSendHandler(b *testing.B) {
-	g := newGateway(b)
+	benchSendHandler(b, newGateway(b))
+}
+
+// BenchmarkSendHandlerAdmission is BenchmarkSendHandler with the otp
+// policy's countries and per-recipient limit on (admissionYAML): what the
+// abuse controls add to a send. Every send places its number (+1555, an
+// unassigned range, is the slowest kind: no region's patterns match) and
+// counts its recipient in the enqueue.
+func BenchmarkSendHandlerAdmission(b *testing.B) {
+	benchSendHandler(b, newGatewayFrom(b, admissionYAML))
+}
+
+// BenchmarkAdmission is the phone number work of one send, alone: the
+// possibility check every send pays, and placing the number, which a
+// policy with countries (and explain) adds. One number used as phone and
+// whatsapp is parsed once.
+func BenchmarkAdmission(b *testing.B) {
+	to := store.Recipient{Phone: "+15551234567", WhatsApp: "+15551234567"}
+	b.Run("possible", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			if _, err := admission.ParseRecipient(to); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	// Placing a number costs what its calling code's regions cost to try:
+	// +1 has two dozen, +44 four, +49 one.
+	for _, number := range []string{"+15551234567", "+14155238886", "+447700900123", "+4915123456789"} {
+		b.Run("possible+place "+number[:3], func(b *testing.B) {
+			b.ReportAllocs()
+			to := store.Recipient{Phone: number, WhatsApp: number}
+			for b.Loop() {
+				p, err := admission.ParseRecipient(to)
+				if err != nil {
+					b.Fatal(err)
+				}
+				if c := p.Countries(); c.Phone == "" {
+					b.Fatal("not placed")
+				}
+			}
+		})
+	}
+	// A policy's check places a number only when its calling code's
+	// regions disagree about the list: +1 under allow [US, CA, GB] (US,
+	// Canada or the Caribbean?) is placed; +1 under deny [RU] is not.
+	for _, tc := range []struct {
+		name   string
+		number string
+		rule   config.Countries
+	}{
+		{"allow +1", "+15551234567", config.Countries{Allow: []string{"US", "CA", "GB"}}},
+		{"deny +1", "+15551234567", config.Countries{Deny: []string{"RU"}}},
+		{"allow +49", "+4915123456789", config.Countries{Allow: []string{"US", "DE"}}},
+	} {
+		b.Run("possible+check "+tc.name, func(b *testing.B) {
+			b.ReportAllocs()
+			to := store.Recipient{Phone: tc.number, WhatsApp: tc.number}
+			for b.Loop() {
+				p, err := admission.ParseRecipient(to)
+				if err != nil {
+					b.Fatal(err)
+				}
+				if err := p.CheckCountries("otp", tc.rule); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
+func benchSendHandler(b *testing.B, g *gateway.Gateway) {
 	var n atomic.Int64
 	run := strconv.FormatInt(time.Now().UnixNano(), 36)
 	b.SetParallelism(max(1, 64/runtime.GOMAXPROCS(0)))

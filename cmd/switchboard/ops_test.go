@@ -88,6 +88,8 @@ func TestRoutesExplain(t *testing.T) {
 		"sms       sms       in      ok",
 		"telegram  telegram  out     no_address  the message has no telegram address",
 		"email     email     out     no_address  the message has no email address",
+		"",
+		"country: US",
 	}, trimRight(lines))
 
 	code, out, errOut = runCLI(t, "routes", "explain", "--config", path, "--json", "--to-email", "ana@example.com", "--assume-down", "whatsapp,email")
@@ -104,6 +106,19 @@ func TestRoutesExplain(t *testing.T) {
 	require.Equal(t, "default", exp.Policy)
 	require.Empty(t, exp.Channel, "every channel that could take it is down")
 	require.Equal(t, "unhealthy", exp.Channels[1].Reason)
+
+	code, out, errOut = runCLI(t, "routes", "explain", "--config", path, "--json", "--to-phone", "+15551234567", "--to-whatsapp", "+447700900123")
+	require.Equal(t, 0, code, errOut)
+	var countries struct {
+		Country   string            `json:"country"`
+		Countries map[string]string `json:"countries"`
+	}
+	require.NoError(t, json.Unmarshal([]byte(out), &countries), out)
+	require.Equal(t, "US", countries.Country)
+	require.Equal(t, map[string]string{"phone": "US", "whatsapp": "GB"}, countries.Countries)
+	code, _, errOut = runCLI(t, "routes", "explain", "--config", path, "--to-phone", "+1555123456")
+	require.Equal(t, 1, code)
+	require.Contains(t, errOut, "--to-phone: not a possible phone number: it is too short for its country (US)")
 
 	code, _, errOut = runCLI(t, "routes", "explain", "--config", path, "--assume-down", "fax")
 	require.Equal(t, 1, code)

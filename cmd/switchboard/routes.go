@@ -10,6 +10,8 @@ import (
 	"strings"
 	"text/tabwriter"
 
+	"github.com/switchboard-gw/switchboard/admission"
+	"github.com/switchboard-gw/switchboard/api"
 	"github.com/switchboard-gw/switchboard/channels"
 	"github.com/switchboard-gw/switchboard/config"
 	"github.com/switchboard-gw/switchboard/routing"
@@ -49,6 +51,14 @@ func cmdRoutes(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return fmt.Errorf("%s is not valid:\n%w", *path, err)
 	}
+	// A send with an impossible number is refused (422 invalid_recipient).
+	phones, err := admission.ParseRecipient(to)
+	var refused *admission.Error
+	if errors.As(err, &refused) {
+		return fmt.Errorf("--%s: %s", strings.ReplaceAll(refused.Field, ".", "-"), refused.Msg)
+	} else if err != nil {
+		return err
+	}
 	router, closeAll, err := offlineRouter(cfg)
 	if err != nil {
 		return err
@@ -65,12 +75,37 @@ func cmdRoutes(args []string, stdout, stderr io.Writer) error {
 	case err != nil:
 		return err
 	}
+	out := api.ExplainResponse{Explanation: exp}
+	var countryErr error
+	if phones.Phone != nil || phones.WhatsApp != nil {
+		c := phones.Countries()
+		out.Countries = &c
+		if out.Country = c.Phone; out.Country == "" {
+			out.Country = c.WhatsApp
+		}
+		if pol, err := router.SelectPolicy(*policy, splitList(*tags)); err == nil {
+			countryErr = phones.CheckCountries(pol.Name, pol.Countries)
+		}
+	}
 	if *asJSON {
+		if countryErr != nil {
+			return fmt.Errorf("a send would be refused (422 country_not_allowed): %w", countryErr)
+		}
 		enc := json.NewEncoder(stdout)
 		enc.SetIndent("", "  ")
-		return enc.Encode(exp)
+		return enc.Encode(out)
 	}
 	printExplanation(stdout, exp)
+	if out.Countries != nil {
+		fmt.Fprintf(stdout, "\ncountry: %s", out.Country)
+		if w := out.Countries.WhatsApp; w != "" && w != out.Country {
+			fmt.Fprintf(stdout, " (whatsapp: %s)", w)
+		}
+		fmt.Fprintln(stdout)
+	}
+	if countryErr != nil {
+		return fmt.Errorf("a send would be refused (422 country_not_allowed): %w", countryErr)
+	}
 	return nil
 }
 

@@ -38,14 +38,18 @@ func (s *Store) Enqueue(ctx context.Context, m *store.Message) (*store.Message, 
 		}
 		meta = string(b)
 	}
-	// ON CONFLICT DO NOTHING then SELECT: the unique index decides which of
-	// two racing requests with one key wins, never a prior read. A racing
-	// insert that has not committed yet makes this one wait for it.
-	tag, err := s.pool.Exec(ctx, insertMessageSQL, n.ID, n.IdempotencyScope, n.IdempotencyKey, n.RequestHash,
+	args := []any{n.ID, n.IdempotencyScope, n.IdempotencyKey, n.RequestHash,
 		n.Policy, orEmpty(n.Route),
 		nullIfEmpty(n.To.Phone), nullIfEmpty(n.To.WhatsApp), nullIfEmpty(n.To.Email), nullIfEmpty(n.To.Telegram),
 		n.Body, n.Subject, orEmpty(n.Tags), meta, n.CallbackURL,
-		string(n.Status), n.CreatedAt, n.UpdatedAt, ts(n.ExpiresAt), n.NextAt, n.LeaseOwner, ts(n.LeaseUntil), n.HTML)
+		string(n.Status), n.CreatedAt, n.UpdatedAt, ts(n.ExpiresAt), n.NextAt, n.LeaseOwner, ts(n.LeaseUntil), n.HTML}
+	if m.Limit != nil {
+		return s.enqueueLimited(ctx, n, args, m.Limit)
+	}
+	// ON CONFLICT DO NOTHING then SELECT: the unique index decides which of
+	// two racing requests with one key wins, never a prior read. A racing
+	// insert that has not committed yet makes this one wait for it.
+	tag, err := s.pool.Exec(ctx, insertMessageSQL, args...)
 	if err != nil {
 		return nil, false, s.wrap(err, "insert message")
 	}

@@ -41,7 +41,20 @@ func (s *Store) Enqueue(ctx context.Context, m *store.Message) (*store.Message, 
 		string(n.Status), n.CreatedAt.UnixNano(), n.UpdatedAt.UnixNano(), nanos(n.ExpiresAt), n.NextAt.UnixNano(),
 		n.LeaseOwner, nanos(n.LeaseUntil), n.HTML}
 
+	var keys []string
+	if m.Limit != nil {
+		keys = store.RecipientKeys(n.To)
+	}
+
 	v, err := s.do(ctx, func(w *writer) (any, error) {
+		if m.Limit != nil {
+			// Checked and recorded inside the single writer's transaction:
+			// no other write runs between the count and the insert, so two
+			// concurrent sends cannot both take a recipient's last slot.
+			if old, err := w.checkRecipientLimit(n, keys, m.Limit); old != nil || err != nil {
+				return old, err
+			}
+		}
 		// ON CONFLICT DO NOTHING then SELECT: the insert itself decides which
 		// of two racing requests with one key wins, never a prior read.
 		res, err := w.st.insertMessage.Exec(args...)
@@ -54,6 +67,11 @@ func (s *Store) Enqueue(ctx context.Context, m *store.Message) (*store.Message, 
 			for _, tag := range n.Tags {
 				if _, err := w.st.insertTag.Exec(tag, n.ID); err != nil {
 					return nil, fmt.Errorf("index tag of %s: %w", n.ID, err)
+				}
+			}
+			for _, k := range keys {
+				if _, err := w.st.insertRecipient.Exec(n.Policy, k, n.ID); err != nil {
+					return nil, fmt.Errorf("record recipient of %s: %w", n.ID, err)
 				}
 			}
 			return nil, nil

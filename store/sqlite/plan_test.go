@@ -68,6 +68,15 @@ func TestQueryPlans(t *testing.T) {
 		require.NotContains(t, plan, "SCAN messages\n")
 		// The union is sorted: one recipient's messages, not the table.
 	})
+	t.Run("per-recipient count reads one recipient's window", func(t *testing.T) {
+		floor := store.IDFloor(time.Now().Add(-time.Hour))
+		for _, q := range []string{countRecipientSQL, nthRecipientSQL} {
+			plan := explain(t, s, q, "otp", "tel:+15551234567", floor, 0)
+			require.Contains(t, plan, "SEARCH recipient_sends USING PRIMARY KEY (policy=? AND recipient=? AND message_id>?)")
+			require.NotContains(t, plan, "SCAN")
+			require.NotContains(t, plan, "TEMP B-TREE")
+		}
+	})
 	t.Run("list by a rare final status uses its partial index", func(t *testing.T) {
 		for _, st := range []string{"failed", "expired"} {
 			q, args := listQuery(store.ListParams{Status: store.Status(st)}, "", 51)

@@ -93,6 +93,8 @@ type stmts struct {
 
 	insertMessage, messageByIdem   *sql.Stmt
 	insertTag, deleteTag           *sql.Stmt
+	countRecipient, nthRecipient   *sql.Stmt
+	insertRecipient                *sql.Stmt
 	claim, currentAttempt          *sql.Stmt
 	advanceOwned, advanceState     *sql.Stmt
 	upsertAttempt, advanceFinal    *sql.Stmt
@@ -121,6 +123,10 @@ func (s *stmts) prepare(ctx context.Context, conn *sql.Conn) error {
 		{&s.deleteTag, `DELETE FROM message_tags WHERE tag = ? AND message_id = ?`},
 		{&s.messageByIdem, `SELECT ` + msgCols + ` FROM messages
 			WHERE idem_scope = ? AND idem_key = ? AND idem_key <> ''`},
+		// Per-recipient limits (recipients.go).
+		{&s.countRecipient, countRecipientSQL},
+		{&s.nthRecipient, nthRecipientSQL},
+		{&s.insertRecipient, `INSERT OR IGNORE INTO recipient_sends (policy, recipient, message_id) VALUES (?, ?, ?)`},
 
 		{&s.claim, claimSQL},
 		{&s.currentAttempt, `SELECT ` + attCols + ` FROM attempts WHERE message_id = ? AND seq = ?`},

@@ -29,6 +29,7 @@ func testPurge(t *testing.T, open func(t *testing.T) store.Store) {
 	// Old and delivered, with tags and an idempotency key: purged.
 	delivered := e.enqueue(old(10*time.Hour), func(m *store.Message) {
 		m.Tags, m.IdempotencyScope, m.IdempotencyKey = []string{"otp", "login"}, "shop", "order-1"
+		m.Limit = &store.RecipientLimit{Max: 5, Since: cutoff.Add(-24 * time.Hour)}
 	})
 	deliver(delivered.ID)
 	// Old, sent and no longer waiting for a receipt (its ttl passed on a
@@ -68,6 +69,11 @@ func testPurge(t *testing.T, open func(t *testing.T) store.Store) {
 	}
 	byTag := mustList(t, e, store.ListParams{Tag: "otp"})
 	require.Empty(t, byTag.Messages, "its tags went with it")
+	if rc, ok := e.s.(store.RecipientCounter); ok {
+		n, err := rc.CountRecipient(e.ctx, "otp", "tel:+15551234567", cutoff.Add(-24*time.Hour))
+		require.NoError(t, err)
+		require.Zero(t, n, "its per-recipient rows went with it")
+	}
 	byTo := mustList(t, e, store.ListParams{To: "+15551234567"})
 	require.ElementsMatch(t, []string{failed.ID, recent.ID, due.ID}, ids(byTo.Messages))
 	_, err = e.s.RecordReceipt(e.ctx, store.ReceiptParams{Channel: "whatsapp",

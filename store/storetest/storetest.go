@@ -50,6 +50,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"ListLimits", testListLimits},
 		{"Stats", testStats},
 		{"Purge", testPurge},
+		{"RecipientLimit", testRecipientLimit},
 		{"Close", testClose},
 	}
 	for _, tc := range suite {
