@@ -274,7 +274,14 @@ func TestOutageShowsInMetrics(t *testing.T) {
 	}
 	require.Equal(t, 0.0, tb.sample(t, `switchboard_channel_breaker_state{channel="whatsapp"}`), "closed again")
 	require.GreaterOrEqual(t, tb.sample(t, `switchboard_attempts_total{channel="whatsapp",outcome="sent"}`), 1.0)
-	require.Equal(t, 1.0, tb.sample(t, `switchboard_messages_finished_total{channel="whatsapp",policy="",status="delivered"}`))
+	// The finished counter moves after the status the API showed is
+	// stored, so it is waited for rather than sampled once.
+	finished := `switchboard_messages_finished_total{channel="whatsapp",policy="",status="delivered"}`
+	for tb.sample(t, finished) == 0 {
+		require.True(t, time.Now().Before(deadline.Add(waitFor)), "no delivered message counted for whatsapp")
+		time.Sleep(20 * time.Millisecond)
+	}
+	require.Equal(t, 1.0, tb.sample(t, finished))
 	require.Regexp(t, `switchboard_messages_degraded_total\{channel="sms",policy="otp"\} [3-9]`, tb.metricLines(t, "switchboard_messages_degraded_total"))
 }
 
