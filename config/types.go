@@ -95,16 +95,33 @@ type APIKey struct {
 	// (Switchboard-Signature). Default: derived from Key, so callbacks are
 	// signed out of the box; set it to rotate it apart from the key.
 	CallbackSecret Secret `yaml:"callback_secret"`
+	// CallbackSecrets, during a rotation, sign with each ([new, old]): the
+	// header carries one v1= per secret, so receivers holding either
+	// verify. Setting it and CallbackSecret both is a config error.
+	CallbackSecrets []Secret `yaml:"callback_secrets"`
 }
 
-// CallbackSigningSecret returns the secret that signs this key's callbacks.
-func (k APIKey) CallbackSigningSecret() string {
+// CallbackSigningSecret returns the secret that signs this key's callbacks
+// (the first of CallbackSigningSecrets: the newest during a rotation).
+func (k APIKey) CallbackSigningSecret() string { return k.CallbackSigningSecrets()[0] }
+
+// CallbackSigningSecrets returns the secrets that sign this key's
+// callbacks, one v1= each: CallbackSecrets, else CallbackSecret, else one
+// derived from Key. Never empty.
+func (k APIKey) CallbackSigningSecrets() []string {
+	if len(k.CallbackSecrets) > 0 {
+		out := make([]string, len(k.CallbackSecrets))
+		for i, s := range k.CallbackSecrets {
+			out[i] = s.Reveal()
+		}
+		return out
+	}
 	if k.CallbackSecret != "" {
-		return k.CallbackSecret.Reveal()
+		return []string{k.CallbackSecret.Reveal()}
 	}
 	mac := hmac.New(sha256.New, []byte(k.Key.Reveal()))
 	mac.Write([]byte("switchboard status callbacks"))
-	return "whsec_" + hex.EncodeToString(mac.Sum(nil))
+	return []string{"whsec_" + hex.EncodeToString(mac.Sum(nil))}
 }
 
 // Callbacks configures status callbacks to business apps.
