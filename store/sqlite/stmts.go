@@ -100,7 +100,8 @@ type stmts struct {
 	receiptState                   *sql.Stmt
 	receiptAttempt, receiptMessage *sql.Stmt
 	insertCallback, callbackStatus *sql.Stmt
-	claimCallbacks, finishCallback, deferCallback *sql.Stmt
+	claimCallbacks, finishCallback *sql.Stmt
+	deferCallback                  *sql.Stmt
 }
 
 func (s *stmts) prepare(ctx context.Context, conn *sql.Conn) error {
