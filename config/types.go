@@ -137,6 +137,10 @@ type Callbacks struct {
 	Timeout Duration `yaml:"timeout"` // one POST; default 10s
 	Horizon Duration `yaml:"horizon"` // give up after this long; default 24h
 	Workers int      `yaml:"workers"` // concurrent POSTs; default 8
+	// PerHost caps the concurrent POSTs to one destination (scheme, host
+	// and port), so an app whose endpoint hangs cannot hold every worker;
+	// default 2. Each destination also has its own circuit breaker.
+	PerHost int `yaml:"per_host"`
 	// AllowPrivateNetworks lets callbacks reach loopback, private (RFC
 	// 1918, RFC 4193) and shared (CGNAT, 100.64.0.0/10) addresses; default
 	// false. Link-local addresses (the cloud metadata service lives at

@@ -161,6 +161,7 @@ func (v *checker) dispatch() {
 	v.positive("dispatch.poll", d.Poll)
 	cb := &v.c.Callbacks
 	v.atLeast("callbacks.workers", cb.Workers, 1)
+	v.atLeast("callbacks.per_host", cb.PerHost, 1)
 	v.positive("callbacks.timeout", cb.Timeout)
 	v.positive("callbacks.horizon", cb.Horizon)
 	for i, h := range cb.AllowHosts {

@@ -35,6 +35,8 @@ type Metrics struct {
 	purgeFails prometheus.Counter
 	reloadOK   prometheus.Gauge
 	reloadTime prometheus.Gauge
+
+	cbIsolation callbackIsolation // callbacks.go
 }
 
 var _ routing.Observer = (*Metrics)(nil)
@@ -108,6 +110,7 @@ func New() *Metrics {
 	m.Registry.MustRegister(m.accepted, m.finished, m.attempts, m.sendTime, m.failovers, m.degraded, m.receipts,
 		m.probes, m.probeTime, m.callbacks, m.purged, m.purgeOK, m.purgeFails, m.reloadOK, m.reloadTime,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	m.registerCallbackIsolation()
 	return m
 }
 
