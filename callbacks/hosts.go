@@ -166,13 +166,13 @@ func (s *Sender) breakerChanged(h *host, from, to gobreaker.State) {
 
 // blockedUntil returns when h may be tried again, and zero when it may be
 // now: its breaker is open until reopenAt; half-open with its probe in
-// flight, it is known within one POST. s.mu is held.
+// flight, when the probe should be answered (busyDelay). s.mu is held.
 func (s *Sender) blockedUntil(h *host, now time.Time) time.Time {
 	if now.Before(h.reopenAt) {
 		return h.reopenAt
 	}
 	if h.inflight > 0 && h.breaker.State() == gobreaker.StateHalfOpen {
-		return now.Add(s.Timeout)
+		return now.Add(s.busyDelay(h, now))
 	}
 	return time.Time{}
 }
