@@ -338,14 +338,12 @@ func (s *Sender) try(h *host, cb store.Callback, done func(error)) {
 	h.lastUsed = s.Now()
 	s.inflight--
 	s.held--
-	full := s.full
 	s.mu.Unlock()
 	s.pump()
-	if full {
-		select {
-		case s.wake <- struct{}{}:
-		default:
-		}
+	// A worker is free: claim more now rather than at the next poll.
+	select {
+	case s.wake <- struct{}{}:
+	default:
 	}
 }
 

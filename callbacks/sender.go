@@ -78,13 +78,12 @@ type Sender struct {
 	transport atomic.Pointer[http.Transport] // the default Client's
 
 	wg   sync.WaitGroup // tries in flight
-	wake chan struct{}  // a try finished while claims were held back
+	wake chan struct{}  // a try finished: claim again
 	// mu guards the destinations' state (hosts.go) and the counts below.
 	mu        sync.Mutex
 	hosts     map[string]*host
 	inflight  int  // tries in flight, at most Workers
 	held      int  // claimed callbacks in memory: waiting or in flight
-	full      bool // the last claim round stopped for want of room
 	stopping  bool // Run is returning: start nothing more
 	hostsOpen int  // destinations whose breaker is not closed
 	pruned    time.Time
@@ -228,7 +227,6 @@ func (s *Sender) claim(ctx context.Context) {
 	for ctx.Err() == nil {
 		s.mu.Lock()
 		room := 2*s.Workers - s.held
-		s.full = room <= 0
 		s.mu.Unlock()
 		if room <= 0 {
 			return
