@@ -2,6 +2,11 @@ package callbacks
 
 import (
 	"log/slog"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -57,4 +62,59 @@ func TestDeliverWithoutKeyGivesUp(t *testing.T) {
 	require.Equal(t, store.CallbackGaveUp, res.Status)
 	require.Equal(t, `API key "shop" that sent the message is no longer configured: its callbacks cannot be signed and are not sent unsigned`, res.Error)
 	require.Zero(t, tb.hits.Load(), "nothing was sent, signed or not")
+}
+
+// What a try tells its destination's breaker: a failure only when the
+// destination did not answer, or answered 5xx or 429; nothing at all when
+// no POST was made.
+func TestDeliverTellsTheBreaker(t *testing.T) {
+	t.Parallel()
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		code, _ := strconv.Atoi(strings.TrimPrefix(r.URL.Path, "/"))
+		w.WriteHeader(code)
+	}))
+	t.Cleanup(srv.Close)
+	dead, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	deadURL := "http://" + dead.Addr().String() + "/"
+	require.NoError(t, dead.Close()) // connection refused from now on
+
+	tests := []struct {
+		name    string
+		url     string
+		secrets []string
+		policy  config.Callbacks
+		want    string // "ok", "failure", "excluded"
+		status  string
+	}{
+		{"2xx", srv.URL + "/204", []string{"s"}, config.Callbacks{AllowPrivateNetworks: true}, "ok", store.CallbackDelivered},
+		{"4xx: it answered", srv.URL + "/400", []string{"s"}, config.Callbacks{AllowPrivateNetworks: true}, "ok", store.CallbackPending},
+		{"410: it answered", srv.URL + "/410", []string{"s"}, config.Callbacks{AllowPrivateNetworks: true}, "ok", store.CallbackGaveUp},
+		{"429", srv.URL + "/429", []string{"s"}, config.Callbacks{AllowPrivateNetworks: true}, "failure", store.CallbackPending},
+		{"5xx", srv.URL + "/503", []string{"s"}, config.Callbacks{AllowPrivateNetworks: true}, "failure", store.CallbackPending},
+		{"refused", deadURL, []string{"s"}, config.Callbacks{AllowPrivateNetworks: true}, "failure", store.CallbackPending},
+		{"address not allowed", srv.URL + "/204", []string{"s"}, config.Callbacks{}, "excluded", store.CallbackGaveUp},
+		{"key gone", srv.URL + "/204", nil, config.Callbacks{AllowPrivateNetworks: true}, "excluded", store.CallbackGaveUp},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			o := &outbox{}
+			s := &Sender{Store: o, Secrets: func(string) []string { return tt.secrets }, Owner: "test", Timeout: 5 * time.Second, Logger: slog.New(slog.DiscardHandler)}
+			s.defaults()
+			s.SetPolicy(policy(t, tt.policy))
+			t.Cleanup(s.Client.CloseIdleConnections)
+			err := s.deliver(store.Callback{ID: 1, MessageID: "m1", URL: tt.url, Scope: "shop", Payload: []byte(`{}`), CreatedAt: time.Now()})
+			switch tt.want {
+			case "ok":
+				require.NoError(t, err)
+			case "excluded":
+				require.ErrorIs(t, err, errExcluded)
+			default:
+				require.Error(t, err)
+				require.NotErrorIs(t, err, errExcluded)
+			}
+			require.Equal(t, tt.status, o.last(t).Status)
+		})
+	}
 }

@@ -337,10 +337,16 @@ func (e *BreakerOpenError) Error() string {
 type StatusError struct{ Code int }
 
 func (e *StatusError) Error() string {
+	if e.Code == http.StatusGone {
+		return "callback endpoint answered 410 Gone"
+	}
 	return fmt.Sprintf("callback endpoint answered HTTP %d", e.Code)
 }
 
+// permanentError: retrying cannot help; the callback is given up.
 type permanentError struct{ error }
+
+func (e *permanentError) Unwrap() error { return e.error }
 
 func (s *Sender) post(ctx context.Context, cb store.Callback) error {
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, cb.URL, bytes.NewReader(cb.Payload))
@@ -373,7 +379,7 @@ func (s *Sender) post(ctx context.Context, cb store.Callback) error {
 		return nil
 	case resp.StatusCode == http.StatusGone:
 		// The receiver says the endpoint is gone for good: stop trying.
-		return &permanentError{fmt.Errorf("callback endpoint answered %d Gone", resp.StatusCode)}
+		return &permanentError{&StatusError{Code: resp.StatusCode}}
 	}
 	return &StatusError{Code: resp.StatusCode}
 }
