@@ -26,9 +26,10 @@ import (
 // callback's.
 //
 // What is claimed but cannot go now waits in memory only briefly (up to
-// PerHost per destination, while their lease holds); the rest goes back to
-// the store with the time it may go, so a restart or another instance
-// finds it there and nothing is held in memory alone. A destination's
+// PerHost per destination, while its lease holds; it is handed back at
+// shutdown, and a crash leaves it to the lease); the rest goes back to the
+// store at once with the time it may go (next_at), so a restart or another
+// instance finds it there, due when it should be. A destination's
 // state (breaker, backoff) is this process's: with several instances each
 // applies its own cap, so a destination sees at most PerHost × instances.
 
@@ -204,7 +205,7 @@ func (b *handBack) add(cb store.Callback, at time.Time, reason string) {
 	}
 }
 
-// write hands the callbacks back (not under s.mu: it is a store write).
+// handBack writes b to the store (not under s.mu: it is a store write).
 func (s *Sender) handBack(b *handBack) {
 	if b.at == nil {
 		return
