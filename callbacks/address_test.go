@@ -38,6 +38,8 @@ func (o *outbox) FinishCallback(_ context.Context, r store.CallbackResult) error
 	return nil
 }
 
+func (o *outbox) DeferCallbacks(context.Context, string, []int64, time.Time) error { return nil }
+
 func (o *outbox) Callbacks(context.Context, string) ([]store.Callback, error) { return nil, nil }
 
 func (o *outbox) last(t *testing.T) store.CallbackResult {
@@ -71,7 +73,7 @@ func setupAddress(t *testing.T) *addressBundle {
 	u, err := url.Parse(srv.URL)
 	require.NoError(t, err)
 	tb.port = u.Port()
-	tb.sender = &Sender{Store: tb.store, Secrets: func(string) string { return "s3cret" }, Owner: "test", Timeout: 5 * time.Second, Logger: slog.New(slog.DiscardHandler)}
+	tb.sender = &Sender{Store: tb.store, Secrets: func(string) []string { return []string{"s3cret"} }, Owner: "test", Timeout: 5 * time.Second, Logger: slog.New(slog.DiscardHandler)}
 	tb.sender.defaults()
 	t.Cleanup(tb.sender.Client.CloseIdleConnections)
 	return tb

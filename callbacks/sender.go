@@ -27,8 +27,10 @@ import (
 	"github.com/switchboard-gw/switchboard/store"
 )
 
-// Secrets returns the signing secret for an API key name ("" if unknown).
-type Secrets func(scope string) string
+// Secrets returns the signing secrets for an API key name, one v1= each;
+// none when no such key is configured (its callbacks are then given up,
+// never sent unsigned).
+type Secrets func(scope string) []string
 
 // Observer is told about each delivery try's result (metrics).
 type Observer interface {
@@ -62,8 +64,29 @@ type Sender struct {
 	// one leaves it to the others, or to its restart, after the lease.
 	Lease time.Duration
 
+	// PerHost caps the POSTs in flight to one destination (a callback_url's
+	// scheme, host and port) from this process; default 2. See hosts.go.
+	PerHost int
+	// BreakerFailures consecutive failed tries to a destination (no
+	// answer, 5xx or 429) open its breaker; default 5. It stays open
+	// BreakerOpen (default 30s), twice as long each time it opens again
+	// before it closed, up to 10 minutes. Tests shorten it.
+	BreakerFailures int
+	BreakerOpen     time.Duration
+
 	policy    atomic.Pointer[AddressPolicy]  // see SetPolicy
 	transport atomic.Pointer[http.Transport] // the default Client's
+
+	wg   sync.WaitGroup // tries in flight
+	wake chan struct{}  // a try finished: claim again
+	// mu guards the destinations' state (hosts.go) and the counts below.
+	mu        sync.Mutex
+	hosts     map[string]*host
+	inflight  int  // tries in flight, at most Workers
+	held      int  // claimed callbacks in memory: waiting or in flight
+	stopping  bool // Run is returning: start nothing more
+	hostsOpen int  // destinations whose breaker is not closed
+	pruned    time.Time
 }
 
 // SetPolicy puts p in force for every connection opened from now on (nil:
@@ -92,6 +115,19 @@ func (s *Sender) defaults() {
 	if s.Workers <= 0 {
 		s.Workers = 8
 	}
+	if s.PerHost <= 0 {
+		s.PerHost = 2
+	}
+	if s.BreakerFailures <= 0 {
+		s.BreakerFailures = 5
+	}
+	if s.BreakerOpen <= 0 {
+		s.BreakerOpen = 30 * time.Second
+	}
+	if s.hosts == nil {
+		s.hosts = map[string]*host{}
+		s.wake = make(chan struct{}, 1)
+	}
 	if s.Poll <= 0 {
 		s.Poll = 500 * time.Millisecond
 	}
@@ -116,6 +152,7 @@ func (s *Sender) defaults() {
 		// environment: the policy must see the address the POST goes to,
 		// and a proxy would make that connection on our behalf.
 		t.Proxy = nil
+		t.MaxIdleConnsPerHost = s.PerHost // the most a destination is sent at once
 		t.DialContext = s.dialContext
 		s.transport.Store(t)
 		s.Client = &http.Client{
@@ -158,12 +195,19 @@ func (s *Sender) dialContext(ctx context.Context, network, addr string) (net.Con
 	return d.DialContext(ctx, network, addr)
 }
 
-// Run delivers callbacks until ctx is done.
+// Run delivers callbacks until ctx is done. It claims due callbacks, up to
+// twice Workers held in memory at once, and hands each to its destination
+// (see hosts.go): a destination takes at most PerHost workers, and one
+// whose breaker is open takes none.
 func (s *Sender) Run(ctx context.Context) error {
 	s.defaults()
-	sem := make(chan struct{}, s.Workers)
-	var wg sync.WaitGroup
-	defer wg.Wait()
+	defer func() {
+		s.mu.Lock()
+		s.stopping = true
+		s.mu.Unlock()
+		s.wg.Wait()
+		s.releaseWaiting()
+	}()
 	t := time.NewTicker(s.Poll)
 	defer t.Stop()
 	for {
@@ -171,54 +215,86 @@ func (s *Sender) Run(ctx context.Context) error {
 		case <-ctx.Done():
 			return nil
 		case <-t.C:
+		case <-s.wake:
 		}
-		for ctx.Err() == nil {
-			free := cap(sem) - len(sem)
-			if free == 0 {
-				break
+		s.claim(ctx)
+		s.prune(s.Now())
+	}
+}
+
+// claim takes due callbacks while there is room for them in memory.
+func (s *Sender) claim(ctx context.Context) {
+	for ctx.Err() == nil {
+		s.mu.Lock()
+		room := 2*s.Workers - s.held
+		s.mu.Unlock()
+		if room <= 0 {
+			return
+		}
+		due, err := s.Store.ClaimCallbacks(ctx, s.Owner, s.Lease, room, s.Now())
+		if err != nil {
+			if ctx.Err() == nil {
+				s.Logger.Error("claim callbacks", "err", err)
 			}
-			due, err := s.Store.ClaimCallbacks(ctx, s.Owner, s.Lease, free, s.Now())
-			if err != nil {
-				if ctx.Err() == nil {
-					s.Logger.Error("claim callbacks", "err", err)
-				}
-				break
-			}
-			for _, cb := range due {
-				sem <- struct{}{}
-				wg.Add(1)
-				go func() {
-					defer func() { <-sem; wg.Done() }()
-					s.deliver(cb)
-				}()
-			}
-			if len(due) < free {
-				break
-			}
+			return
+		}
+		s.route(due)
+		if len(due) < room {
+			return
 		}
 	}
 }
 
-// deliver makes one try and records its outcome.
-func (s *Sender) deliver(cb store.Callback) {
+// deliver makes one try and records its outcome. It returns what the
+// destination's breaker counts: nil when the destination answered (a 4xx
+// too, but 429), errExcluded when no POST was made (the address policy or
+// a missing key refused it), else the failure.
+func (s *Sender) deliver(cb store.Callback) error {
 	// Not tied to Run's ctx: a try in flight at shutdown is recorded.
 	ctx, cancel := context.WithTimeout(context.Background(), s.Timeout)
 	defer cancel()
-	res := store.CallbackResult{ID: cb.ID, Owner: s.Owner}
 	err := s.post(ctx, cb)
-	now := s.Now()
-	res.Now = now
+	s.finish(s.result(cb, err, s.Now()))
+	var status *StatusError
+	var blocked *BlockedAddressError
+	var gone *KeyGoneError
+	switch {
+	case err == nil:
+		return nil
+	case errors.As(err, &blocked), errors.As(err, &gone):
+		return errExcluded
+	case errors.As(err, &status):
+		if status.Code >= 500 || status.Code == http.StatusTooManyRequests {
+			return err
+		}
+		return nil
+	case errors.As(err, new(*permanentError)):
+		return errExcluded // the request could not be built
+	}
+	return err
+}
+
+// result is a try's outcome (err nil: delivered) for the store.
+func (s *Sender) result(cb store.Callback, err error, now time.Time) store.CallbackResult {
+	res := store.CallbackResult{ID: cb.ID, Owner: s.Owner, Now: now}
 	var perm *permanentError
+	var gone *KeyGoneError
+	var open *BreakerOpenError
 	switch {
 	case err == nil:
 		res.Status = store.CallbackDelivered
-	case errors.As(err, &perm) || now.Sub(cb.CreatedAt) >= s.Horizon:
+	case errors.As(err, &perm) || errors.As(err, &gone) || errors.As(err, &open) || now.Sub(cb.CreatedAt) >= s.Horizon:
 		res.Status, res.Error = store.CallbackGaveUp, err.Error()
 		s.Logger.Warn("status callback given up", "id", cb.MessageID, "attempts", cb.Attempts+1, "err", err)
 	default:
 		res.Status, res.Error = store.CallbackPending, err.Error()
 		res.NextAt = now.Add(backoff(s.FirstRetry, cb.Attempts+1))
 	}
+	return res
+}
+
+// finish records an outcome.
+func (s *Sender) finish(res store.CallbackResult) {
 	if s.Obs != nil {
 		result := res.Status
 		if result == store.CallbackPending {
@@ -229,11 +305,48 @@ func (s *Sender) deliver(cb store.Callback) {
 	fctx, fcancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer fcancel()
 	if err := s.Store.FinishCallback(fctx, res); err != nil {
-		s.Logger.Error("record callback result", "id", cb.MessageID, "err", err)
+		s.Logger.Error("record callback result", "callback", res.ID, "err", err)
 	}
 }
 
+// KeyGoneError: the API key that sent the message is no longer configured
+// (a reload removed it), so there is no secret to sign its callback with.
+// The callback is given up rather than sent unsigned.
+type KeyGoneError struct{ Scope string }
+
+func (e *KeyGoneError) Error() string {
+	return fmt.Sprintf("API key %q that sent the message is no longer configured: its callbacks cannot be signed and are not sent unsigned", e.Scope)
+}
+
+// BreakerOpenError: the callback's horizon passed while its destination's
+// breaker was open.
+type BreakerOpenError struct {
+	Destination string
+	LastError   string // the destination's last failed try
+}
+
+func (e *BreakerOpenError) Error() string {
+	msg := "gave up at the horizon: the callback destination " + e.Destination + " is failing (circuit breaker open)"
+	if e.LastError != "" {
+		msg += "; last error: " + e.LastError
+	}
+	return msg
+}
+
+// StatusError: the callback endpoint answered a status other than 2xx.
+type StatusError struct{ Code int }
+
+func (e *StatusError) Error() string {
+	if e.Code == http.StatusGone {
+		return "callback endpoint answered 410 Gone"
+	}
+	return fmt.Sprintf("callback endpoint answered HTTP %d", e.Code)
+}
+
+// permanentError: retrying cannot help; the callback is given up.
 type permanentError struct{ error }
+
+func (e *permanentError) Unwrap() error { return e.error }
 
 func (s *Sender) post(ctx context.Context, cb store.Callback) error {
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, cb.URL, bytes.NewReader(cb.Payload))
@@ -242,9 +355,13 @@ func (s *Sender) post(ctx context.Context, cb store.Callback) error {
 	}
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("User-Agent", s.UserAgent)
-	if secret := s.Secrets(cb.Scope); secret != "" {
-		req.Header.Set(client.SignatureHeader, client.Sign(cb.Payload, s.Now(), secret))
+	secrets := s.Secrets(cb.Scope)
+	if len(secrets) == 0 {
+		// Checked again here: a reload may have removed the key since
+		// the callback was claimed.
+		return &KeyGoneError{Scope: cb.Scope}
 	}
+	req.Header.Set(client.SignatureHeader, client.Sign(cb.Payload, s.Now(), secrets...))
 	resp, err := s.Client.Do(req)
 	if err != nil {
 		// The policy refused the address: retrying cannot help, and the
@@ -262,9 +379,9 @@ func (s *Sender) post(ctx context.Context, cb store.Callback) error {
 		return nil
 	case resp.StatusCode == http.StatusGone:
 		// The receiver says the endpoint is gone for good: stop trying.
-		return &permanentError{fmt.Errorf("callback endpoint answered %d Gone", resp.StatusCode)}
+		return &permanentError{&StatusError{Code: resp.StatusCode}}
 	}
-	return fmt.Errorf("callback endpoint answered HTTP %d", resp.StatusCode)
+	return &StatusError{Code: resp.StatusCode}
 }
 
 // retryDelay is exponential with jitter, from 1 s up to 10 min.

@@ -210,6 +210,20 @@ func TestParseErrors(t *testing.T) {
 			},
 		},
 		{
+			name: "callback_secret and callback_secrets both, empty and repeated secrets",
+			yaml: "auth:\n  keys:\n" +
+				"    - {name: a, key: 0123456789abcdef, role: send, callback_secret: s1, callback_secrets: [s2]}\n" +
+				"    - {name: b, key: 0123456789abcdeg, role: send, callback_secrets: []}\n" +
+				"    - {name: c, key: 0123456789abcdeh, role: send, callback_secrets: [s3, \"\", s3]}\n" +
+				"channels: {sms: {type: sim, kind: sms}}\npolicies: [{name: otp, route: [sms]}]\n",
+			want: []string{
+				`t.yaml:3: auth.keys[0].callback_secrets: set callback_secret or callback_secrets, not both: during a rotation list every secret in callback_secrets ([new, old])`,
+				`t.yaml:4: auth.keys[1].callback_secrets: empty list: give at least one secret, or remove the key to use the default`,
+				`t.yaml:5: auth.keys[2].callback_secrets[1]: empty secret`,
+				`t.yaml:5: auth.keys[2].callback_secrets[2]: same secret as callback_secrets[0]`,
+			},
+		},
+		{
 			name: "bad public url and unknown driver",
 			yaml: "server: {public_url: sb.example.com}\nstore: {driver: mysql}" + okRest,
 			want: []string{

@@ -82,6 +82,9 @@ func (c *Callbacks) setDefaults() {
 	if c.Workers == 0 {
 		c.Workers = 8
 	}
+	if c.PerHost == 0 {
+		c.PerHost = 2
+	}
 	// AllowPrivateNetworks (false) and AllowHosts (none) default to their
 	// zero values: callbacks reach public addresses only.
 }

@@ -245,6 +245,15 @@ func (d *Diff) keys(old, new *Config) {
 		if ok.Rate != nk.Rate || ok.RateBurst() != nk.RateBurst() {
 			ch = append(ch, Change{Key: "rate", Old: keyRate(ok), New: keyRate(nk)})
 		}
+		// Values never shown; only that the signing secrets changed (a
+		// rotation), named by the key the new config uses.
+		if ok.CallbackSecret != nk.CallbackSecret || !slices.Equal(ok.CallbackSecrets, nk.CallbackSecrets) {
+			key := "callback_secret"
+			if len(nk.CallbackSecrets) > 0 {
+				key = "callback_secrets"
+			}
+			ch = append(ch, Change{Key: key, Note: "changed"})
+		}
 		if len(ch) > 0 {
 			d.KeysChanged = append(d.KeysChanged, ItemChange{Name: nk.Name, Changes: ch})
 		}

@@ -109,6 +109,16 @@ func TestCompare(t *testing.T) {
 			want:  "~ API key shop: rate: unlimited → 50/s burst 50\n~ API key ops: rate: unlimited → 1/m burst 5",
 		},
 		{
+			name:  "a callback secret set or rotated is a change, never shown",
+			edits: []edit{{"{name: shop, key: \"${SHOP_KEY}\", role: send}", "{name: shop, key: \"${SHOP_KEY}\", role: send, callback_secret: cb-OLD-s3cr3t}"}},
+			want:  "~ API key shop: callback_secret changed",
+		},
+		{
+			name:  "callback_secrets for a rotation",
+			edits: []edit{{"{name: ops, key: \"${OPS_KEY}\", role: admin}", "{name: ops, key: \"${OPS_KEY}\", role: admin, callback_secrets: [cb-NEW-s3cr3t, cb-OLD-s3cr3t]}"}},
+			want:  "~ API key ops: callback_secrets changed",
+		},
+		{
 			name:    "settings that need a restart",
 			edits:   []edit{{`listen: ":8080"`, `listen: ":9090", shutdown_timeout: 5s`}, {"dsn: data/sb.db", "dsn: postgres://u:hunter2@db/sb"}},
 			want:    "~ server.listen: :8080 → :9090 (needs a restart)\n~ server.shutdown_timeout: 15s → 5s\n~ store.dsn changed (needs a restart)",
@@ -152,7 +162,7 @@ func TestCompare(t *testing.T) {
 			// reload endpoint answers with.
 			js, err := json.Marshal(d)
 			require.NoError(t, err)
-			for _, secret := range []string{oldToken, newToken, oldOps, newOps, shopKey, "hunter2"} {
+			for _, secret := range []string{oldToken, newToken, oldOps, newOps, shopKey, "hunter2", "cb-OLD-s3cr3t", "cb-NEW-s3cr3t"} {
 				require.NotContains(t, d.String(), secret)
 				require.NotContains(t, string(js), secret)
 			}

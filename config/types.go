@@ -104,6 +104,10 @@ type APIKey struct {
 	// (Switchboard-Signature). Default: derived from Key, so callbacks are
 	// signed out of the box; set it to rotate it apart from the key.
 	CallbackSecret Secret `yaml:"callback_secret"`
+	// CallbackSecrets, during a rotation, sign with each ([new, old]): the
+	// header carries one v1= per secret, so receivers holding either
+	// verify. Setting it and CallbackSecret both is a config error.
+	CallbackSecrets []Secret `yaml:"callback_secrets"`
 	// Rate caps this key's sends ("50/s"; zero: unlimited): a token
 	// bucket per key and per instance, one token per message (a batch
 	// item is one). Burst is the bucket size; default one second's worth
@@ -121,14 +125,27 @@ func (k APIKey) RateBurst() int {
 	return k.Rate.Burst()
 }
 
-// CallbackSigningSecret returns the secret that signs this key's callbacks.
-func (k APIKey) CallbackSigningSecret() string {
+// CallbackSigningSecret returns the secret that signs this key's callbacks
+// (the first of CallbackSigningSecrets: the newest during a rotation).
+func (k APIKey) CallbackSigningSecret() string { return k.CallbackSigningSecrets()[0] }
+
+// CallbackSigningSecrets returns the secrets that sign this key's
+// callbacks, one v1= each: CallbackSecrets, else CallbackSecret, else one
+// derived from Key. Never empty.
+func (k APIKey) CallbackSigningSecrets() []string {
+	if len(k.CallbackSecrets) > 0 {
+		out := make([]string, len(k.CallbackSecrets))
+		for i, s := range k.CallbackSecrets {
+			out[i] = s.Reveal()
+		}
+		return out
+	}
 	if k.CallbackSecret != "" {
-		return k.CallbackSecret.Reveal()
+		return []string{k.CallbackSecret.Reveal()}
 	}
 	mac := hmac.New(sha256.New, []byte(k.Key.Reveal()))
 	mac.Write([]byte("switchboard status callbacks"))
-	return "whsec_" + hex.EncodeToString(mac.Sum(nil))
+	return []string{"whsec_" + hex.EncodeToString(mac.Sum(nil))}
 }
 
 // Callbacks configures status callbacks to business apps.
@@ -144,6 +161,10 @@ type Callbacks struct {
 	Timeout Duration `yaml:"timeout"` // one POST; default 10s
 	Horizon Duration `yaml:"horizon"` // give up after this long; default 24h
 	Workers int      `yaml:"workers"` // concurrent POSTs; default 8
+	// PerHost caps the concurrent POSTs to one destination (scheme, host
+	// and port), so an app whose endpoint hangs cannot hold every worker;
+	// default 2. Each destination also has its own circuit breaker.
+	PerHost int `yaml:"per_host"`
 	// AllowPrivateNetworks lets callbacks reach loopback, private (RFC
 	// 1918, RFC 4193) and shared (CGNAT, 100.64.0.0/10) addresses; default
 	// false. Link-local addresses (the cloud metadata service lives at

@@ -166,6 +166,7 @@ func (v *checker) dispatch() {
 	v.positive("dispatch.poll", d.Poll)
 	cb := &v.c.Callbacks
 	v.atLeast("callbacks.workers", cb.Workers, 1)
+	v.atLeast("callbacks.per_host", cb.PerHost, 1)
 	v.positive("callbacks.timeout", cb.Timeout)
 	v.positive("callbacks.horizon", cb.Horizon)
 	for i, h := range cb.AllowHosts {
@@ -233,6 +234,7 @@ func (v *checker) auth() {
 		case k.Burst > maxKeyBurst:
 			v.errorf(p+".burst", "must be at most %d, got %d", maxKeyBurst, k.Burst)
 		}
+		v.callbackSecrets(p, k)
 		if k.Key != "" {
 			if j, dup := values[k.Key]; dup {
 				v.errorf(p+".key", "same key as auth.keys[%d]: each key must be unique, so a request names one caller and role", j)
@@ -384,5 +386,28 @@ func (v *checker) receipts(p string, r ReceiptHealth) {
 		if strings.TrimSpace(to) == "" {
 			v.errorf(fmt.Sprintf("%s.canary_to[%d]", p, i), "empty address")
 		}
+	}
+}
+
+// callbackSecrets checks an API key's callback_secret(s); p is the key's
+// path ("auth.keys[0]"). Secrets are never printed.
+func (v *checker) callbackSecrets(p string, k APIKey) {
+	if k.CallbackSecret != "" && len(k.CallbackSecrets) > 0 {
+		v.errorf(p+".callback_secrets", "set callback_secret or callback_secrets, not both: during a rotation list every secret in callback_secrets ([new, old])")
+	}
+	if k.CallbackSecrets != nil && len(k.CallbackSecrets) == 0 {
+		v.errorf(p+".callback_secrets", "empty list: give at least one secret, or remove the key to use the default")
+	}
+	seen := map[Secret]int{}
+	for i, s := range k.CallbackSecrets {
+		q := fmt.Sprintf("%s.callback_secrets[%d]", p, i)
+		if s == "" {
+			v.errorf(q, "empty secret")
+			continue
+		}
+		if j, dup := seen[s]; dup {
+			v.errorf(q, "same secret as callback_secrets[%d]", j)
+		}
+		seen[s] = i
 	}
 }

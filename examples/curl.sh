@@ -63,13 +63,21 @@ echo "batch: $(grep -o '"accepted":[0-9]*' "$TMP/body"), $(grep -o '"rejected":[
 # time and rejects an old t; see the Go, Python and Node examples.)
 NOW=$(date +%s)
 PAYLOAD=$(printf '{"id":"%s","status":"delivered","channel":"whatsapp","attempt":1,"is_fallback":false,"duplicate":false,"timestamp":"%s"}' "$ID" "$(date -u +%Y-%m-%dT%H:%M:%SZ)")
-HEADER="t=$NOW,v1=$(printf '%s.%s' "$NOW" "$PAYLOAD" | openssl dgst -sha256 -hmac "$SECRET" | sed 's/^.*= //')"
-verify() { # verify HEADER BODY
+mac() { printf '%s.%s' "$2" "$3" | openssl dgst -sha256 -hmac "$1" | sed 's/^.*= //'; } # mac SECRET T BODY
+HEADER="t=$NOW,v1=$(mac "$SECRET" "$NOW" "$PAYLOAD")"
+verify() { # verify HEADER BODY: any v1= may match (a rotation sends one per secret)
   local t sig want
   t=$(printf '%s' "$1" | sed -E 's/^t=([0-9]+),.*/\1/')
-  sig=$(printf '%s' "$1" | sed -E 's/.*v1=([0-9a-f]+).*/\1/')
-  want=$(printf '%s.%s' "$t" "$2" | openssl dgst -sha256 -hmac "$SECRET" | sed 's/^.*= //')
-  [ "$sig" = "$want" ] && [ $(( $(date +%s) - t )) -le 300 ]
+  want=$(mac "$SECRET" "$t" "$2")
+  [ $(( $(date +%s) - t )) -le 300 ] || return 1
+  for sig in $(printf '%s' "$1" | tr ',' '\n' | sed -n 's/^v1=//p'); do
+    [ "$sig" = "$want" ] && return 0
+  done
+  return 1
 }
 verify "$HEADER" "$PAYLOAD" && echo "callback signature verified"
 verify "$HEADER" "${PAYLOAD/delivered/failed}" || echo "tampered callback rejected"
+# During a rotation (callback_secrets: [new, old]) the header carries one
+# v1= per secret; a receiver holding either one accepts it.
+ROTATING="t=$NOW,v1=$(mac "whsec-the-new-one" "$NOW" "$PAYLOAD"),v1=$(mac "$SECRET" "$NOW" "$PAYLOAD")"
+verify "$ROTATING" "$PAYLOAD" && echo "callback signed during a rotation verified"

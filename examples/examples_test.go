@@ -94,10 +94,10 @@ func TestExamples(t *testing.T) {
 		cmd  []string
 		want []string
 	}{
-		{"go", []string{goExample}, []string{"status ", "callback signature verified", "tampered callback rejected"}},
-		{"python", []string{need(t, "python3", "examples/python/send.py"), "python/send.py"}, []string{"status ", "callback signature verified", "tampered callback rejected"}},
-		{"node", []string{need(t, "node", "examples/node/send.js"), "node/send.js"}, []string{"status ", "callback signature verified", "tampered callback rejected"}},
-		{"curl", []string{need(t, "bash", "examples/curl.sh"), "curl.sh"}, []string{"replayed ", "status ", "explain: would go to whatsapp", `batch: "accepted":1, "rejected":1`, "callback signature verified", "tampered callback rejected"}},
+		{"go", []string{goExample}, []string{"status ", "callback signature verified", "tampered callback rejected", "callback signed during a rotation verified"}},
+		{"python", []string{need(t, "python3", "examples/python/send.py"), "python/send.py"}, []string{"status ", "callback signature verified", "tampered callback rejected", "callback signed during a rotation verified"}},
+		{"node", []string{need(t, "node", "examples/node/send.js"), "node/send.js"}, []string{"status ", "callback signature verified", "tampered callback rejected", "callback signed during a rotation verified"}},
+		{"curl", []string{need(t, "bash", "examples/curl.sh"), "curl.sh"}, []string{"replayed ", "status ", "explain: would go to whatsapp", `batch: "accepted":1, "rejected":1`, "callback signature verified", "tampered callback rejected", "callback signed during a rotation verified"}},
 	}
 	need(t, "curl", "examples/curl.sh")
 	need(t, "openssl", "examples/curl.sh")

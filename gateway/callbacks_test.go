@@ -16,6 +16,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/switchboard-gw/switchboard/callbacks"
 	"github.com/switchboard-gw/switchboard/client"
 	"github.com/switchboard-gw/switchboard/config"
 	"github.com/switchboard-gw/switchboard/gateway"
@@ -23,8 +24,9 @@ import (
 )
 
 // setupCallbacks is setup with the callback sender's timings shortened
-// before Run: retries 10ms apart (doubling), polled every 10ms.
-func setupCallbacks(t *testing.T, yml string) *testBundle {
+// before Run: retries 10ms apart (doubling), polled every 10ms; tune
+// changes more of them.
+func setupCallbacks(t *testing.T, yml string, tune ...func(*callbacks.Sender)) *testBundle {
 	t.Helper()
 	dir := t.TempDir()
 	tb := &testBundle{path: filepath.Join(dir, "switchboard.yaml"), dsn: filepath.Join(dir, "sb.db"), http: &http.Client{Timeout: 10 * time.Second}, logs: &lockedBuffer{}}
@@ -38,6 +40,9 @@ func setupCallbacks(t *testing.T, yml string) *testBundle {
 	require.NotNil(t, g.Callbacks, "the SQLite store has a callback outbox")
 	g.Callbacks.FirstRetry = 10 * time.Millisecond
 	g.Callbacks.Poll = 10 * time.Millisecond
+	for _, f := range tune {
+		f(g.Callbacks)
+	}
 	tb.g = g
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)

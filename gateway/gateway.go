@@ -51,7 +51,7 @@ type Gateway struct {
 	Retention *retention.Runner
 
 	// cbSecrets maps API key names to callback signing secrets (reload swaps it).
-	cbSecrets atomic.Pointer[map[string]string]
+	cbSecrets atomic.Pointer[map[string][]string]
 
 	log      *slog.Logger
 	opts     Options
@@ -181,11 +181,12 @@ func New(ctx context.Context, cfg *config.Config, o Options) (*Gateway, error) {
 	if outbox, ok := g.Store.(store.CallbackOutbox); ok {
 		g.Callbacks = &callbacks.Sender{
 			Store:   outbox,
-			Secrets: g.callbackSecret,
+			Secrets: g.callbackSecrets,
 			Owner:   owner,
 			Timeout: cfg.Callbacks.Timeout.D(),
 			Horizon: cfg.Callbacks.Horizon.D(),
 			Workers: cfg.Callbacks.Workers,
+			PerHost: cfg.Callbacks.PerHost,
 			Logger:  log.With("component", "callbacks"),
 			Obs:     g.Metrics,
 		}
@@ -224,20 +225,21 @@ func (g *Gateway) Config() *config.Config { return g.cfg.Load() }
 // setCallbackSecrets puts cfg's API keys' callback signing secrets in
 // force: at start and on every reload (keys and secrets can change).
 func (g *Gateway) setCallbackSecrets(cfg *config.Config) {
-	secrets := make(map[string]string, len(cfg.Auth.Keys))
+	secrets := make(map[string][]string, len(cfg.Auth.Keys))
 	for _, k := range cfg.Auth.Keys {
-		secrets[k.Name] = k.CallbackSigningSecret()
+		secrets[k.Name] = k.CallbackSigningSecrets()
 	}
 	g.cbSecrets.Store(&secrets)
 }
 
-// callbackSecret is the callbacks.Secrets of the config in force: the
-// secret of the API key named scope, the key that sent the message.
-func (g *Gateway) callbackSecret(scope string) string {
+// callbackSecrets is the callbacks.Secrets of the config in force: the
+// secrets of the API key named scope, the key that sent the message; none
+// when that key is no longer configured (the sender then gives up).
+func (g *Gateway) callbackSecrets(scope string) []string {
 	if m := g.cbSecrets.Load(); m != nil {
 		return (*m)[scope]
 	}
-	return ""
+	return nil
 }
 
 func (g *Gateway) channelDeps(cfg *config.Config, cc *config.Channel) channels.Deps {

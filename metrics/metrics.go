@@ -38,6 +38,8 @@ type Metrics struct {
 	// Abuse limits (metrics/abuse.go).
 	rateLimited  *prometheus.CounterVec
 	authFailures *prometheus.CounterVec
+
+	cbIsolation callbackIsolation // callbacks.go
 }
 
 var _ routing.Observer = (*Metrics)(nil)
@@ -113,6 +115,7 @@ func New() *Metrics {
 	m.Registry.MustRegister(m.accepted, m.finished, m.attempts, m.sendTime, m.failovers, m.degraded, m.receipts,
 		m.probes, m.probeTime, m.callbacks, m.purged, m.purgeOK, m.purgeFails, m.reloadOK, m.reloadTime,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	m.registerCallbackIsolation()
 	return m
 }
 

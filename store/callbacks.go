@@ -77,6 +77,14 @@ type CallbackOutbox interface {
 	// claimed it last, even if the lease passed) may: otherwise
 	// ErrLeaseLost and nothing changes; unknown id: ErrNotFound.
 	FinishCallback(ctx context.Context, r CallbackResult) error
+	// DeferCallbacks hands claimed callbacks back untried: each of ids
+	// still leased by owner and pending is due again at next, its lease
+	// dropped, Attempts and LastError unchanged. The sender defers what it
+	// claimed for a destination that is busy or whose breaker is open, so
+	// the wait is in the store (any instance, or a restart, picks it up at
+	// next) and holds no worker. An id no longer leased by owner, finished,
+	// or unknown is skipped: there is nothing of owner's to hand back.
+	DeferCallbacks(ctx context.Context, owner string, ids []int64, next time.Time) error
 	// Callbacks lists a message's callbacks, oldest first.
 	Callbacks(ctx context.Context, messageID string) ([]Callback, error)
 }

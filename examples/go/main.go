@@ -99,6 +99,13 @@ func run() error {
 		return fmt.Errorf("tampered callback answered %d, want 401", code)
 	}
 	fmt.Println("tampered callback rejected")
+	// During a rotation (callback_secrets: [new, old]) the gateway signs
+	// with each secret, one v1= each: a receiver holding either accepts.
+	rotating := client.Sign(payload, time.Now(), "whsec-the-new-one", secret)
+	if code := post(hooks.URL+"/hooks/switchboard", payload, rotating); code != http.StatusNoContent {
+		return fmt.Errorf("callback signed during a rotation answered %d, want 204", code)
+	}
+	fmt.Println("callback signed during a rotation verified")
 	return nil
 }
 

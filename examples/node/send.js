@@ -132,6 +132,12 @@ async function main() {
     const tampered = Buffer.from(payload.toString().replace('"delivered"', '"failed"'));
     if (await postCallback(hookURL, tampered, header) !== 401) throw new Error('a tampered callback was accepted');
     console.log('tampered callback rejected');
+    // During a rotation (callback_secrets: [new, old]) the gateway signs with
+    // each secret, one v1= each: a receiver holding either accepts.
+    const t = Math.floor(Date.now() / 1000);
+    const rotating = `${sign('whsec-the-new-one', payload, t)},${sign(SECRET, payload, t).split(',')[1]}`;
+    if (await postCallback(hookURL, payload, rotating) !== 204) throw new Error('a callback signed during a rotation was refused');
+    console.log('callback signed during a rotation verified');
   } finally {
     server.close();
   }

@@ -141,6 +141,13 @@ def main():
     if post_callback(hook_url, payload.replace(b'"delivered"', b'"failed"'), header) != 401:
         raise SystemExit("error: a tampered callback was accepted")
     print("tampered callback rejected")
+    # During a rotation (callback_secrets: [new, old]) the gateway signs with
+    # each secret, one v1= each: a receiver holding either accepts.
+    t = int(time.time())
+    rotating = sign("whsec-the-new-one", payload, t) + "," + sign(SECRET, payload, t).split(",")[1]
+    if post_callback(hook_url, payload, rotating) != 204:
+        raise SystemExit("error: a callback signed during a rotation was refused")
+    print("callback signed during a rotation verified")
     server.shutdown()
 
 

@@ -164,6 +164,23 @@ func (s *Store) FinishCallback(ctx context.Context, r store.CallbackResult) erro
 	return store.ErrLeaseLost
 }
 
+// DeferCallbacks hands claimed callbacks back untried, due again at next,
+// in one statement.
+func (s *Store) DeferCallbacks(ctx context.Context, owner string, ids []int64, next time.Time) error {
+	if err := s.check(); err != nil {
+		return err
+	}
+	if owner == "" {
+		return errors.New("defer callbacks: empty owner")
+	}
+	if len(ids) == 0 {
+		return nil
+	}
+	_, err := s.pool.Exec(ctx, `UPDATE callbacks SET next_at = $3, lease_owner = '', lease_until = NULL
+		WHERE id = ANY($2) AND lease_owner = $1 AND status = 'pending'`, owner, ids, next)
+	return s.wrap(err, "defer callbacks")
+}
+
 // Callbacks lists a message's callbacks, oldest first.
 func (s *Store) Callbacks(ctx context.Context, messageID string) ([]store.Callback, error) {
 	if err := s.check(); err != nil {

@@ -233,6 +233,30 @@ func (s *Store) FinishCallback(ctx context.Context, r store.CallbackResult) erro
 	return err
 }
 
+// deferCallbackSQL hands one claimed callback back untried, due at ?1.
+var deferCallbackSQL = `UPDATE callbacks SET next_at = ?1, lease_owner = '', lease_until = NULL
+			WHERE id = ?2 AND status = '` + store.CallbackPending + `' AND lease_owner = ?3`
+
+// DeferCallbacks hands claimed callbacks back untried, due again at next:
+// one op, so one commit for the lot.
+func (s *Store) DeferCallbacks(ctx context.Context, owner string, ids []int64, next time.Time) error {
+	if owner == "" {
+		return errors.New("defer callbacks: empty owner")
+	}
+	if len(ids) == 0 {
+		return nil
+	}
+	_, err := s.do(ctx, func(w *writer) (any, error) {
+		for _, id := range ids {
+			if _, err := w.st.deferCallback.Exec(next.UnixNano(), id, owner); err != nil {
+				return nil, fmt.Errorf("defer callback %d: %w", id, err)
+			}
+		}
+		return nil, nil
+	})
+	return err
+}
+
 // Callbacks lists a message's callbacks, oldest first (none: nil).
 func (s *Store) Callbacks(ctx context.Context, messageID string) ([]store.Callback, error) {
 	if s.isClosed.Load() {

@@ -103,6 +103,7 @@ type stmts struct {
 	receiptAttempt, receiptMessage *sql.Stmt
 	insertCallback, callbackStatus *sql.Stmt
 	claimCallbacks, finishCallback *sql.Stmt
+	deferCallback                  *sql.Stmt
 }
 
 func (s *stmts) prepare(ctx context.Context, conn *sql.Conn) error {
@@ -169,6 +170,7 @@ func (s *stmts) prepare(ctx context.Context, conn *sql.Conn) error {
 		{&s.callbackStatus, `UPDATE messages SET callback_status = ?2 WHERE id = ?1`},
 		{&s.claimCallbacks, claimCallbacksSQL},
 		{&s.finishCallback, finishCallbackSQL},
+		{&s.deferCallback, deferCallbackSQL},
 	} {
 		st, err := conn.PrepareContext(ctx, p.query)
 		if err != nil {

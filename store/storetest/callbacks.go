@@ -39,6 +39,7 @@ func RunCallbacks(t *testing.T, open func(t *testing.T) store.Store) {
 		{"FailedAndExpired", testCallbackFailedAndExpired},
 		{"OrderPerMessage", testCallbackOrder},
 		{"LeaseAndRetry", testCallbackLeaseAndRetry},
+		{"Defer", testCallbackDefer},
 	}
 	for _, tc := range suite {
 		t.Run(tc.name, func(t *testing.T) {
@@ -376,4 +377,56 @@ func testCallbackLeaseAndRetry(t *testing.T, e *cbEnv) {
 	require.Equal(t, 1, cb.Attempts)
 	require.Equal(t, done, cb.FinishedAt)
 	require.Empty(t, e.claimCBs("c", done.Add(time.Hour), 10))
+}
+
+// DeferCallbacks hands claimed callbacks back untried: due again at the time
+// given, claimable by anyone then, attempts and last error as they were,
+// the message's later callbacks still waiting behind. Only the lease
+// holder's pending callbacks move.
+func testCallbackDefer(t *testing.T, e *cbEnv) {
+	m := e.enqueue(withCallback)
+	e.send(m.ID, t0, "whatsapp")
+	e.receipt(store.ReceiptParams{Channel: "whatsapp", ProviderID: providerID(m.ID, "whatsapp", 1), Status: store.AttemptDelivered, At: t0.Add(time.Second)})
+	m2 := e.enqueue(withCallback)
+	e.send(m2.ID, t0, "whatsapp")
+	first, second, other := e.callbacks(m.ID)[0].ID, e.callbacks(m.ID)[1].ID, e.callbacks(m2.ID)[0].ID
+
+	// One failed try, so there is an attempt and an error to keep.
+	got := e.claimCBs("a", t0, 10)
+	require.ElementsMatch(t, []int64{first, other}, cbIDs(got))
+	e.finish(store.CallbackResult{ID: first, Owner: "a", Status: store.CallbackPending, Error: "HTTP 503", NextAt: t0.Add(time.Second), Now: t0})
+	got = e.claimCBs("a", t0.Add(time.Second), 10)
+	require.Equal(t, []int64{first}, cbIDs(got))
+
+	later := t0.Add(30 * time.Second)
+	require.ErrorContains(t, e.o.DeferCallbacks(e.ctx, "", []int64{first}, later), "owner")
+	require.NoError(t, e.o.DeferCallbacks(e.ctx, "a", nil, later))
+	require.NoError(t, e.o.DeferCallbacks(e.ctx, "b", []int64{first, other}, later), "another owner's leases: nothing to hand back")
+	require.Empty(t, e.claimCBs("b", t0.Add(2*time.Second), 10), "both still leased by a")
+
+	require.NoError(t, e.o.DeferCallbacks(e.ctx, "a", []int64{first, other, first + 10_000}, later))
+	for _, id := range []string{m.ID, m2.ID} {
+		cb := e.callbacks(id)[0]
+		require.Equal(t, store.CallbackPending, cb.Status)
+		require.Equal(t, later, cb.NextAt)
+		require.True(t, cb.FinishedAt.IsZero())
+	}
+	cb := e.callbacks(m.ID)[0]
+	require.Equal(t, 1, cb.Attempts, "a deferral is not a try")
+	require.Equal(t, "HTTP 503", cb.LastError)
+	require.Zero(t, e.callbacks(m2.ID)[0].Attempts)
+
+	require.Empty(t, e.claimCBs("b", later.Add(-time.Microsecond), 10), "not before the time given; the message's next callback waits too")
+	got = e.claimCBs("b", later, 10)
+	require.ElementsMatch(t, []int64{first, other}, cbIDs(got), "the leases were dropped: anyone claims them when due")
+	require.ErrorIs(t, e.o.FinishCallback(e.ctx, store.CallbackResult{ID: first, Owner: "a", Status: store.CallbackDelivered, Now: later}), store.ErrLeaseLost)
+
+	// Finished callbacks do not move.
+	e.finish(store.CallbackResult{ID: first, Owner: "b", Status: store.CallbackDelivered, Now: later})
+	require.NoError(t, e.o.DeferCallbacks(e.ctx, "b", []int64{first}, later.Add(time.Hour)))
+	cb = e.callbacks(m.ID)[0]
+	require.Equal(t, store.CallbackDelivered, cb.Status)
+	require.True(t, cb.NextAt.IsZero())
+	got = e.claimCBs("b", later, 10)
+	require.Equal(t, []int64{second}, cbIDs(got))
 }
