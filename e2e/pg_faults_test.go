@@ -197,6 +197,15 @@ type pgCounts struct {
 // one channel unless an attempt says it may have been (ambiguous).
 func waitDelivered(t *testing.T, db *pgx.Conn, ids []string) pgCounts {
 	t.Helper()
+	seen := map[string]bool{}
+	uniq := ids[:0:0]
+	for _, id := range ids {
+		if !seen[id] {
+			seen[id] = true
+			uniq = append(uniq, id)
+		}
+	}
+	ids = uniq
 	ctx := context.Background()
 	eventually(t, pgFaultSettle, "every accepted message to be final", func() (bool, string) {
 		var pending int
@@ -260,9 +269,9 @@ func TestPostgresKilledInstanceResumes(t *testing.T) {
 	owner := gws[victim].leaseOwnerPrefix(t)
 	p := newPoster(t, gws, 24, 8_000_000)
 	p.waitAccepted(t, int64(n/3), "a third of the posts to be accepted")
+	p.markDead(victim) // first: posts in flight to it fail with no HTTP answer
 	gws[victim].kill(t)
 	killedAt := time.Now()
-	p.markDead(victim)
 
 	// What the dead instance held: messages it accepted and was sending,
 	// or had claimed. Nobody else may touch them until their leases end.
