@@ -233,13 +233,16 @@ const advanceRetryFor = 30 * time.Second
 func (d *Dispatcher) advance(ctx context.Context, t *store.Transition) error {
 	deadline := time.Now().Add(advanceRetryFor)
 	wait := 50 * time.Millisecond
-	for {
+	for try := 1; ; try++ {
 		err := d.store.Advance(ctx, t)
 		if err == nil || errors.Is(err, store.ErrLeaseLost) || errors.Is(err, store.ErrNotFound) ||
 			errors.Is(err, store.ErrClosed) || d.stopping.Load() || time.Now().Add(wait).After(deadline) {
 			return err
 		}
-		d.log.Warn("record transition failed; retrying", "id", t.MessageID, "err", err, "retry_in", wait)
+		if try == 1 {
+			// Once per message: an outage makes every worker retry.
+			d.log.Warn("record transition failed; retrying until the store answers", "id", t.MessageID, "err", err, "for", advanceRetryFor)
+		}
 		time.Sleep(wait)
 		wait = min(2*wait, 2*time.Second)
 	}
