@@ -178,28 +178,24 @@ func firstAfter(times []time.Time, at time.Time) time.Time {
 	return time.Time{}
 }
 
-// outage is what clients saw of a database outage that began after at:
-// the first 503, the last 503 before sends were accepted again, and the
-// first 202 after it.
-func (p *poster) outage(at time.Time) (first503, last503, back time.Time) {
+// outage is what clients saw of a database outage between from and to:
+// the first and the last 503, and the first 202 after the last 503 (zero
+// times if there was no 503).
+func (p *poster) outage(from, to time.Time) (first503, last503, back time.Time) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	first503 = firstAfter(p.times503, at)
-	if first503.IsZero() {
-		return
-	}
-	// Sends are accepted again at the first 202 after which no 503 came
-	// for this outage: walk the 503s while each is followed by another
-	// before the next 202.
-	last503 = first503
-	for {
-		next202 := firstAfter(p.times202, last503)
-		next503 := firstAfter(p.times503, last503)
-		if next503.IsZero() || (!next202.IsZero() && next202.Before(next503)) {
-			return first503, last503, next202
+	for _, ts := range p.times503 {
+		if ts.After(from) && ts.Before(to) {
+			if first503.IsZero() {
+				first503 = ts
+			}
+			last503 = ts
 		}
-		last503 = next503
 	}
+	if !last503.IsZero() {
+		back = firstAfter(p.times202, last503)
+	}
+	return first503, last503, back
 }
 
 // finish stops the posters and returns the accepted ids.
@@ -478,10 +474,10 @@ func TestPostgresRestartUnderLoad(t *testing.T) {
 		require.NoError(t, cluster.Restart(down), "restart PostgreSQL")
 		upAt := time.Now()
 		p.waitAccepted(t, int64(after), "posts to be accepted after the restart")
-		first503, last503, back := p.outage(restartAt)
+		first503, last503, back := p.outage(restartAt, time.Now())
 		require.False(t, first503.IsZero(), "sends were refused with 503 while the database was down")
 		recoveries = append(recoveries, back.Sub(upAt))
-		t.Logf("restart %d: PostgreSQL down %s (fast shutdown to ready again); clients got 503s for %s; first 202 %s after PostgreSQL was ready",
+		t.Logf("restart %d: PostgreSQL down %s (fast shutdown to ready again); clients got 503s for %s; sends accepted again %s after PostgreSQL was ready",
 			r+1, upAt.Sub(restartAt).Round(10*time.Millisecond), last503.Sub(first503).Round(10*time.Millisecond), back.Sub(upAt).Round(10*time.Millisecond))
 	}
 	accepted := p.finish()
@@ -509,6 +505,6 @@ func TestPostgresRestartUnderLoad(t *testing.T) {
 	defer db.Close(ctx)
 	c := waitDelivered(t, db, keys(accepted))
 	t.Logf("%d restart(s), down %s each: accepted=%d delivered=%d lost=%d ambiguous attempts=%d unflagged double sends=%d; "+
-		"first 202 after PostgreSQL was back: %v; HTTP statuses %v; /readyz %v",
+		"sends accepted again after PostgreSQL was ready: %v; HTTP statuses %v; /readyz %v",
 		restarts, down, c.accepted, c.delivered, c.lost, c.ambiguous, c.doubles, recoveries, p.statuses, readySeen)
 }
