@@ -352,7 +352,7 @@ func TestPostgresKilledInstanceResumes(t *testing.T) {
 		c.accepted, c.delivered, c.lost, c.ambiguous, c.doubles, p.statuses)
 }
 
-// TestPostgresLongSendKeepsLease: a provider call three times longer than
+// TestPostgresLongSendKeepsLease: a provider call 2.5 times longer than
 // the lease is not taken over by another instance while the instance
 // making it lives: its lease is renewed during the call, so each message
 // is sent once, with no attempt flagged ambiguous.
@@ -361,10 +361,12 @@ func TestPostgresLongSendKeepsLease(t *testing.T) {
 	cluster := testpg.Start(t)
 	dsn := cluster.DB(t)
 	cfg := fastConfig()
-	cfg.Lease, cfg.Poll = "1s", "20ms"
+	// 2s: renewed every 667ms, so a loaded machine has to stall renewal
+	// for two seconds to cause a takeover; the send lasts 2.5 leases.
+	cfg.Lease, cfg.Poll = "2s", "20ms"
 	// Probes go through the same slow provider: off, so whatsapp stays
 	// healthy and a takeover would send on it again.
-	cfg.channel("whatsapp").Latency, cfg.channel("whatsapp").NoProbe = "3s", true
+	cfg.channel("whatsapp").Latency, cfg.channel("whatsapp").NoProbe = "5s", true
 	cfg.ReceiptTimeout = map[string]string{"whatsapp": "1m"}
 	cfg.DSN = dsn
 	a := startPostgresGateway(t, cfg)
@@ -381,7 +383,7 @@ func TestPostgresLongSendKeepsLease(t *testing.T) {
 	// Who holds each message's lease, until all are final: the attempts
 	// table keeps one row per (message, seq), and a takeover's send would
 	// reuse seq 1, so the owners seen are the evidence. A takeover holds
-	// the lease for its whole 3s send: a 20ms poll cannot miss it.
+	// the lease for its whole 5s send: a 20ms poll cannot miss it.
 	owners := map[string]bool{}
 	eventually(t, pgFaultSettle, "every message to be final", func() (bool, string) {
 		rows, err := db.Query(ctx, `SELECT lease_owner, status FROM messages WHERE id = ANY($1)`, ids)
