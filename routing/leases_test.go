@@ -338,6 +338,8 @@ func TestNoSendWithoutARenewedLease(t *testing.T) {
 				defer ls.mu.Unlock()
 				return ls.renewals >= 1
 			}, 10*time.Second, time.Millisecond)
+			// The renewal's answer is applied after the store call returns.
+			require.Eventually(t, func() bool { return !lb.d.leaseOK("m2") }, 10*time.Second, time.Millisecond)
 			close(lb.ch.gate)
 			require.Eventually(t, func() bool {
 				return lb.get("m1").Status == store.StatusSent && len(lb.d.heldIDs()) == 0
