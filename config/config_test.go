@@ -359,7 +359,7 @@ func TestDefaults(t *testing.T) {
 	c, err := ParseWithEnv("t.yaml", []byte(okRest), env())
 	require.NoError(t, err)
 	require.Equal(t, Server{Listen: ":8080", MaxBodyBytes: 65536, ShutdownTimeout: Duration(15 * time.Second)}, c.Server)
-	require.Equal(t, Dispatch{Workers: 64, BatchSize: 128, Lease: Duration(2 * time.Minute), Poll: Duration(200 * time.Millisecond)}, c.Dispatch)
+	require.Equal(t, Dispatch{Workers: 64, BatchSize: 128, Lease: Duration(10 * time.Second), Poll: Duration(200 * time.Millisecond)}, c.Dispatch)
 	require.Equal(t, Log{Level: "info", Format: "text"}, c.Log)
 	ch := c.Channels[0]
 	require.Equal(t, Duration(10*time.Second), ch.SendTimeout)

@@ -56,7 +56,10 @@ func (d *Dispatch) setDefaults() {
 		d.BatchSize = 128
 	}
 	if d.Lease == 0 {
-		d.Lease = Duration(2 * time.Minute)
+		// Short, because a crashed instance's messages wait this long
+		// before another instance claims them; renewal every lease/3
+		// keeps a slow route's lease for as long as its process lives.
+		d.Lease = Duration(10 * time.Second)
 	}
 	if d.Poll == 0 {
 		d.Poll = Duration(200 * time.Millisecond)

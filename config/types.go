@@ -193,7 +193,7 @@ type Log struct {
 type Dispatch struct {
 	Workers   int      `yaml:"workers"`    // concurrent sends; default 64
 	BatchSize int      `yaml:"batch_size"` // messages claimed per poll; default 128
-	Lease     Duration `yaml:"lease"`      // how long a claim is held; default 2m
+	Lease     Duration `yaml:"lease"`      // how long a claim holds unless renewed; default 10s
 	Poll      Duration `yaml:"poll"`       // idle poll interval; default 200ms
 }
 

@@ -45,12 +45,17 @@ type Dispatcher struct {
 	moreDue  atomic.Bool
 	stopping atomic.Bool // set at shutdown: finish the send in flight, start no new one
 
-	// held: ids of the messages this dispatcher holds a lease on and has
-	// not finished with (handed over, claimed, or being processed), with a
-	// count in case the same id is held twice. Their leases are renewed
-	// every lease/3 while Run runs (see renewLoop).
-	heldMu sync.Mutex
-	held   map[string]int
+	// held: the messages this dispatcher holds a lease on and has not
+	// finished with (handed over, claimed, or being processed), with the
+	// lease end the store last confirmed. Their leases are renewed every
+	// lease/3 while Run runs (see renewLoop in leases.go), and no provider
+	// call is made for one whose lease is not confirmed (leaseOK).
+	heldMu  sync.Mutex
+	held    map[string]*heldLease
+	holdGen uint64
+	// claimFailures counts consecutive failed claims: the claim loop backs
+	// off while the store is unreachable (claimWait).
+	claimFailures int
 	// renewTicker makes the renewal ticker; tests replace it.
 	renewTicker func(every time.Duration) (<-chan time.Time, func())
 }
@@ -70,7 +75,7 @@ func NewDispatcher(s store.Store, r *Router, cfg config.Dispatch, o DispatcherOp
 		store: s, cfg: cfg, owner: o.Owner, log: o.Logger, now: o.Now, obs: o.Observer,
 		rnd:  rand.Float64,
 		wake: make(chan struct{}, 1),
-		held: map[string]int{},
+		held: map[string]*heldLease{},
 		renewTicker: func(every time.Duration) (<-chan time.Time, func()) {
 			t := time.NewTicker(every)
 			return t.C, t.Stop
@@ -92,7 +97,7 @@ func NewDispatcher(s store.Store, r *Router, cfg config.Dispatch, o DispatcherOp
 		d.cfg.BatchSize = 128
 	}
 	if d.cfg.Lease <= 0 {
-		d.cfg.Lease = config.Duration(2 * time.Minute)
+		d.cfg.Lease = config.Duration(10 * time.Second)
 	}
 	if d.cfg.Poll <= 0 {
 		d.cfg.Poll = config.Duration(200 * time.Millisecond)
@@ -126,7 +131,7 @@ func (d *Dispatcher) Unreserve() { d.reserved.Add(-1) }
 // Submit hands a message stored leased to this dispatcher straight to it.
 // It never blocks: Reserve guaranteed the room.
 func (d *Dispatcher) Submit(m *store.Message) {
-	d.hold(m.ID)
+	d.hold(m.ID, d.leaseEnd(m, d.now()))
 	select {
 	case d.local <- m:
 	default:
@@ -210,18 +215,20 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 				break
 			}
 			limit := min(free, d.cfg.BatchSize)
-			msgs, err := d.store.Claim(ctx, store.ClaimParams{
-				Owner: d.owner, Lease: d.cfg.Lease.D(), Limit: limit, Now: d.now(),
+			claimedAt := d.now()
+			msgs, err := d.claim(ctx, store.ClaimParams{
+				Owner: d.owner, Lease: d.cfg.Lease.D(), Limit: limit, Now: claimedAt,
 			})
 			if err != nil {
 				if ctx.Err() == nil {
-					d.log.Error("claim due messages", "err", err)
+					d.claimFailed(err)
 				}
 				break
 			}
+			d.claimSucceeded()
 			d.moreDue.Store(len(msgs) == limit)
 			for _, m := range msgs {
-				d.hold(m.ID)
+				d.hold(m.ID, d.leaseEnd(m, claimedAt))
 			}
 			for _, m := range msgs {
 				d.start(ctx, sem, m)
@@ -236,7 +243,7 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 			default:
 			}
 		}
-		timer.Reset(d.cfg.Poll.D())
+		timer.Reset(d.claimWait())
 	}
 }
 
@@ -258,75 +265,6 @@ func (d *Dispatcher) start(_ context.Context, sem chan struct{}, m *store.Messag
 	}()
 }
 
-// hold adds id to the messages whose leases renewLoop keeps alive.
-func (d *Dispatcher) hold(id string) {
-	d.heldMu.Lock()
-	d.held[id]++
-	d.heldMu.Unlock()
-}
-
-// unhold undoes one hold of id.
-func (d *Dispatcher) unhold(id string) {
-	d.heldMu.Lock()
-	if d.held[id] <= 1 {
-		delete(d.held, id)
-	} else {
-		d.held[id]--
-	}
-	d.heldMu.Unlock()
-}
-
-// heldIDs returns the ids of the held messages.
-func (d *Dispatcher) heldIDs() []string {
-	d.heldMu.Lock()
-	defer d.heldMu.Unlock()
-	ids := make([]string, 0, len(d.held))
-	for id := range d.held {
-		ids = append(ids, id)
-	}
-	return ids
-}
-
-// renewLoop renews the leases of the held messages every lease/3 until
-// stop is closed, so a message whose route takes longer than one lease
-// (several slow channels, each up to its send_timeout) is not claimed by
-// another instance while this one still works on it.
-func (d *Dispatcher) renewLoop(stop <-chan struct{}) {
-	tick, halt := d.renewTicker(d.renewEvery())
-	defer halt()
-	for {
-		select {
-		case <-stop:
-			return
-		case <-tick:
-			d.renewLeases()
-		}
-	}
-}
-
-func (d *Dispatcher) renewEvery() time.Duration { return max(d.cfg.Lease.D()/3, time.Millisecond) }
-
-// renewLeases extends the leases of the held messages to now + lease in one
-// store call. A lease that was lost (it expired and another process claimed
-// the message) is not renewed: that message's Advance reports ErrLeaseLost.
-// Ids whose Advance just cleared the lease are skipped the same way.
-func (d *Dispatcher) renewLeases() {
-	ids := d.heldIDs()
-	if len(ids) == 0 {
-		return
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), d.renewEvery())
-	defer cancel()
-	n, err := d.store.RenewLeases(ctx, d.owner, ids, d.now().Add(d.cfg.Lease.D()))
-	if err != nil {
-		d.log.Error("renew leases", "messages", len(ids), "err", err)
-		return
-	}
-	if d.log.Enabled(ctx, slog.LevelDebug) {
-		d.log.Debug("renewed leases", "held", len(ids), "renewed", n)
-	}
-}
-
 // Process takes one claimed message one step further and records the result.
 // It is exported for tests that drive the dispatcher without Run.
 func (d *Dispatcher) Process(m *store.Message) {
@@ -338,7 +276,7 @@ func (d *Dispatcher) Process(m *store.Message) {
 		d.logStep(m, t)
 	}
 	observe(d.obs, m, t)
-	if err := d.store.Advance(ctx, t); err != nil {
+	if err := d.advance(ctx, t); err != nil {
 		if errors.Is(err, store.ErrLeaseLost) {
 			d.log.Warn("lease lost while processing message; attempts were recorded", "id", m.ID)
 			return
@@ -485,7 +423,7 @@ func (d *Dispatcher) step(ctx context.Context, m *store.Message) *store.Transiti
 				return t
 			}
 			seq++
-			if dec.Reason == "silent" && !d.stopping.Load() {
+			if dec.Reason == "silent" && !d.stopping.Load() && d.leaseOK(m.ID) {
 				lane := r.lanes[name]
 				if lane.receipts.takeCanary(AddressFor(m.To, lane.Kind)) {
 					// A canary: the message also goes through the silent
@@ -511,6 +449,15 @@ func (d *Dispatcher) step(ctx context.Context, m *store.Message) *store.Transiti
 			// Shutting down: leave the rest of the route to the next
 			// process instead of holding shutdown for more provider calls.
 			t.Status = maxStatus(t.Status, store.StatusSending)
+			t.NextAt = now
+			return t
+		}
+		if !d.leaseOK(m.ID) {
+			// The lease could not be renewed (the store is unreachable, or
+			// another instance took the message): a send now could be a
+			// second one. Leave the message to whoever holds it next; if
+			// the lease is still ours, Advance makes it due at once.
+			d.log.Warn("lease not confirmed; message left to the next claim without sending", "id", m.ID)
 			t.NextAt = now
 			return t
 		}

@@ -2,6 +2,7 @@ package routing
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"path/filepath"
@@ -65,6 +66,13 @@ func (lb *leaseBundle) advance(d time.Duration) {
 
 func setupLeases(t *testing.T, workers int) *leaseBundle {
 	t.Helper()
+	return setupLeasesWith(t, workers, nil)
+}
+
+// setupLeasesWith is setupLeases with the dispatcher's store wrapped by
+// wrap (nil: the SQLite store itself); lb.st stays the SQLite store.
+func setupLeasesWith(t *testing.T, workers int, wrap func(*sqlite.Store) store.Store) *leaseBundle {
+	t.Helper()
 	st, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "sb.db"))
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = st.Close() })
@@ -78,7 +86,11 @@ func setupLeases(t *testing.T, workers int) *leaseBundle {
 	pol := &config.Policy{Name: "otp", Route: []string{"whatsapp"}, FailoverOn: config.AllTriggers}
 	r, err := NewRouter([]*config.Policy{pol}, []*Lane{NewLane(lb.ch, cc, slog.New(slog.DiscardHandler))}, nil)
 	require.NoError(t, err)
-	lb.d = NewDispatcher(st, r,
+	var ds store.Store = st
+	if wrap != nil {
+		ds = wrap(st)
+	}
+	lb.d = NewDispatcher(ds, r,
 		config.Dispatch{Workers: workers, Lease: config.Duration(lb.lease), Poll: config.Duration(time.Hour)},
 		DispatcherOptions{Owner: "mine", Now: lb.clock, Logger: slog.New(slog.DiscardHandler)})
 	lb.d.renewTicker = func(time.Duration) (<-chan time.Time, func()) { return lb.tick, func() {} }
@@ -216,9 +228,9 @@ func TestRenewLeasesOneBatchedCall(t *testing.T) {
 	d.renewLeases()
 	require.Empty(t, rs.calls, "nothing held, no call")
 	for i := range 5 {
-		d.hold(fmt.Sprint("m", i))
+		d.hold(fmt.Sprint("m", i), time.Time{})
 	}
-	d.hold("m0") // held twice (claimed again while processing)
+	d.hold("m0", time.Time{}) // held twice (claimed again while processing)
 	d.unhold("m0")
 	d.unhold("m4")
 	d.renewLeases()
@@ -243,4 +255,160 @@ type renewSpy struct {
 func (r *renewSpy) RenewLeases(_ context.Context, owner string, ids []string, until time.Time) (int, error) {
 	r.calls = append(r.calls, renewCall{owner, ids, until})
 	return len(ids), nil
+}
+
+// leaseStore fails renewals on demand, and (as a store.LeaseKeeper, like
+// store/postgres) can report chosen leases as taken by another instance.
+type leaseStore struct {
+	*sqlite.Store
+	mu        sync.Mutex
+	failRenew bool
+	stolen    map[string]bool
+	renewals  int
+}
+
+var errStoreDown = errors.New("connection refused")
+
+func (s *leaseStore) RenewLeases(ctx context.Context, owner string, ids []string, until time.Time) (int, error) {
+	got, err := s.RenewLeaseIDs(ctx, owner, ids, until)
+	return len(got), err
+}
+
+func (s *leaseStore) RenewLeaseIDs(ctx context.Context, owner string, ids []string, until time.Time) ([]string, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.renewals++
+	if s.failRenew {
+		return nil, errStoreDown
+	}
+	var keep []string
+	for _, id := range ids {
+		if !s.stolen[id] {
+			keep = append(keep, id)
+		}
+	}
+	if _, err := s.Store.RenewLeases(ctx, owner, keep, until); err != nil {
+		return nil, err
+	}
+	return keep, nil
+}
+
+func (s *leaseStore) set(f func(*leaseStore)) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	f(s)
+}
+
+// An owner that cannot renew its leases makes no further provider call for
+// the messages it holds: a message waiting for a worker is left to the next
+// claim, unsent and due at once, while the send already under way finishes
+// and is recorded. Likewise for a lease the store says another instance
+// holds (a store.LeaseKeeper reports which leases it renewed).
+func TestNoSendWithoutARenewedLease(t *testing.T) {
+	t.Parallel()
+	cases := []struct {
+		name   string
+		break_ func(*leaseStore)
+		// advance is the clock's move before the renewal: past two
+		// renewal periods when renewals fail (a failure alone does not
+		// stop work; a lease with less than the margin left does), one
+		// period when the store says the lease is gone (that stops it).
+		advance func(lease time.Duration) time.Duration
+	}{
+		{"renewal fails", func(s *leaseStore) { s.failRenew = true }, func(l time.Duration) time.Duration { return l * 3 / 4 }},
+		{"lease taken by another instance", func(s *leaseStore) { s.stolen = map[string]bool{"m2": true} }, func(l time.Duration) time.Duration { return l / 3 }},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			var ls *leaseStore
+			lb := setupLeasesWith(t, 1, func(st *sqlite.Store) store.Store {
+				ls = &leaseStore{Store: st}
+				return ls
+			})
+			lb.accept("m1")
+			require.Equal(t, "m1", <-lb.ch.entered)
+			lb.accept("m2") // waits behind m1's slow send
+
+			ls.set(tc.break_)
+			lb.advance(tc.advance(lb.lease))
+			lb.tick <- lb.clock()
+			require.Eventually(t, func() bool {
+				ls.mu.Lock()
+				defer ls.mu.Unlock()
+				return ls.renewals >= 1
+			}, 10*time.Second, time.Millisecond)
+			// The renewal's answer is applied after the store call returns.
+			require.Eventually(t, func() bool { return !lb.d.leaseOK("m2") }, 10*time.Second, time.Millisecond)
+			close(lb.ch.gate)
+			require.Eventually(t, func() bool {
+				return lb.get("m1").Status == store.StatusSent && len(lb.d.heldIDs()) == 0
+			}, 10*time.Second, time.Millisecond)
+			lb.stop()
+			select {
+			case id := <-lb.ch.entered:
+				t.Fatalf("%s was sent without a confirmed lease", id)
+			default:
+			}
+
+			m2 := lb.get("m2")
+			require.Empty(t, m2.History, "no attempt: nothing was sent")
+			require.Equal(t, store.StatusQueued, m2.Status)
+			require.Empty(t, m2.LeaseOwner, "the lease was still ours in the store: given back")
+			require.Equal(t, lb.clock(), m2.NextAt, "due at once, for any instance")
+			require.Equal(t, []string{"m2"}, lb.claimBy("other"))
+		})
+	}
+}
+
+// advanceFlaky fails the first n Advances, as a database restarting would.
+type advanceFlaky struct {
+	*sqlite.Store
+	mu   sync.Mutex
+	fail int
+}
+
+func (s *advanceFlaky) Advance(ctx context.Context, t *store.Transition) error {
+	s.mu.Lock()
+	if s.fail > 0 {
+		s.fail--
+		s.mu.Unlock()
+		return errStoreDown
+	}
+	s.mu.Unlock()
+	return s.Store.Advance(ctx, t)
+}
+
+// A step whose recording fails (the database is restarting) is recorded
+// once the store answers again: the send is not lost, so the message is
+// not sent a second time by the next claim.
+func TestAdvanceRetriedWhileTheStoreIsDown(t *testing.T) {
+	t.Parallel()
+	lb := setupLeasesWith(t, 2, func(st *sqlite.Store) store.Store { return &advanceFlaky{Store: st, fail: 3} })
+	close(lb.ch.gate)
+	lb.accept("m1")
+	require.Equal(t, "m1", <-lb.ch.entered)
+	require.Eventually(t, func() bool { return lb.get("m1").Status == store.StatusSent }, 20*time.Second, 5*time.Millisecond)
+	m := lb.get("m1")
+	require.Len(t, m.History, 1)
+	require.Empty(t, m.LeaseOwner)
+}
+
+// While claims fail the claim loop backs off, up to maxClaimBackoff, and
+// polls at its interval again after a claim succeeds.
+func TestClaimBackoff(t *testing.T) {
+	t.Parallel()
+	d := NewDispatcher(nil, nil, config.Dispatch{Poll: config.Duration(50 * time.Millisecond)},
+		DispatcherOptions{Logger: slog.New(slog.DiscardHandler)})
+	var waits []time.Duration
+	for range 8 {
+		waits = append(waits, d.claimWait())
+		d.claimFailed(errStoreDown)
+	}
+	require.Equal(t, []time.Duration{
+		50 * time.Millisecond, 100 * time.Millisecond, 200 * time.Millisecond, 400 * time.Millisecond,
+		800 * time.Millisecond, 1600 * time.Millisecond, maxClaimBackoff, maxClaimBackoff,
+	}, waits)
+	d.claimSucceeded()
+	require.Equal(t, 50*time.Millisecond, d.claimWait())
 }

@@ -63,6 +63,13 @@ type Cluster struct {
 	done chan struct{} // closed when the postmaster exited
 	log  *syncBuffer
 
+	// What Restart needs to start the same server again.
+	postgres string
+	data     string
+	port     int
+	cred     *syscall.Credential
+	opts     Options
+
 	stopOnce sync.Once
 	stopErr  error
 }
@@ -124,6 +131,30 @@ func (c *Cluster) Stop() error {
 		}
 	})
 	return c.stopErr
+}
+
+// ErrNotOwned: Restart of a server this package did not start (Use).
+var ErrNotOwned = errors.New("the server was not started by pgcluster")
+
+// Restart does what `pg_ctl restart -m fast` does to the server: a fast
+// shutdown (SIGINT: open transactions are rolled back and every client
+// connection is closed), then a start on the same data directory and
+// port. down is how long the server stays down between the two (zero: as
+// pg_ctl, at once). It returns when the server accepts connections again.
+func (c *Cluster) Restart(down time.Duration) error {
+	if c.cmd == nil {
+		return ErrNotOwned
+	}
+	_ = c.cmd.Process.Signal(syscall.SIGINT)
+	select {
+	case <-c.done:
+	case <-time.After(stopTimeout):
+		_ = c.cmd.Process.Kill()
+		<-c.done
+		return fmt.Errorf("postgres did not stop within %s of SIGINT; killed", stopTimeout)
+	}
+	time.Sleep(down)
+	return c.launch()
 }
 
 // Use returns a Cluster for an existing server the admin URL reaches
@@ -197,6 +228,21 @@ func startServer(postgres, dir, data string, cred *syscall.Credential, o Options
 	if err != nil {
 		return nil, err
 	}
+	c := &Cluster{
+		AdminDSN: fmt.Sprintf("postgres://postgres@127.0.0.1:%d/postgres?sslmode=disable", port),
+		dir:      dir, log: &syncBuffer{},
+		postgres: postgres, data: data, port: port, cred: cred, opts: o,
+	}
+	if err := c.launch(); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// launch runs the postmaster as configured in c and waits until it
+// accepts connections.
+func (c *Cluster) launch() error {
+	postgres, dir, data, port, cred, o, log := c.postgres, c.dir, c.data, c.port, c.cred, c.opts, c.log
 	durability := "off"
 	if o.Durable {
 		durability = "on"
@@ -214,21 +260,19 @@ func startServer(postgres, dir, data string, cred *syscall.Credential, o Options
 		args = append(args, "-c", s)
 	}
 	cmd := exec.Command(postgres, args...)
-	log := &syncBuffer{}
 	cmd.Stdout, cmd.Stderr = log, log
 	cmd.Dir = dir
 	// SIGQUIT is the postmaster's immediate shutdown.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: cred, Pdeathsig: syscall.SIGQUIT}
+	logStart := len(log.String())
 	if err := cmd.Start(); err != nil {
-		return nil, fmt.Errorf("start %s: %w", postgres, err)
+		return fmt.Errorf("start %s: %w", postgres, err)
 	}
-	c := &Cluster{
-		AdminDSN: fmt.Sprintf("postgres://postgres@127.0.0.1:%d/postgres?sslmode=disable", port),
-		dir:      dir, cmd: cmd, done: make(chan struct{}), log: log,
-	}
+	done := make(chan struct{})
+	c.cmd, c.done = cmd, done
 	go func() {
 		_ = cmd.Wait()
-		close(c.done)
+		close(done)
 	}()
 	deadline := time.Now().Add(readyTimeout)
 	for {
@@ -236,21 +280,21 @@ func startServer(postgres, dir, data string, cred *syscall.Credential, o Options
 		err := c.Exec(ctx, "SELECT 1")
 		cancel()
 		if err == nil {
-			return c, nil
+			return nil
 		}
 		select {
-		case <-c.done:
-			out := log.String()
+		case <-done:
+			out := log.String()[logStart:]
 			if strings.Contains(out, "could not bind") || strings.Contains(out, "Address already in use") {
-				return nil, fmt.Errorf("%w: %d", errPortTaken, port)
+				return fmt.Errorf("%w: %d", errPortTaken, port)
 			}
-			return nil, fmt.Errorf("postgres exited before it was ready:\n%s", out)
+			return fmt.Errorf("postgres exited before it was ready:\n%s", out)
 		case <-time.After(50 * time.Millisecond):
 		}
 		if time.Now().After(deadline) {
 			_ = cmd.Process.Kill()
-			<-c.done
-			return nil, fmt.Errorf("postgres not ready on port %d within %s (last: %v):\n%s", port, readyTimeout, err, log.String())
+			<-done
+			return fmt.Errorf("postgres not ready on port %d within %s (last: %v):\n%s", port, readyTimeout, err, log.String())
 		}
 	}
 }

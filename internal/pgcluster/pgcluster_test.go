@@ -1,7 +1,9 @@
 package pgcluster
 
 import (
+	"context"
 	"testing"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/stretchr/testify/require"
@@ -37,4 +39,33 @@ func TestStartDurable(t *testing.T) {
 		require.Equal(t, want, syncCommit)
 		require.NoError(t, c.DropDatabase(t.Context(), "probe"))
 	}
+}
+
+// Restart closes the clients' connections and brings the same server back
+// on the same port, with its data; a Use cluster cannot be restarted.
+func TestRestart(t *testing.T) {
+	t.Parallel()
+	c, err := Start(Options{})
+	require.NoError(t, err)
+	t.Cleanup(func() { require.NoError(t, c.Stop()) })
+	ctx := t.Context()
+	require.NoError(t, c.Exec(ctx, "CREATE TABLE kept (n int); INSERT INTO kept VALUES (42)"))
+	old, err := pgx.Connect(ctx, c.AdminDSN)
+	require.NoError(t, err)
+	defer old.Close(context.Background())
+
+	for _, down := range []time.Duration{0, 200 * time.Millisecond} {
+		require.NoError(t, c.Restart(down))
+		var n int
+		require.Error(t, old.QueryRow(ctx, "SELECT n FROM kept").Scan(&n), "a connection from before the restart is closed")
+		conn, err := pgx.Connect(ctx, c.AdminDSN)
+		require.NoError(t, err, "the same DSN reaches the restarted server")
+		require.NoError(t, conn.QueryRow(ctx, "SELECT n FROM kept").Scan(&n))
+		require.Equal(t, 42, n)
+		require.NoError(t, conn.Close(ctx))
+	}
+
+	u, err := Use(c.AdminDSN)
+	require.NoError(t, err)
+	require.ErrorIs(t, u.Restart(0), ErrNotOwned)
 }

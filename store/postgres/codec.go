@@ -148,6 +148,11 @@ func attemptArgs(messageID string, a *store.Attempt) []any {
 		a.Info, a.Reason, a.Ambiguous, a.Late, ts(a.StartedAt), ts(a.EndedAt), ts(a.DeliveredAt)}
 }
 
+// upsertAttemptSQL records an attempt, or updates the one with its seq.
+// ambiguous is never cleared: when an instance that lost its lease
+// mid-send records its attempt after the instance that took the message
+// over recorded its own under the same seq (both took the next one), the
+// takeover's flag is what says the message may have gone out twice.
 var upsertAttemptSQL = `INSERT INTO attempts (` + attCols + `)
 	VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)
 	ON CONFLICT (message_id, seq) DO UPDATE SET
@@ -155,6 +160,6 @@ var upsertAttemptSQL = `INSERT INTO attempts (` + attCols + `)
 		ended_at = excluded.ended_at,
 		error = excluded.error,
 		error_class = excluded.error_class,
-		ambiguous = excluded.ambiguous,
+		ambiguous = attempts.ambiguous OR excluded.ambiguous,
 		status = CASE WHEN ` + attemptRankSQL("excluded.status") + ` > ` + attemptRankSQL("attempts.status") + `
 			THEN excluded.status ELSE attempts.status END`

@@ -11,12 +11,17 @@
 // deadlock.
 //
 // Lease length: the dispatcher renews the leases of the messages it holds
-// every lease/3 (RenewLeases), so a route of slow channels keeps its lease
-// for as long as its instance lives; dispatch.lease (default 2m) is how
-// long a crashed instance's messages wait before another instance takes
-// them. A lease lost anyway (a process stalled past it) lets another
-// instance send the message again, and the stalled one's Advance reports
-// ErrLeaseLost.
+// every lease/3 (RenewLeaseIDs), so a route of slow channels keeps its
+// lease for as long as its instance lives; dispatch.lease (default 10s) is
+// how long a crashed instance's messages wait before another instance
+// takes them. A lease lost anyway (a process stalled past it) lets another
+// instance send the message again; the stalled one learns it from the
+// renewal (the id is not returned) or from Advance (ErrLeaseLost), and
+// makes no further provider call for that message.
+//
+// A lost connection is not fatal: every call returns its error (the API
+// answers 503, the dispatcher retries), pgxpool replaces broken
+// connections, and the listener reconnects with backoff.
 package postgres
 
 import (
