@@ -114,6 +114,11 @@ func (s *Server) accept(ctx context.Context, scope string, req *SendRequest, ide
 		ExpiresAt:        now.Add(ttl),
 		NextAt:           now,
 	}
+	if err := ctx.Err(); err != nil {
+		// The client left before the write began (a batch's later items):
+		// nothing is stored.
+		return nil, false, &Error{Status: http.StatusServiceUnavailable, Code: "unavailable", Message: "the request ended before the message was stored; retry", RetryAfter: 1, cause: err}
+	}
 	// Hand the message straight to this process's dispatcher when it has
 	// room: stored already leased to it, it skips the store's claim query.
 	// Should this process die first, the lease expires and any instance

@@ -373,6 +373,12 @@ func (g *Gateway) Run(ctx context.Context, ln net.Listener) error {
 			"(every message answered 202 is on disk)", "err", runErr)
 	}
 	if errors.Is(runErr, store.ErrFatal) {
+		// No new provider call whose outcome could not be recorded: the
+		// dispatcher finishes the sends in flight and starts none (what
+		// they did is lost with the store; the restart retries them,
+		// flagged ambiguous), and callbacks stop.
+		stopDispatch()
+		stopCallbacks()
 		drain := g.opts.FailDrain
 		if drain <= 0 {
 			drain = 2 * time.Second
