@@ -135,7 +135,7 @@ func (s *Server) accept(ctx context.Context, scope string, req *SendRequest, ide
 	// the same Idempotency-Key replays it. With the request's context, a
 	// client that hung up during the WAL sync left the message committed,
 	// leased to this process and handed to nobody until the lease ran out.
-	ectx, cancel := context.WithTimeout(context.WithoutCancel(ctx), enqueueTimeout)
+	ectx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.enqueueTimeout())
 	defer cancel()
 	stored, replayed, err = s.deps.Store.Enqueue(ectx, m)
 	switch {
@@ -171,9 +171,14 @@ func (s *Server) accept(ctx context.Context, scope string, req *SendRequest, ide
 }
 
 // enqueueTimeout bounds a send's write to the store, which does not end
-// with the request (see accept). Long enough that only a store that is
+// with the request (see accept): long enough that only a store that is
 // stuck reaches it.
-const enqueueTimeout = 20 * time.Second
+func (s *Server) enqueueTimeout() time.Duration {
+	if d := s.deps.EnqueueTimeout; d > 0 {
+		return d
+	}
+	return 20 * time.Second
+}
 
 // settleHandoff resolves a hand-off whose enqueue timed out: a message
 // committed anyway, still leased to this process, goes to the dispatcher;
@@ -181,7 +186,7 @@ const enqueueTimeout = 20 * time.Second
 // started by its deadline is skipped, and one that had started commits
 // within its batch, so a message not found by now was not stored.)
 func (s *Server) settleHandoff(id string) {
-	ctx, cancel := context.WithTimeout(context.Background(), enqueueTimeout)
+	ctx, cancel := context.WithTimeout(context.Background(), max(s.enqueueTimeout(), 5*time.Second))
 	defer cancel()
 	m, err := s.deps.Store.Get(ctx, id)
 	if err == nil && m.LeaseOwner == s.deps.Dispatch.Owner() && !m.Status.Final() {

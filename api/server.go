@@ -58,6 +58,10 @@ type Deps struct {
 	// Reload re-reads the config file and applies it (POST /-/reload);
 	// nil when the gateway runs a config that has no file.
 	Reload func(ctx context.Context) (config.Diff, error)
+
+	// EnqueueTimeout bounds a send's write to the store, which does not
+	// end with the request (see accept). Zero: 20 s.
+	EnqueueTimeout time.Duration
 }
 
 // Server is the HTTP API.

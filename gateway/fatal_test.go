@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"strings"
 	"sync/atomic"
@@ -17,6 +18,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/switchboard-gw/switchboard/api"
 	"github.com/switchboard-gw/switchboard/gateway"
 	"github.com/switchboard-gw/switchboard/pii"
 	"github.com/switchboard-gw/switchboard/store"
@@ -248,4 +250,48 @@ func TestCommittedSendSurvivesClientHangup(t *testing.T) {
 	require.Equal(t, http.StatusAccepted, resp.StatusCode)
 	require.Equal(t, "true", resp.Header.Get("Idempotent-Replay"))
 	require.Equal(t, "/v1/messages/"+id, resp.Header.Get("Location"))
+}
+
+// slowEnqueue stores each message and then answers only when the caller's
+// deadline has passed: a store whose write committed but did not answer in
+// time.
+type slowEnqueue struct {
+	store.Store
+	ids chan string
+}
+
+func (s *slowEnqueue) Enqueue(ctx context.Context, m *store.Message) (*store.Message, bool, error) {
+	stored, replayed, err := s.Store.Enqueue(context.WithoutCancel(ctx), m)
+	if err != nil {
+		return stored, replayed, err
+	}
+	s.ids <- stored.ID
+	<-ctx.Done()
+	return nil, false, ctx.Err()
+}
+
+// TestTimedOutEnqueueStillDispatched: when the store does not answer a
+// send within its timeout, the client gets 503, and a message that was
+// committed anyway, leased to this process for the hand-off, is found and
+// dispatched at once (the lease is an hour: it would not be otherwise),
+// not left to its lease.
+func TestTimedOutEnqueueStillDispatched(t *testing.T) {
+	t.Parallel()
+	tb := newBundle(t, edit(t, baseConfig, "dispatch: {poll: 20ms}", "dispatch: {poll: 20ms, lease: 1h}"))
+	tb.build(t, tb.load(t), false, nil)
+	tb.run(t)
+	slow := &slowEnqueue{Store: tb.g.Store, ids: make(chan string, 1)}
+	srv := api.New(api.Deps{Config: tb.g.Config(), Store: slow, Dispatch: tb.g.Dispatcher, Health: tb.g.Health,
+		Logger: slog.New(slog.DiscardHandler), Handoff: true, EnqueueTimeout: 50 * time.Millisecond})
+	hs := httptest.NewServer(srv)
+	defer hs.Close()
+
+	other := &testBundle{base: hs.URL, http: tb.http}
+	status, out := other.do(t, http.MethodPost, "/v1/messages", sendKey, otpBody)
+	require.Equal(t, http.StatusServiceUnavailable, status, "%v", out)
+	id := <-slow.ids
+	m := tb.waitMessage(t, id, "delivered", func(m map[string]any) bool { return m["status"] == "delivered" })
+	for _, a := range m["attempts"].([]any) {
+		require.NotEqual(t, true, a.(map[string]any)["ambiguous"], "%v", m)
+	}
 }

@@ -2,6 +2,7 @@ package sqlite
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"sync/atomic"
@@ -85,4 +86,37 @@ func TestStorageFailureClassification(t *testing.T) {
 	} {
 		require.Equal(t, tc.fatal, storageFailure(tc.err), tc.name)
 	}
+}
+
+// TestWriteErrorIsFatal: an op that fails because the disk did (an I/O
+// error, a full disk) fails its whole batch with the store's fatal error,
+// is not retried op by op, and leaves the store failed.
+func TestWriteErrorIsFatal(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	s, err := Open(ctx, filepath.Join(t.TempDir(), "sb.db"))
+	require.NoError(t, err)
+	defer s.Close()
+	var runs atomic.Int64
+	_, err = s.do(ctx, func(w *writer) (any, error) {
+		runs.Add(1)
+		return nil, fmt.Errorf("write message: %w", &os.PathError{Op: "write", Path: "sb.db-wal", Err: syscall.ENOSPC})
+	})
+	require.ErrorIs(t, err, store.ErrFatal)
+	require.ErrorIs(t, err, syscall.ENOSPC)
+	require.Equal(t, int64(1), runs.Load(), "not retried on its own")
+	<-s.Failed()
+	_, _, err = s.Enqueue(ctx, newMsg())
+	require.ErrorIs(t, err, store.ErrFatal)
+
+	// An op's own error (not the disk's) leaves the store working.
+	s2, err := Open(ctx, filepath.Join(t.TempDir(), "sb.db"))
+	require.NoError(t, err)
+	defer s2.Close()
+	_, err = s2.do(ctx, func(w *writer) (any, error) { return nil, errors.New("constraint") })
+	require.Error(t, err)
+	require.NotErrorIs(t, err, store.ErrFatal)
+	require.NoError(t, s2.FailErr())
+	_, _, err = s2.Enqueue(ctx, newMsg())
+	require.NoError(t, err)
 }
