@@ -117,6 +117,12 @@ func New(ctx context.Context, cfg *config.Config, o Options) (*Gateway, error) {
 		}
 		g.Store = st
 	}
+	if ls, ok := g.Store.(*sqlite.Store); ok {
+		if r := ls.Released(); r.Messages+r.Callbacks > 0 {
+			log.Info("released the leases a previous process left in the database; that work is due now",
+				"messages", r.Messages, "callbacks", r.Callbacks, "took", r.Took)
+		}
+	}
 	ok := false
 	defer func() {
 		if !ok {

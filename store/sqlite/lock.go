@@ -43,8 +43,9 @@ func parsePID(b []byte) int {
 }
 
 // Leases on rows the dispatcher or the callback sender may be working on.
-// Both statements walk only the rows that can be leased and still matter
-// (the partial due indexes), not the whole table.
+// The messages one walks only the rows that can be leased and still matter
+// (the partial due index), not the whole table; the callbacks one is left
+// to the planner (the pending callbacks' partial index serves it).
 const (
 	// The owner is kept so Claim still reports the message Reclaimed: the
 	// dead process may have been mid-send, and the next attempt is flagged
@@ -53,8 +54,7 @@ const (
 			WHERE id IN (SELECT id FROM messages INDEXED BY messages_due
 				WHERE next_at IS NOT NULL AND lease_owner <> '')`
 	releaseCallbackLeasesSQL = `UPDATE callbacks SET lease_owner = '', lease_until = NULL
-			WHERE id IN (SELECT id FROM callbacks INDEXED BY callbacks_due
-				WHERE status = 'pending' AND lease_owner <> '')`
+			WHERE status = 'pending' AND lease_owner <> ''`
 )
 
 // releaseAbandoned ends every lease in the file, on the write connection

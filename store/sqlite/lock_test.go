@@ -90,3 +90,34 @@ func mustClaim(t *testing.T, s *Store, owner string, now time.Time) []*store.Mes
 	require.NoError(t, err)
 	return ms
 }
+
+func TestOpenReleasesCallbackLeasesLeftByAPreviousProcess(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	path := filepath.Join(t.TempDir(), "sb.db")
+	s, err := Open(ctx, path)
+	require.NoError(t, err)
+	m := newMsg()
+	m.CallbackURL = "https://app.example.com/hook"
+	m.IdempotencyScope = "shop"
+	_, _, err = s.Enqueue(ctx, m)
+	require.NoError(t, err)
+	now := time.Now().UTC()
+	_, err = s.Claim(ctx, store.ClaimParams{Owner: "dead/1", Lease: time.Minute, Limit: 1, Now: now})
+	require.NoError(t, err)
+	require.NoError(t, s.Advance(ctx, &store.Transition{MessageID: m.ID, Owner: "dead/1",
+		Attempts: []store.Attempt{{Seq: 1, Channel: "whatsapp", Status: store.AttemptSent, ProviderID: "wa1", StartedAt: now}},
+		Status:   store.StatusSent, Channel: "whatsapp", NextAt: now.Add(time.Hour), Now: now}))
+	cbs, err := s.ClaimCallbacks(ctx, "dead/1", time.Hour, 10, now.Add(time.Second))
+	require.NoError(t, err)
+	require.Len(t, cbs, 1)
+	require.NoError(t, s.Close())
+
+	s, err = Open(ctx, path)
+	require.NoError(t, err)
+	t.Cleanup(func() { require.NoError(t, s.Close()) })
+	require.Equal(t, int64(1), s.Released().Callbacks)
+	cbs, err = s.ClaimCallbacks(ctx, "new/2", time.Minute, 10, now.Add(2*time.Second))
+	require.NoError(t, err)
+	require.Len(t, cbs, 1, "the dead process's callback is due at once, not in an hour")
+}
