@@ -333,6 +333,8 @@ func (w *writer) oneByOne(batch []*op) {
 			}
 		} else if err := w.syncWAL(); err != nil {
 			r = result{err: w.fail(err)}
+		} else if err := w.failure(); err != nil {
+			r = result{err: err} // the syncer's sync failed meanwhile
 		}
 		o.done <- r
 	}
