@@ -95,6 +95,10 @@ bench: postgres ## Load the gateway (SQLite; PostgreSQL with 1 and 3 instances),
 crash: ## Longer crash campaign: SIGKILL mid-flight, restart, account for every message
 	SWITCHBOARD_CRASH_ROUNDS=5 SWITCHBOARD_CRASH_MESSAGES=5000 $(GO) test -count=1 -run TestCrash -timeout 30m -v ./e2e/
 
+.PHONY: faults
+faults: ## Fault campaign (kill -9, full disk, ...): rewrites the table in RELIABILITY.md
+	SWITCHBOARD_FAULTS=long SWITCHBOARD_FAULTS_REPORT=$(CURDIR)/RELIABILITY.md $(GO) test -count=1 -run '^TestFaults$$' -timeout 30m -v ./e2e/
+
 .PHONY: clean
 clean: ## Remove build output and the local database
 	rm -rf bin data

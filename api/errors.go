@@ -21,7 +21,13 @@ type Error struct {
 	Field   string `json:"field,omitempty"`
 	// RetryAfter, in seconds, is sent as a Retry-After header (503, 429).
 	RetryAfter int `json:"-"`
+	// cause is the internal error behind a 503, for classification only
+	// (errors.Is); it is never shown to the client.
+	cause error
 }
+
+// Unwrap returns the internal cause, if any.
+func (e *Error) Unwrap() error { return e.cause }
 
 func (e *Error) Error() string {
 	if e.Field != "" {

@@ -126,6 +126,11 @@ func (s *Server) accept(ctx context.Context, scope string, req *SendRequest, ide
 		NextAt:           now,
 		Limit:            recipientLimit(pol, now),
 	}
+	if err := ctx.Err(); err != nil {
+		// The client left before the write began (a batch's later items):
+		// nothing is stored.
+		return nil, false, &Error{Status: http.StatusServiceUnavailable, Code: "unavailable", Message: "the request ended before the message was stored; retry", RetryAfter: 1, cause: err}
+	}
 	// Hand the message straight to this process's dispatcher when it has
 	// room: stored already leased to it, it skips the store's claim query.
 	// Should this process die first, the lease expires and any instance
@@ -135,8 +140,23 @@ func (s *Server) accept(ctx context.Context, scope string, req *SendRequest, ide
 		m.LeaseOwner = s.deps.Dispatch.Owner()
 		m.LeaseUntil = now.Add(s.deps.Dispatch.Lease())
 	}
-	stored, replayed, err = s.deps.Store.Enqueue(ctx, m)
-	if handoff && (err != nil || replayed) {
+	// A 202 is decided once, by the store, not by the client: the write
+	// runs to its end even if the client goes away meanwhile (bounded by
+	// its own timeout), so a message that was committed is always handed
+	// to the dispatcher (or, unleased, found by its claim) and a retry with
+	// the same Idempotency-Key replays it. With the request's context, a
+	// client that hung up during the WAL sync left the message committed,
+	// leased to this process and handed to nobody until the lease ran out.
+	ectx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.enqueueTimeout())
+	defer cancel()
+	stored, replayed, err = s.deps.Store.Enqueue(ectx, m)
+	switch {
+	case handoff && err != nil && errors.Is(err, context.DeadlineExceeded):
+		// The store did not answer in time: the message may still be
+		// committed, leased to this process. Find out before giving the
+		// hand-off slot back.
+		go s.settleHandoff(m.ID)
+	case handoff && (err != nil || replayed):
 		s.deps.Dispatch.Unreserve()
 	}
 	var limited *store.RecipientLimitError
@@ -147,7 +167,7 @@ func (s *Server) accept(ctx context.Context, scope string, req *SendRequest, ide
 		// Not accepted: say so plainly so the client retries (with the same
 		// Idempotency-Key, it cannot create a duplicate).
 		s.log.Error("enqueue message", "err", err)
-		return nil, false, &Error{Status: http.StatusServiceUnavailable, Code: "unavailable", Message: "the message store is unavailable; the message was not accepted, retry", RetryAfter: 1}
+		return nil, false, &Error{Status: http.StatusServiceUnavailable, Code: "unavailable", Message: "the message store is unavailable; the message was not accepted, retry", RetryAfter: 1, cause: err}
 	}
 	if replayed {
 		if stored.RequestHash != m.RequestHash {
@@ -164,6 +184,39 @@ func (s *Server) accept(ctx context.Context, scope string, req *SendRequest, ide
 		}
 	}
 	return stored, replayed, nil
+}
+
+// enqueueTimeout bounds a send's write to the store, which does not end
+// with the request (see accept): long enough that only a store that is
+// stuck reaches it.
+func (s *Server) enqueueTimeout() time.Duration {
+	if d := s.deps.EnqueueTimeout; d > 0 {
+		return d
+	}
+	return 20 * time.Second
+}
+
+// settleHandoff resolves a hand-off whose enqueue timed out: a message
+// committed anyway, still leased to this process, goes to the dispatcher;
+// otherwise the reserved slot is given back. (A store write that has not
+// started by its deadline is skipped, and one that had started commits
+// within its batch, so a message not found by now was not stored.)
+func (s *Server) settleHandoff(id string) {
+	ctx, cancel := context.WithTimeout(context.Background(), max(s.enqueueTimeout(), 5*time.Second))
+	defer cancel()
+	m, err := s.deps.Store.Get(ctx, id)
+	if err == nil && m.LeaseOwner == s.deps.Dispatch.Owner() && !m.Status.Final() {
+		m.History = nil
+		s.log.Warn("a send timed out after its message was stored; dispatching it", "id", id)
+		s.deps.Dispatch.Submit(m)
+		return
+	}
+	s.deps.Dispatch.Unreserve()
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
+		// Unknown either way: if it was stored, its lease runs out and the
+		// claim loop takes it (flagged ambiguous).
+		s.log.Warn("a send timed out; could not tell whether its message was stored", "id", id, "err", err)
+	}
 }
 
 func hasAddressForRoute(r *routing.Router, route []string, to store.Recipient) bool {

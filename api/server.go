@@ -2,6 +2,7 @@ package api
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"net/http"
 	"sync/atomic"
@@ -63,6 +64,10 @@ type Deps struct {
 	RateLimited func(key string, n int)
 	AuthFailed  func(reason string)
 	LimitNow    func() time.Time
+
+	// EnqueueTimeout bounds a send's write to the store, which does not
+	// end with the request (see accept). Zero: 20 s.
+	EnqueueTimeout time.Duration
 }
 
 // Server is the HTTP API.
@@ -142,7 +147,7 @@ func (s *Server) readyz(c *echo.Context) error {
 	defer cancel()
 	if err := s.deps.Store.Ping(ctx); err != nil {
 		s.log.Warn("readiness check failed", "err", err)
-		return &Error{Status: http.StatusServiceUnavailable, Code: "not_ready", Message: "the message store is not available", RetryAfter: 1}
+		return &Error{Status: http.StatusServiceUnavailable, Code: "not_ready", Message: "the message store is not available", RetryAfter: 1, cause: err}
 	}
 	return c.JSON(http.StatusOK, map[string]string{"status": "ready"})
 }
@@ -177,7 +182,13 @@ func (s *Server) accessLog(next echo.HandlerFunc) echo.HandlerFunc {
 			status = http.StatusInternalServerError
 		}
 		if s.log.Enabled(c.Request().Context(), slog.LevelDebug) || status >= 500 {
-			s.log.Log(c.Request().Context(), levelFor(status), "http request",
+			level := levelFor(status)
+			if errors.Is(err, store.ErrFatal) {
+				// Refused because the store failed for good: the gateway
+				// logs that once, at ERROR, and is shutting down.
+				level = slog.LevelWarn
+			}
+			s.log.Log(c.Request().Context(), level, "http request",
 				"method", c.Request().Method, "path", c.Request().URL.Path, "status", status,
 				"duration", time.Since(start))
 		}

@@ -127,10 +127,16 @@ func postAndKill(t *testing.T, g *gateway, round, n int) []string {
 // An accepted id that is not found was lost: the test fails.
 func waitAllFinal(t *testing.T, g *gateway, ids []string) map[string]*client.Message {
 	t.Helper()
+	return waitAllFinalWithin(t, g, ids, crashSettle)
+}
+
+// waitAllFinalWithin is waitAllFinal with its bound.
+func waitAllFinalWithin(t *testing.T, g *gateway, ids []string, settle time.Duration) map[string]*client.Message {
+	t.Helper()
 	final := make(map[string]*client.Message, len(ids))
 	pending := append([]string(nil), ids...)
 	lost := map[string]bool{}
-	deadline := time.Now().Add(crashSettle)
+	deadline := time.Now().Add(settle)
 	for len(pending) > 0 {
 		var (
 			mu    sync.Mutex
@@ -179,7 +185,7 @@ func waitAllFinal(t *testing.T, g *gateway, ids []string) map[string]*client.Mes
 					t.Logf("not final: %s: %v", id, err)
 				}
 			}
-			t.Fatalf("%d of %d accepted messages not final within %s", len(pending), len(ids), crashSettle)
+			t.Fatalf("%d of %d accepted messages not final within %s", len(pending), len(ids), settle)
 		}
 		time.Sleep(100 * time.Millisecond) // pace the polling of a large set
 	}

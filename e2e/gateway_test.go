@@ -44,6 +44,7 @@ type gwConfig struct {
 	SendKey, ReadKey, AdminKey string
 	Channels                   []*simChannel
 	ReceiptTimeout             map[string]string // channel -> deadline, policy otp
+	DBDir                      string            // where the SQLite file goes; empty: the gateway's temp dir
 }
 
 type simChannel struct {
@@ -115,6 +116,9 @@ func startGateway(t *testing.T, cfg *gwConfig) *gateway {
 	t.Helper()
 	dir := t.TempDir()
 	cfg.DSN = filepath.Join(dir, "switchboard.db")
+	if cfg.DBDir != "" {
+		cfg.DSN = filepath.Join(cfg.DBDir, "switchboard.db")
+	}
 	var buf bytes.Buffer
 	require.NoError(t, configTemplate.Execute(&buf, cfg))
 	g := &gateway{

@@ -16,6 +16,12 @@ func TestMain(m *testing.M) {
 }
 
 func run(m *testing.M) int {
+	if b := os.Getenv("SWITCHBOARD_E2E_BINARY"); b != "" {
+		// A test re-executed in a child process (see sqliteFullDisk)
+		// reuses its parent's build.
+		binary = b
+		return m.Run()
+	}
 	dir, err := os.MkdirTemp("", "switchboard-e2e-")
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "e2e: create temp dir: %v\n", err)

@@ -54,6 +54,7 @@ type Gateway struct {
 	cbSecrets atomic.Pointer[map[string][]string]
 
 	log      *slog.Logger
+	fatalLog *slog.Logger // log without fatalQuiet (see New)
 	opts     Options
 	cfg      atomic.Pointer[config.Config] // the config in force
 	receipts *routing.Receipts
@@ -90,6 +91,12 @@ type Options struct {
 	Adjust func(*config.Config)
 	// WatchConfig makes Run reload when ConfigFile changes on disk.
 	WatchConfig bool
+	// FailDrain is how long the gateway keeps answering after its store
+	// failed for good (store.Failer) before it shuts down: sends get 503
+	// and /readyz 503 meanwhile, so a load balancer's readiness probe takes
+	// the instance out of rotation. Ending Run's context ends it early.
+	// Zero: 2 s.
+	FailDrain time.Duration
 	// LogLevel, if set, is the level of Logger's handler: New sets it to
 	// the config's log.level and Reload to a changed one. (log.format
 	// needs a restart: a reload that changes it is refused.)
@@ -110,7 +117,11 @@ func New(ctx context.Context, cfg *config.Config, o Options) (*Gateway, error) {
 	if log == nil {
 		log = slog.Default()
 	}
-	g := &Gateway{log: log, opts: o, Store: o.Store, chans: map[string]channels.Channel{}, retiring: map[*retiree]struct{}{}}
+	// Components log through fatalQuiet; g.fatalLog is the one line a
+	// storage failure gets.
+	fatalLog := log
+	log = slog.New(fatalQuiet{log.Handler()})
+	g := &Gateway{log: log, fatalLog: fatalLog, opts: o, Store: o.Store, chans: map[string]channels.Channel{}, retiring: map[*retiree]struct{}{}}
 	g.cfg.Store(cfg)
 	g.warnKeyDefaults(cfg)
 	switch t := cfg.Server.TLS; {
@@ -143,6 +154,12 @@ func New(ctx context.Context, cfg *config.Config, o Options) (*Gateway, error) {
 			return nil, err
 		}
 		g.Store = st
+	}
+	if ls, ok := g.Store.(*sqlite.Store); ok {
+		if r := ls.Released(); r.Messages+r.Callbacks > 0 {
+			log.Info("released the leases a previous process left in the database; that work is due now",
+				"messages", r.Messages, "callbacks", r.Callbacks, "took", r.Took)
+		}
 	}
 	ok := false
 	defer func() {
@@ -432,6 +449,32 @@ func (g *Gateway) Run(ctx context.Context, ln net.Listener) error {
 	select {
 	case <-ctx.Done():
 	case runErr = <-errc:
+	case <-storeFailed(g.Store):
+		// Storage errors are fatal: the store refuses every write from now
+		// on (sends get 503, /readyz 503) and only a restart, which runs
+		// SQLite's recovery, makes it trustworthy again. Shut down as
+		// usual, answering the requests in flight, and exit non-zero.
+		runErr = g.Store.(store.Failer).FailErr()
+		g.fatalLog.Error("storage failed: refusing new messages and shutting down; restart the gateway once the disk is fixed "+
+			"(every message answered 202 is on disk)", "err", runErr)
+	}
+	if errors.Is(runErr, store.ErrFatal) {
+		// No new provider call whose outcome could not be recorded: the
+		// dispatcher finishes the sends in flight and starts none (what
+		// they did is lost with the store; the restart retries them,
+		// flagged ambiguous), and callbacks stop.
+		stopDispatch()
+		stopCallbacks()
+		drain := g.opts.FailDrain
+		if drain <= 0 {
+			drain = 2 * time.Second
+		}
+		t := time.NewTimer(drain)
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+		}
+		t.Stop()
 	}
 	g.log.Info("shutting down")
 	timeout := g.Config().Server.ShutdownTimeout.D()
@@ -457,6 +500,9 @@ func (g *Gateway) Run(ctx context.Context, ln net.Listener) error {
 	wg.Wait()
 	close(errc)
 	for err := range errc {
+		if errors.Is(err, store.ErrFatal) && errors.Is(runErr, store.ErrFatal) {
+			continue // the same failure, already in runErr
+		}
 		runErr = errors.Join(runErr, err)
 	}
 	if err := g.closeParts(); err != nil {

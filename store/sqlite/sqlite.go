@@ -26,7 +26,10 @@ import (
 	"github.com/switchboard-gw/switchboard/store"
 )
 
-var _ store.Store = (*Store)(nil)
+var (
+	_ store.Store  = (*Store)(nil)
+	_ store.Failer = (*Store)(nil)
+)
 
 type options struct {
 	maxBatch    int
@@ -68,6 +71,17 @@ func WithBusyTimeout(d time.Duration) Option {
 	}
 }
 
+// WithWALSync replaces the fdatasync of the write-ahead log that confirms
+// every batch. For fault injection (a sync that fails or stalls); fn must
+// sync f or fail.
+func WithWALSync(fn func(f *os.File) error) Option {
+	return func(o *options) {
+		if fn != nil {
+			o.walSync = fn
+		}
+	}
+}
+
 // Store is the SQLite implementation of store.Store.
 type Store struct {
 	read *sql.DB
@@ -84,6 +98,9 @@ type Store struct {
 	closeErr  error
 
 	overrides chan struct{} // OverridesChanged; capacity 1, coalesced
+
+	lock     *os.File // the held lock file (lockDatabase); nil where flock is unavailable
+	released Released // what Open released
 }
 
 // Open opens (creating it and its directory if needed) the database at path
@@ -104,6 +121,18 @@ func Open(ctx context.Context, path string, opts ...Option) (*Store, error) {
 	if err := createPrivate(path); err != nil { // 0600 file, 0700 directories
 		return nil, err
 	}
+	// One process per file: the lock is what makes every lease found in
+	// the file abandoned, so Open can release them (see releaseAbandoned).
+	lock, err := lockDatabase(path)
+	if err != nil {
+		return nil, err
+	}
+	opened := false
+	defer func() {
+		if !opened && lock != nil {
+			lock.Close()
+		}
+	}()
 
 	// SQLite's own Linux builds commit with fdatasync; the transpiled
 	// library defaults to fsync, which also forces the file's timestamps
@@ -143,6 +172,14 @@ func Open(ctx context.Context, path string, opts ...Option) (*Store, error) {
 		wdb.Close()
 		return nil, err
 	}
+	var released Released
+	if lock != nil {
+		if released, err = releaseAbandoned(ctx, conn); err != nil {
+			conn.Close()
+			wdb.Close()
+			return nil, err
+		}
+	}
 
 	// Readers open after the migrations so they never see a half-made schema.
 	rq := url.Values{"_pragma": append([]string{"query_only(1)"}, q["_pragma"]...)}
@@ -178,7 +215,8 @@ func Open(ctx context.Context, path string, opts ...Option) (*Store, error) {
 		wdb.Close()
 		return nil, err
 	}
-	return &Store{read: rdb, w: w, listScan: o.listScan, overrides: make(chan struct{}, 1)}, nil
+	opened = true
+	return &Store{read: rdb, w: w, listScan: o.listScan, overrides: make(chan struct{}, 1), lock: lock, released: released}, nil
 }
 
 // do submits fn to the writer and waits for the batch it lands in to commit.
@@ -193,6 +231,10 @@ func (s *Store) do(ctx context.Context, fn opFunc) (any, error) {
 	if s.closed {
 		s.mu.RUnlock()
 		return nil, store.ErrClosed
+	}
+	if err := s.w.failure(); err != nil {
+		s.mu.RUnlock()
+		return nil, err
 	}
 	select {
 	case s.w.ops <- o:
@@ -214,6 +256,9 @@ func (s *Store) Ping(ctx context.Context) error {
 	if s.isClosed.Load() {
 		return store.ErrClosed
 	}
+	if err := s.w.failure(); err != nil {
+		return err // not ready: the process is on its way out
+	}
 	var one int
 	if err := s.read.QueryRowContext(ctx, "SELECT 1").Scan(&one); err != nil {
 		return fmt.Errorf("ping sqlite: %w", err)
@@ -232,6 +277,10 @@ func (s *Store) Close() error {
 		s.mu.Unlock()
 		<-s.w.stopped
 		s.closeErr = errors.Join(s.w.close(), s.read.Close())
+		if s.lock != nil {
+			// After the database is closed: the next process may open it.
+			s.closeErr = errors.Join(s.closeErr, s.lock.Close())
+		}
 	})
 	return s.closeErr
 }

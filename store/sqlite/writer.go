@@ -7,6 +7,9 @@ import (
 	"fmt"
 	"os"
 	"slices"
+	"sync"
+
+	"github.com/switchboard-gw/switchboard/store"
 )
 
 // opFunc runs inside the writer's transaction, alongside the other ops of
@@ -84,6 +87,38 @@ type writer struct {
 	walSync  func(*os.File) error // fdatasync; tests wrap it
 	toSync   chan syncBatch       // committed batches waiting for their fdatasync
 	syncDone chan struct{}        // closed when the syncer has answered everything
+
+	// The sticky failed state (see fail): once a sync or a write of the
+	// database failed, no op runs and none is answered with success again.
+	failOnce sync.Once
+	fatal    error         // the *store.FatalError; set before failed closes
+	failed   chan struct{} // closed by fail
+}
+
+// fail puts the writer in its failed state for good, with cause, and
+// returns the *store.FatalError every op is answered with from then on.
+// Why for good: after a failed fsync Linux may have dropped the dirty
+// pages, and a later fsync can succeed without writing them, so later
+// batches answered "stored" could be lost in crash recovery; after a
+// failed write the WAL may hold a torn frame. Only a restart (which runs
+// SQLite's recovery) makes the file trustworthy again.
+func (w *writer) fail(cause error) error {
+	w.failOnce.Do(func() {
+		w.fatal = &store.FatalError{Err: cause}
+		close(w.failed)
+	})
+	<-w.failed
+	return w.fatal
+}
+
+// failure returns the *store.FatalError once the writer failed, else nil.
+func (w *writer) failure() error {
+	select {
+	case <-w.failed:
+		return w.fatal
+	default:
+		return nil
+	}
 }
 
 // syncBatch is a committed batch and its answers, held until the WAL sync.
@@ -105,6 +140,7 @@ func newWriter(ctx context.Context, db *sql.DB, conn *sql.Conn, wal *os.File, wa
 		// most two commits ahead of the disk.
 		toSync:   make(chan syncBatch, 1),
 		syncDone: make(chan struct{}),
+		failed:   make(chan struct{}),
 	}
 	if err := w.st.prepare(ctx, conn); err != nil {
 		w.st.close()
@@ -134,7 +170,19 @@ func (w *writer) syncer() {
 				break more
 			}
 		}
-		err := w.syncWAL()
+		// Once the writer failed nothing more is confirmed, even a batch
+		// committed before the failure: a later fsync may report success
+		// without writing what a failed one lost. A client told 503 for
+		// a message that did reach the disk retries with its
+		// Idempotency-Key and gets the stored one back.
+		err := w.failure()
+		if err == nil {
+			if serr := w.syncWAL(); serr != nil {
+				err = w.fail(serr)
+			} else {
+				err = w.failure() // failed while this sync ran
+			}
+		}
 		for _, b := range pending {
 			for i, o := range b.ops {
 				r := b.results[i]
@@ -182,7 +230,13 @@ func (w *writer) run() {
 				break drain
 			}
 		}
-		w.commit(batch, results[:len(batch)])
+		if err := w.failure(); err != nil {
+			for _, o := range batch {
+				o.done <- result{err: err}
+			}
+		} else {
+			w.commit(batch, results[:len(batch)])
+		}
 		clear(batch) // let answered ops be collected
 	}
 }
@@ -197,6 +251,9 @@ func (w *writer) commit(batch []*op, results []result) {
 	clear(results)
 	failAll := func(err error) {
 		_, _ = w.st.rollback.ExecContext(ctx)
+		if storageFailure(err) {
+			err = w.fail(err)
+		}
 		for _, o := range batch {
 			o.done <- result{err: err}
 		}
@@ -213,6 +270,12 @@ func (w *writer) commit(batch []*op, results []result) {
 			continue
 		}
 		r, ok := answer(o.fn(w))
+		if !ok && storageFailure(r.err) {
+			// The disk, not the op, failed: running the ops one by one
+			// would only write more to a file that cannot be trusted.
+			failAll(r.err)
+			return
+		}
 		if !ok {
 			// The op may have written part of its work. Also covers a
 			// failure that already rolled the whole transaction back (disk
@@ -235,12 +298,20 @@ func (w *writer) commit(batch []*op, results []result) {
 func (w *writer) oneByOne(batch []*op) {
 	ctx := context.Background()
 	for _, o := range batch {
+		if err := w.failure(); err != nil {
+			o.done <- result{err: err}
+			continue
+		}
 		if err := o.ctx.Err(); err != nil {
 			o.done <- result{err: err}
 			continue
 		}
 		if _, err := w.st.begin.ExecContext(ctx); err != nil {
-			o.done <- result{err: fmt.Errorf("begin write transaction: %w", err)}
+			err = fmt.Errorf("begin write transaction: %w", err)
+			if storageFailure(err) {
+				err = w.fail(err)
+			}
+			o.done <- result{err: err}
 			continue
 		}
 		r, ok := answer(o.fn(w))
@@ -248,14 +319,22 @@ func (w *writer) oneByOne(batch []*op) {
 			// A failure that rolled back by itself makes ROLLBACK fail too:
 			// either way nothing of the op holds.
 			_, _ = w.st.rollback.ExecContext(ctx)
+			if storageFailure(r.err) {
+				r.err = w.fail(r.err)
+			}
 			o.done <- r
 			continue
 		}
 		if _, err := w.st.commit.ExecContext(ctx); err != nil {
 			_, _ = w.st.rollback.ExecContext(ctx)
 			r = result{err: fmt.Errorf("commit write transaction: %w", err)}
+			if storageFailure(r.err) {
+				r.err = w.fail(r.err)
+			}
 		} else if err := w.syncWAL(); err != nil {
-			r = result{err: err}
+			r = result{err: w.fail(err)}
+		} else if err := w.failure(); err != nil {
+			r = result{err: err} // the syncer's sync failed meanwhile
 		}
 		o.done <- r
 	}
