@@ -282,7 +282,7 @@ func TestOutageShowsInMetrics(t *testing.T) {
 		time.Sleep(20 * time.Millisecond)
 	}
 	require.Equal(t, 1.0, tb.sample(t, finished))
-	require.Regexp(t, `switchboard_messages_degraded_total\{channel="sms",policy="otp"\} [3-9]`, tb.metricLines(t, "switchboard_messages_degraded_total"))
+	require.GreaterOrEqual(t, tb.sample(t, `switchboard_messages_degraded_total{channel="sms",policy="otp"}`), 3.0)
 }
 
 var sampleRe = regexp.MustCompile(`^(\S+) (\S+)$`)
