@@ -124,8 +124,10 @@ func New(d Deps) *Server {
 	v1.POST("/channels/:name/enable", s.enableChannel, s.keys.requireRole(admin))
 	v1.POST("/channels/:name/sim", s.setSimMode, s.keys.requireRole(admin))
 	v1.POST("/routes/explain", s.explain, s.keys.requireRole(send, read, admin))
-	v1.GET("/webhooks/:provider", s.webhook)
-	v1.POST("/webhooks/:provider", s.webhook)
+	// Provider callbacks: channels.WebhookPrefix is the one spelling of
+	// the path, which providers also build their callback URLs from.
+	e.GET(channels.WebhookPrefix+":provider", s.webhook)
+	e.POST(channels.WebhookPrefix+":provider", s.webhook)
 	// Each feature area registers its own routes from its own file.
 	s.registerOps(e, v1)
 	s.registerAPIDocs(e, v1)
