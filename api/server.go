@@ -10,6 +10,7 @@ import (
 
 	"github.com/labstack/echo/v5"
 
+	"github.com/switchboard-gw/switchboard/api/ui"
 	"github.com/switchboard-gw/switchboard/callbacks"
 	"github.com/switchboard-gw/switchboard/channels"
 	"github.com/switchboard-gw/switchboard/config"
@@ -131,7 +132,7 @@ func New(d Deps) *Server {
 	// Each feature area registers its own routes from its own file.
 	s.registerOps(e, v1)
 	s.registerAPIDocs(e, v1)
-	s.registerUI(e) // the support dashboard, /ui/ (api/ui.go)
+	ui.Register(e, uiBackend{s}, s.log) // the support dashboard, /ui/ (package api/ui)
 	s.echo = e
 	return s
 }

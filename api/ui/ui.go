@@ -1,12 +1,15 @@
-package api
-
-// The support dashboard at /ui/: server-rendered html/template pages and one
+// Package ui is the support dashboard at /ui/: server-rendered html/template pages and one
 // small hand-written script, all embedded (no build step, no CDN: it works
 // air-gapped). Sign-in takes an API key of role read or admin and sets a
 // signed session cookie (see "sessions" below); the key itself never leaves
 // the sign-in request. Pages refresh themselves by polling their own URL
 // with ?fragment=1 and If-None-Match: an unchanged view costs a render and
 // a 304.
+//
+// Package api mounts it (Register) and hands it a Backend: what it needs of
+// the store, routing, health, the API keys and the config in force, and
+// nothing else of the API server.
+package ui
 
 import (
 	"bytes"
@@ -22,6 +25,7 @@ import (
 	"fmt"
 	"html/template"
 	"io/fs"
+	"log/slog"
 	"math"
 	"net/http"
 	"net/url"
@@ -35,14 +39,22 @@ import (
 	"github.com/google/uuid"
 	"github.com/labstack/echo/v5"
 
+	"github.com/switchboard-gw/switchboard/api/view"
 	"github.com/switchboard-gw/switchboard/channels"
 	"github.com/switchboard-gw/switchboard/config"
 	"github.com/switchboard-gw/switchboard/pii"
 	"github.com/switchboard-gw/switchboard/store"
 )
 
-//go:embed ui/templates/*.html ui/static/*
+//go:embed templates/*.html static/*
 var uiFiles embed.FS
+
+// The API's views, which the pages render.
+type (
+	MessageView = view.MessageView
+	AttemptView = view.AttemptView
+	ChannelView = view.ChannelView
+)
 
 const (
 	uiCookie     = "sb_session"
@@ -78,9 +90,9 @@ func newUIState() *uiState {
 	u := &uiState{tmpl: map[string]*template.Template{}, static: map[string]uiAsset{}}
 	for _, page := range []string{"login", "messages", "message", "channels", "error"} {
 		u.tmpl[page] = template.Must(template.New("layout.html").Funcs(uiFuncs).ParseFS(uiFiles,
-			"ui/templates/layout.html", "ui/templates/"+page+".html"))
+			"templates/layout.html", "templates/"+page+".html"))
 	}
-	err := fs.WalkDir(uiFiles, "ui/static", func(p string, d fs.DirEntry, err error) error {
+	err := fs.WalkDir(uiFiles, "static", func(p string, d fs.DirEntry, err error) error {
 		if err != nil || d.IsDir() {
 			return err
 		}
@@ -99,21 +111,25 @@ func newUIState() *uiState {
 	return u
 }
 
-// dash is the dashboard: the API server's parts plus its own state.
+// dash is the dashboard: its Backend plus its own state.
 type dash struct {
-	*Server
-	ui *uiState
+	b   Backend
+	log *slog.Logger
+	ui  *uiState
 }
 
-// registerUI adds the dashboard's routes. They are not part of the JSON
+func (s *dash) now() time.Time { return s.b.Now() }
+
+// Register adds the dashboard's routes to e, the API's router (its
+// middleware and error handler apply). They are not part of the JSON
 // API: api/openapi_test.go leaves /ui out of its route comparison.
-func (srv *Server) registerUI(e *echo.Echo) {
-	s := &dash{Server: srv, ui: newUIState()}
+func Register(e *echo.Echo, b Backend, log *slog.Logger) {
+	s := &dash{b: b, log: log, ui: newUIState()}
 	e.GET("/ui", func(c *echo.Context) error { return c.Redirect(http.StatusMovedPermanently, "/ui/") })
 	g := e.Group("/ui", s.uiHeaders)
 	g.GET("/static/:file", s.uiStatic)
 	g.GET("/login", s.uiLoginForm)
-	g.POST("/login", s.uiLogin, s.uiSameOrigin, s.uiLoginGuard)
+	g.POST("/login", s.uiLogin, s.uiSameOrigin, s.b.LoginGuard(s.uiLoginRefused))
 	g.POST("/logout", s.uiLogout, s.uiSameOrigin, s.uiAuth, s.uiCSRF)
 	g.GET("/", s.uiMessages, s.uiAuth)
 	g.GET("/messages/:id", s.uiMessage, s.uiAuth)
@@ -247,8 +263,8 @@ func decodeUISessionCookie(value string) (cl uiClaims, payload, mac []byte, err 
 }
 
 // uiSessionKey is k, the key that signs the sessions of one API key.
-func uiSessionKey(key hashedKey) []byte {
-	return uiHMAC(key.sum[:], []byte(uiSessionLabel))
+func uiSessionKey(key Key) []byte {
+	return uiHMAC(key.Sum[:], []byte(uiSessionLabel))
 }
 
 func uiHMAC(k []byte, msg ...[]byte) []byte {
@@ -265,8 +281,8 @@ func uiSessionCSRF(k []byte, nonce [uiNonceLen]byte) string {
 
 // newSession signs a session for key, starting now, and returns the
 // cookie value.
-func (s *dash) newSession(key hashedKey, now time.Time) string {
-	cl := uiClaims{version: uiSessionVersion, expires: now.Add(uiSessionTTL).Unix(), role: key.role, keyName: key.name}
+func (s *dash) newSession(key Key, now time.Time) string {
+	cl := uiClaims{version: uiSessionVersion, expires: now.Add(uiSessionTTL).Unix(), role: key.Role, keyName: key.Name}
 	_, _ = rand.Read(cl.nonce[:]) // crypto/rand.Read never fails (Go 1.24+)
 	payload := cl.marshal()
 	return b64.EncodeToString(payload) + "." + b64.EncodeToString(uiHMAC(uiSessionKey(key), payload))
@@ -281,7 +297,7 @@ func (s *dash) verifySession(value string) (*uiSession, string) {
 	}
 	// Key names are not secret (they are in the cookie and the logs): only
 	// the MAC is compared in constant time.
-	key, ok := s.keys.byName(cl.keyName)
+	key, ok := s.b.KeyByName(cl.keyName)
 	if !ok {
 		return nil, "no key of that name in the config in force"
 	}
@@ -295,25 +311,14 @@ func (s *dash) verifySession(value string) (*uiSession, string) {
 		return nil, "expired"
 	case cl.expires-now > int64((uiSessionTTL + uiClockSkew).Seconds()):
 		return nil, "expiry further ahead than a session lasts"
-	case key.role != cl.role:
+	case key.Role != cl.role:
 		return nil, "the key's role changed"
-	case key.role != config.RoleRead && key.role != config.RoleAdmin:
+	case key.Role != config.RoleRead && key.Role != config.RoleAdmin:
 		return nil, "the key's role cannot open the dashboard"
 	case s.ui.revoked.has(cl.nonce):
 		return nil, "signed out"
 	}
 	return &uiSession{keyName: cl.keyName, role: cl.role, nonce: cl.nonce, expires: cl.expires, csrf: uiSessionCSRF(k, cl.nonce)}, ""
-}
-
-// byName is the key of that name in the config in force, so a reload that
-// removes, demotes or rotates a key ends its dashboard sessions too.
-func (k *keyring) byName(name string) (hashedKey, bool) {
-	for _, key := range *k.keys.Load() {
-		if key.name == name {
-			return key, true
-		}
-	}
-	return hashedKey{}, false
 }
 
 // uiRevoked is the sessions signed out on this instance, by nonce, each
@@ -361,7 +366,7 @@ func (r *uiRevoked) has(nonce [uiNonceLen]byte) bool {
 func (s *dash) setSessionCookie(c *echo.Context, value string, maxAge int) {
 	c.SetCookie(&http.Cookie{
 		Name: uiCookie, Value: value, Path: "/ui", MaxAge: maxAge,
-		HttpOnly: true, SameSite: http.SameSiteStrictMode, Secure: s.overHTTPS(c.Request()), // api/transport.go
+		HttpOnly: true, SameSite: http.SameSiteStrictMode, Secure: s.b.OverHTTPS(c.Request()), // api/transport.go
 	})
 }
 
@@ -570,16 +575,24 @@ func (s *dash) uiLogin(c *echo.Context) error {
 	if presented == "" {
 		return fail(http.StatusBadRequest, "Enter an API key.")
 	}
-	key, ok := s.keys.lookup(presented)
+	key, ok := s.b.KeyByValue(presented)
 	if !ok {
 		return fail(http.StatusUnauthorized, "That API key is not valid.")
 	}
-	if key.role != config.RoleRead && key.role != config.RoleAdmin {
-		return fail(http.StatusForbidden, fmt.Sprintf("The key %q has role %s: it can send messages but cannot open the dashboard. Sign in with a read or admin key.", key.name, key.role))
+	if key.Role != config.RoleRead && key.Role != config.RoleAdmin {
+		return fail(http.StatusForbidden, fmt.Sprintf("The key %q has role %s: it can send messages but cannot open the dashboard. Sign in with a read or admin key.", key.Name, key.Role))
 	}
 	s.setSessionCookie(c, s.newSession(key, s.now()), int(uiSessionTTL.Seconds()))
-	s.log.Info("dashboard sign-in", "key", key.name, "role", key.role)
+	s.log.Info("dashboard sign-in", "key", key.Name, "role", key.Role)
 	return c.Redirect(http.StatusSeeOther, next)
+}
+
+// uiLoginRefused is the sign-in form with a 429, for an address the API's
+// failed-authentication throttle has blocked (Backend.LoginGuard, which
+// sets Retry-After).
+func (s *dash) uiLoginRefused(c *echo.Context, retry int) error {
+	msg := fmt.Sprintf("Too many failed sign-ins from your address. Try again in %d seconds.", retry)
+	return s.render(c, http.StatusTooManyRequests, "login", s.page(c, "Sign in", "", uiLoginData{Next: "/ui/", Error: msg}))
 }
 
 // uiLogout clears the cookie and remembers the session's nonce as signed
@@ -692,7 +705,7 @@ func parseLocal(v, tzo string) (time.Time, error) {
 
 func (s *dash) uiMessages(c *echo.Context) error {
 	q := c.Request().URL.Query()
-	router := s.deps.Dispatch.Router()
+	router := s.b.Router()
 	d := uiMessagesData{
 		Q: strings.TrimSpace(q.Get("q")), Status: q.Get("status"), Channel: q.Get("channel"),
 		Policy: q.Get("policy"), Tag: strings.TrimSpace(q.Get("tag")), From: q.Get("from"), To: q.Get("to"),
@@ -701,7 +714,7 @@ func (s *dash) uiMessages(c *echo.Context) error {
 	for _, l := range router.Lanes() {
 		d.Channels = append(d.Channels, l.Name)
 	}
-	for _, p := range s.config().Policies {
+	for _, p := range s.b.Config().Policies {
 		d.Policies = append(d.Policies, p.Name)
 	}
 	p := store.ListParams{
@@ -710,7 +723,7 @@ func (s *dash) uiMessages(c *echo.Context) error {
 	}
 	// A message id jumps straight to the message.
 	if id, err := uuid.Parse(d.Q); err == nil && len(d.Q) == 36 {
-		_, err := s.deps.Store.Get(c.Request().Context(), id.String())
+		_, err := s.b.Store().Get(c.Request().Context(), id.String())
 		switch {
 		case err == nil:
 			return c.Redirect(http.StatusSeeOther, "/ui/messages/"+id.String())
@@ -740,17 +753,17 @@ func (s *dash) uiMessages(c *echo.Context) error {
 	if d.Error != "" {
 		return s.render(c, http.StatusOK, "messages", page)
 	}
-	res, err := s.deps.Store.List(c.Request().Context(), p)
+	res, err := s.b.Store().List(c.Request().Context(), p)
 	if errors.Is(err, store.ErrInvalidCursor) {
 		d.Error = "That page link is not valid any more; showing the newest messages."
 		p.Cursor = ""
-		res, err = s.deps.Store.List(c.Request().Context(), p)
+		res, err = s.b.Store().List(c.Request().Context(), p)
 	}
 	if err != nil {
 		return fmt.Errorf("list messages: %w", err)
 	}
 	for _, m := range res.Messages {
-		v := messageView(m, false)
+		v := s.b.MessageView(m, false)
 		d.Rows = append(d.Rows, uiRow{ID: m.ID, Status: v.Status, Policy: v.Policy, Channel: v.Channel,
 			Fallback: v.IsFallback, Duplicate: v.Duplicate, To: maskedAddrs(m.To), Tags: m.Tags, At: v.CreatedAt})
 	}
@@ -810,16 +823,16 @@ func (s *dash) uiMessage(c *echo.Context) error {
 	if _, err := uuid.Parse(id); err != nil {
 		return s.uiError(c, http.StatusNotFound, "Not found", "No message has the id "+id+".")
 	}
-	m, err := s.deps.Store.Get(c.Request().Context(), id)
+	m, err := s.b.Store().Get(c.Request().Context(), id)
 	if errors.Is(err, store.ErrNotFound) {
 		return s.uiError(c, http.StatusNotFound, "Not found", "No message has the id "+id+".")
 	}
 	if err != nil {
 		return fmt.Errorf("get message: %w", err)
 	}
-	v := messageView(m, true)
+	v := s.b.MessageView(m, true)
 	d := uiMessageData{M: v}
-	pol := s.deps.Dispatch.Router().Policy(m.Policy)
+	pol := s.b.Router().Policy(m.Policy)
 	used := map[string]bool{}
 	for i, a := range v.Attempts {
 		// "sim: provider unavailable (503) (transient)": the class is
@@ -866,7 +879,7 @@ func (s *dash) uiMessage(c *echo.Context) error {
 		d.Delivered = s.channelLabel(v.Channel)
 	}
 	// Status callbacks to the business app, when the store keeps them.
-	if cb, ok := s.deps.Store.(store.CallbackOutbox); ok {
+	if cb, ok := s.b.Store().(store.CallbackOutbox); ok {
 		d.HasCBStore = true
 		if d.Callbacks, err = cb.Callbacks(c.Request().Context(), m.ID); err != nil {
 			s.log.Warn("dashboard: list callbacks", "err", err)
@@ -900,7 +913,7 @@ var kindLabels = map[channels.Kind]string{
 // channelLabel names a channel as an agent knows it: its kind ("SMS"),
 // with the configured name when that says more ("SMS (twilio-eu)").
 func (s *dash) channelLabel(name string) string {
-	l := s.deps.Dispatch.Router().Lane(name)
+	l := s.b.Router().Lane(name)
 	if l == nil {
 		return name
 	}
@@ -1039,7 +1052,7 @@ type uiChannelStats struct {
 // every instance, so the numbers are the gateway's, not this process's),
 // cached for a few seconds so many open dashboards cost one query.
 func (s *dash) channelStats(c *echo.Context) (*uiChannelStats, bool) {
-	ra, ok := s.deps.Store.(store.RecentAttempts)
+	ra, ok := s.b.Store().(store.RecentAttempts)
 	if !ok {
 		return nil, false
 	}
@@ -1121,6 +1134,14 @@ func attemptView(a store.Attempt) AttemptView {
 		StartedAt: a.StartedAt.UTC(), EndedAt: timePtr(a.EndedAt), DeliveredAt: timePtr(a.DeliveredAt)}
 }
 
+func timePtr(t time.Time) *time.Time {
+	if t.IsZero() {
+		return nil
+	}
+	u := t.UTC()
+	return &u
+}
+
 func roundDur(d time.Duration) string {
 	switch {
 	case d < time.Second:
@@ -1136,8 +1157,8 @@ func (s *dash) uiChannels(c *echo.Context) error {
 	d.Window = strings.TrimSuffix(d.Window, "0s")
 	stats, ok := s.channelStats(c)
 	d.NoStats = !ok
-	for _, l := range s.deps.Dispatch.Router().Lanes() {
-		ch := uiChannel{V: s.channelView(l), Label: s.channelLabel(l.Name)}
+	for _, l := range s.b.Router().Lanes() {
+		ch := uiChannel{V: s.b.ChannelView(l), Label: s.channelLabel(l.Name)}
 		if ok {
 			ch.Stats = stats.byChannel[l.Name]
 			if ch.Stats.Rate == "" {
@@ -1157,7 +1178,7 @@ func (s *dash) uiChannels(c *echo.Context) error {
 func (s *dash) uiOverride(disable bool) echo.HandlerFunc {
 	return func(c *echo.Context) error {
 		name := c.Param("name")
-		l := s.deps.Dispatch.Router().Lane(name)
+		l := s.b.Router().Lane(name)
 		if l == nil {
 			return s.uiError(c, http.StatusNotFound, "Not found", "No channel named "+name+" is configured.")
 		}
@@ -1174,18 +1195,12 @@ func (s *dash) uiOverride(disable bool) echo.HandlerFunc {
 			// restart and reaches every instance), then applied here.
 			at := s.now()
 			reason += " (" + sess.keyName + ", dashboard)"
-			if err := s.saveOverride(c, l.Name, true, reason, sess.keyName, at); err != nil {
-				return err
-			}
-			if err := s.deps.Health.DisableBy(l.Name, reason, sess.keyName, at); err != nil {
+			if err := s.b.Disable(c, l.Name, reason, sess.keyName, at); err != nil {
 				return err
 			}
 			s.log.Warn("channel disabled by ops", "channel", l.Name, "reason", reason, "key", sess.keyName, "via", "dashboard")
 		} else {
-			if err := s.saveOverride(c, l.Name, false, "", sess.keyName, s.now()); err != nil {
-				return err
-			}
-			if err := s.deps.Health.Enable(l.Name); err != nil {
+			if err := s.b.Enable(c, l.Name, sess.keyName, s.now()); err != nil {
 				return err
 			}
 			s.log.Warn("channel enabled by ops", "channel", l.Name, "key", sess.keyName, "via", "dashboard")
