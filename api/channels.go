@@ -20,49 +20,6 @@ type simulator interface {
 	Mode() string
 }
 
-// ChannelView is one channel in GET /v1/channels.
-type ChannelView struct {
-	Name           string     `json:"name"`
-	Type           string     `json:"type"`
-	Kind           string     `json:"kind"`
-	State          string     `json:"state"`
-	Breaker        string     `json:"breaker"`
-	LastProbe      *ProbeView `json:"last_probe,omitempty"`
-	DisabledReason string     `json:"disabled_reason,omitempty"`
-	// DisabledBy is the API key name that disabled the channel, and
-	// DisabledAt when; both absent when the channel is not disabled (and
-	// DisabledBy when the override's author is not known).
-	DisabledBy string     `json:"disabled_by,omitempty"`
-	DisabledAt *time.Time `json:"disabled_at,omitempty"`
-	SimMode    string     `json:"sim_mode,omitempty"`
-	// SilentSince is when the receipt breaker found the channel silent
-	// (accepting messages, delivering none); absent when it is not.
-	SilentSince *time.Time `json:"silent_since,omitempty"`
-	// Receipts is the receipt breaker's window; absent for a channel no
-	// policy waits on for receipts (it never goes silent).
-	Receipts *ReceiptsView `json:"receipts,omitempty"`
-}
-
-// ReceiptsView is a channel's receipt breaker: the sends in its sliding
-// window that expected a delivered receipt, and how many got one in time.
-type ReceiptsView struct {
-	WindowSeconds float64 `json:"window_seconds"`
-	Sends         int     `json:"sends"`     // judged in the window: confirmed or deadline passed
-	Confirmed     int     `json:"confirmed"` // delivered receipt within the deadline
-	// Ratio is confirmed/sends; absent when no send was judged.
-	Ratio    *float64 `json:"ratio,omitempty"`
-	Receipts int      `json:"receipts"` // delivered receipts in the window
-	Late     int      `json:"late"`     // of which after their deadline
-	// P90MS is the receipt latency p90; absent with no receipts.
-	P90MS   *float64 `json:"p90_ms,omitempty"`
-	Pending int      `json:"pending"` // sends waiting for their receipt
-	// CanariesConfirmed counts, while silent, canaries confirmed in a row;
-	// RecoverAfter of them make the channel healthy again.
-	CanariesConfirmed int        `json:"canaries_confirmed"`
-	RecoverAfter      int        `json:"recover_after"`
-	RecoveredAt       *time.Time `json:"recovered_at,omitempty"`
-}
-
 func receiptsView(st routing.ReceiptStats) *ReceiptsView {
 	v := &ReceiptsView{
 		WindowSeconds: st.Window.Seconds(), Sends: st.Sends, Confirmed: st.Confirmed,
@@ -81,14 +38,6 @@ func receiptsView(st routing.ReceiptStats) *ReceiptsView {
 		v.RecoveredAt = &at
 	}
 	return v
-}
-
-// ProbeView is a channel's last health probe.
-type ProbeView struct {
-	At        time.Time `json:"at"`
-	OK        bool      `json:"ok"`
-	Error     string    `json:"error,omitempty"`
-	LatencyMS float64   `json:"latency_ms"`
 }
 
 func (s *Server) channelView(l *routing.Lane) ChannelView {

@@ -80,17 +80,22 @@ func (s *Server) limitBatch(c *echo.Context, items int) (allowed int, limited *E
 }
 
 // uiLoginGuard applies the failed-authentication throttle to the dashboard
-// sign-in (POST /ui/login): a blocked address gets the sign-in form with a
-// 429 and Retry-After, whatever key it sends; a refused sign-in counts as a
-// failure by its status, which uiLogin gives as 400 (no key), 401 (wrong
-// key) or 403 (a send key).
-func (s *dash) uiLoginGuard(next echo.HandlerFunc) echo.HandlerFunc {
+// sign-in (POST /ui/login): a blocked address gets refused, the dashboard's
+// sign-in form with a 429, after Retry-After is set, whatever key it sends;
+// a refused sign-in counts as a failure by its status, which the dashboard
+// gives as 400 (no key), 401 (wrong key) or 403 (a send key).
+func (s *Server) uiLoginGuard(refused func(c *echo.Context, retry int) error) echo.MiddlewareFunc {
+	return func(next echo.HandlerFunc) echo.HandlerFunc {
+		return s.uiLoginGuarded(next, refused)
+	}
+}
+
+func (s *Server) uiLoginGuarded(next echo.HandlerFunc, refused func(c *echo.Context, retry int) error) echo.HandlerFunc {
 	return func(c *echo.Context) error {
 		ip := s.guard.clientIP(c.Request())
 		if retry, blocked := s.guard.blocked(ip, s.limitNow()); blocked {
 			c.Response().Header().Set("Retry-After", strconv.Itoa(retry))
-			msg := fmt.Sprintf("Too many failed sign-ins from your address. Try again in %d seconds.", retry)
-			return s.render(c, http.StatusTooManyRequests, "login", s.page(c, "Sign in", "", uiLoginData{Next: "/ui/", Error: msg}))
+			return refused(c, retry)
 		}
 		err := next(c)
 		status := 0

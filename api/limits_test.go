@@ -329,6 +329,16 @@ func TestAuthFailureThrottleUntrustedProxy(t *testing.T) {
 	require.Equal(t, 20.0, tb.metric(t, `switchboard_auth_failures_total{reason="invalid"}`))
 }
 
+// sessionCookie is the dashboard's session cookie a response sets, if any.
+func sessionCookie(h http.Header) *http.Cookie {
+	for _, c := range (&http.Response{Header: h}).Cookies() {
+		if c.Name == "sb_session" {
+			return c
+		}
+	}
+	return nil
+}
+
 // form posts a dashboard form (same origin: no Origin header).
 func (tb *testBundle) form(t *testing.T, path string, form url.Values, hdr ...string) (*http.Response, string) {
 	t.Helper()

@@ -239,46 +239,6 @@ func requestHash(r *SendRequest, idemKey string) string {
 	return hex.EncodeToString(sum[:])
 }
 
-// MessageView is a message as the API shows it.
-type MessageView struct {
-	ID            string            `json:"id"`
-	Status        string            `json:"status"`
-	Policy        string            `json:"policy"`
-	Route         []string          `json:"route"`
-	Channel       string            `json:"channel,omitempty"`
-	IsFallback    bool              `json:"is_fallback"`
-	Duplicate     bool              `json:"duplicate"`
-	To            store.Recipient   `json:"to"`
-	Body          string            `json:"body,omitempty"`
-	Subject       string            `json:"subject,omitempty"`
-	HTML          string            `json:"html,omitempty"`
-	Tags          []string          `json:"tags,omitempty"`
-	Metadata      map[string]string `json:"metadata,omitempty"`
-	CallbackURL   string            `json:"callback_url,omitempty"`
-	LastError     string            `json:"last_error,omitempty"`
-	CreatedAt     time.Time         `json:"created_at"`
-	UpdatedAt     time.Time         `json:"updated_at"`
-	ExpiresAt     time.Time         `json:"expires_at"`
-	NextAttemptAt *time.Time        `json:"next_attempt_at,omitempty"`
-	Attempts      []AttemptView     `json:"attempts,omitempty"`
-	// Callbacks are the status callbacks queued for the message, oldest
-	// first (GET /v1/messages/{id} only, when it has a callback_url).
-	Callbacks []CallbackView `json:"callbacks,omitempty"`
-}
-
-// CallbackView is one status callback as the API shows it: the message
-// status it reports and how its delivery to the callback_url went.
-type CallbackView struct {
-	Status        string     `json:"status"`   // the message status reported (the payload's)
-	Delivery      string     `json:"delivery"` // pending, delivered or gave_up
-	Attempts      int        `json:"attempts"`
-	LastError     string     `json:"last_error,omitempty"`
-	CreatedAt     time.Time  `json:"created_at"`
-	NextAttemptAt *time.Time `json:"next_attempt_at,omitempty"` // while pending
-	DeliveredAt   *time.Time `json:"delivered_at,omitempty"`
-	FinishedAt    *time.Time `json:"finished_at,omitempty"` // delivered or given up
-}
-
 func callbackViews(cbs []store.Callback) []CallbackView {
 	var out []CallbackView
 	for _, cb := range cbs {
@@ -297,23 +257,6 @@ func callbackViews(cbs []store.Callback) []CallbackView {
 		out = append(out, v)
 	}
 	return out
-}
-
-// AttemptView is one attempt as the API shows it.
-type AttemptView struct {
-	Seq         int        `json:"seq"`
-	Channel     string     `json:"channel"`
-	Status      string     `json:"status"`
-	ProviderID  string     `json:"provider_id,omitempty"`
-	ErrorClass  string     `json:"error_class,omitempty"`
-	Error       string     `json:"error,omitempty"`
-	Info        string     `json:"info,omitempty"`
-	Reason      string     `json:"failover_reason,omitempty"`
-	Ambiguous   bool       `json:"ambiguous,omitempty"`
-	Late        bool       `json:"late,omitempty"`
-	StartedAt   time.Time  `json:"started_at"`
-	EndedAt     *time.Time `json:"ended_at,omitempty"`
-	DeliveredAt *time.Time `json:"delivered_at,omitempty"`
 }
 
 func timePtr(t time.Time) *time.Time {

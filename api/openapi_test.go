@@ -320,9 +320,9 @@ func TestOpenAPIRoutesMatchServer(t *testing.T) {
 	g, _ := startGateway(t)
 	var server, documented []string
 	for _, r := range g.API.Routes() {
-		// The support dashboard (/ui, api/ui.go) is HTML pages and form
+		// The support dashboard (/ui, package api/ui) is HTML pages and form
 		// posts for browsers, not part of the JSON API the document
-		// describes; api/ui_test.go covers it.
+		// describes; api/ui/ui_test.go covers it.
 		if r.Path == "/ui" || strings.HasPrefix(r.Path, "/ui/") {
 			continue
 		}

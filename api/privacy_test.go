@@ -2,7 +2,6 @@ package api_test
 
 import (
 	"net/http"
-	"net/url"
 	"slices"
 	"strings"
 	"testing"
@@ -185,31 +184,4 @@ func TestStrictJSONBodies(t *testing.T) {
 	r = tb.do(t, "GET", "/v1/channels", readKey, "")
 	require.Equal(t, 200, r.status, r.raw)
 	require.NotContains(t, r.raw, `"disabled"`, "no channel was disabled")
-}
-
-// TestUILoginKeyInURLRefused: the dashboard sign-in reads the key from the
-// POST body only. A key in the query string is refused with the sign-in
-// page (400) and no session, even when the body has a good key too.
-func TestUILoginKeyInURLRefused(t *testing.T) {
-	t.Parallel()
-	u := startUI(t)
-	for _, tc := range []struct {
-		name string
-		form url.Values
-	}{
-		{"query only", nil},
-		{"empty form", url.Values{"next": {"/ui/"}}},
-		{"body has a key too", url.Values{"key": {readKey}}},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			r := u.req("POST", "/ui/login?key="+url.QueryEscape(adminKey), tc.form)
-			require.Equal(t, http.StatusBadRequest, r.status, r.body)
-			require.Contains(t, r.body, "Send the API key in the form body, never in the URL")
-			require.Contains(t, r.body, `role="alert"`)
-			require.Nil(t, sessionCookie(r.header), "no session")
-			require.NotContains(t, r.body, adminKey)
-		})
-	}
-	// The body alone still signs in.
-	u.signIn(adminKey)
 }

@@ -10,6 +10,7 @@ import (
 
 	"github.com/labstack/echo/v5"
 
+	"github.com/switchboard-gw/switchboard/api/ui"
 	"github.com/switchboard-gw/switchboard/callbacks"
 	"github.com/switchboard-gw/switchboard/channels"
 	"github.com/switchboard-gw/switchboard/config"
@@ -124,12 +125,14 @@ func New(d Deps) *Server {
 	v1.POST("/channels/:name/enable", s.enableChannel, s.keys.requireRole(admin))
 	v1.POST("/channels/:name/sim", s.setSimMode, s.keys.requireRole(admin))
 	v1.POST("/routes/explain", s.explain, s.keys.requireRole(send, read, admin))
-	v1.GET("/webhooks/:provider", s.webhook)
-	v1.POST("/webhooks/:provider", s.webhook)
+	// Provider callbacks: channels.WebhookPrefix is the one spelling of
+	// the path, which providers also build their callback URLs from.
+	e.GET(channels.WebhookPrefix+":provider", s.webhook)
+	e.POST(channels.WebhookPrefix+":provider", s.webhook)
 	// Each feature area registers its own routes from its own file.
 	s.registerOps(e, v1)
 	s.registerAPIDocs(e, v1)
-	s.registerUI(e) // the support dashboard, /ui/ (api/ui.go)
+	ui.Register(e, uiBackend{s}, s.log) // the support dashboard, /ui/ (package api/ui)
 	s.echo = e
 	return s
 }

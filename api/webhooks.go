@@ -16,19 +16,14 @@ import (
 // maxWebhookBody bounds a provider callback; Twilio and Meta send a few KiB.
 const maxWebhookBody = 256 << 10
 
-// webhookFamilies maps the provider segment of /v1/webhooks/{provider} to
-// the channel types that receive its callbacks.
-var webhookFamilies = map[string][]string{
-	"twilio":         {"twilio-sms", "twilio-whatsapp"},
-	"whatsapp-cloud": {"whatsapp-cloud"},
-}
-
 // webhook receives a provider's delivery reports. It takes no API key: the
 // provider's signature, checked by the channel, is the authentication.
 func (s *Server) webhook(c *echo.Context) error {
 	provider := c.Param("provider")
-	types, ok := webhookFamilies[provider]
-	if !ok {
+	// The channel types that receive this provider's callbacks declared
+	// so at channels.Register (channels.WebhookProvider).
+	types := channels.WebhookTypes(provider)
+	if len(types) == 0 {
 		return errorf(http.StatusNotFound, "not_found", "provider", "no webhook for provider %q", provider)
 	}
 	lane, err := s.webhookLane(c, provider, types)

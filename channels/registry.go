@@ -28,17 +28,26 @@ type Factory func(cfg *config.Channel, deps Deps) (Channel, error)
 var (
 	regMu    sync.RWMutex
 	registry = map[string]Factory{}
+	// webhooks maps a webhook provider (the {provider} segment of the
+	// API's webhook route) to the channel types that receive its callbacks.
+	webhooks = map[string][]string{}
 )
+
+// Option declares more about a channel type at Register.
+type Option func(typ string)
 
 // Register makes a channel type available by the name used in YAML's
 // `type:` key. It is called from the type package's init.
-func Register(typ string, f Factory) {
+func Register(typ string, f Factory, opts ...Option) {
 	regMu.Lock()
 	defer regMu.Unlock()
 	if _, dup := registry[typ]; dup {
 		panic("channels: type registered twice: " + typ)
 	}
 	registry[typ] = f
+	for _, o := range opts {
+		o(typ)
+	}
 }
 
 // Types lists the registered channel types, sorted.

@@ -176,8 +176,8 @@ func parseEndpoint(s string) (*url.URL, error) {
 }
 
 func init() {
-	channels.Register(TypeSMS, factory(channels.SMS))
-	channels.Register(TypeWhatsApp, factory(channels.WhatsApp))
+	channels.Register(TypeSMS, factory(channels.SMS), channels.WebhookProvider(WebhookProvider))
+	channels.Register(TypeWhatsApp, factory(channels.WhatsApp), channels.WebhookProvider(WebhookProvider))
 }
 
 func factory(k channels.Kind) channels.Factory {

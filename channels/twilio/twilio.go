@@ -23,9 +23,13 @@ import (
 // MaxBodyChars is Twilio's limit on a message body (error 21617).
 const MaxBodyChars = 1600
 
-// WebhookPath is the gateway's route for Twilio status callbacks; the
-// channel's name goes in the "channel" query parameter.
-const WebhookPath = "/v1/webhooks/twilio"
+// WebhookProvider names Twilio's status callbacks in the gateway's webhook
+// route (channels.WebhookPrefix): both channel types declare it at
+// Register, and the channel's name goes in the "channel" query parameter.
+const WebhookProvider = "twilio"
+
+// WebhookPath is the gateway's route for Twilio status callbacks.
+const WebhookPath = channels.WebhookPrefix + WebhookProvider
 
 var (
 	_ channels.Channel         = (*Channel)(nil)
@@ -93,7 +97,7 @@ func New(name string, kind channels.Kind, opts Options, deps channels.Deps) (*Ch
 		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 			return nil, fmt.Errorf("twilio: public URL %q is not an absolute http(s) URL", deps.PublicURL)
 		}
-		c.callback = strings.TrimRight(deps.PublicURL, "/") + WebhookPath + "?channel=" + url.QueryEscape(name)
+		c.callback = channels.WebhookURL(deps.PublicURL, WebhookProvider, name)
 	}
 	return c, nil
 }

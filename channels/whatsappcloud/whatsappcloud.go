@@ -36,7 +36,9 @@ var (
 )
 
 func init() {
-	channels.Register(Type, build)
+	// Meta calls back at the gateway's webhook route for this type's name
+	// (see the package doc, "Webhook").
+	channels.Register(Type, build, channels.WebhookProvider(Type))
 }
 
 func build(cfg *config.Channel, deps channels.Deps) (channels.Channel, error) {

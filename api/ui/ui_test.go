@@ -1,4 +1,4 @@
-package api_test
+package ui_test
 
 import (
 	"context"
@@ -28,7 +28,14 @@ import (
 	"github.com/switchboard-gw/switchboard/gateway"
 )
 
-// uiConfig is testConfig with receipt deadlines (for no_receipt failovers)
+// The API keys of uiConfig (the same as package api's tests).
+const (
+	sendKey  = "test-send-key-0123456789"
+	readKey  = "test-read-key-0123456789"
+	adminKey = "test-admin-key-0123456789"
+)
+
+// uiConfig is api's testConfig with receipt deadlines (for no_receipt failovers)
 // and a telegram channel.
 const uiConfig = `
 server: {listen: "127.0.0.1:0"}
@@ -244,6 +251,33 @@ func TestUISignIn(t *testing.T) {
 	require.Equal(t, http.StatusSeeOther, u.get("/ui/").status)
 	r = u.get("/ui/channels?fragment=1")
 	require.Equal(t, http.StatusUnauthorized, r.status, "a poll without a session gets 401, and the script reloads")
+}
+
+// TestUILoginKeyInURLRefused: the dashboard sign-in reads the key from the
+// POST body only. A key in the query string is refused with the sign-in
+// page (400) and no session, even when the body has a good key too.
+func TestUILoginKeyInURLRefused(t *testing.T) {
+	t.Parallel()
+	u := startUI(t)
+	for _, tc := range []struct {
+		name string
+		form url.Values
+	}{
+		{"query only", nil},
+		{"empty form", url.Values{"next": {"/ui/"}}},
+		{"body has a key too", url.Values{"key": {readKey}}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := u.req("POST", "/ui/login?key="+url.QueryEscape(adminKey), tc.form)
+			require.Equal(t, http.StatusBadRequest, r.status, r.body)
+			require.Contains(t, r.body, "Send the API key in the form body, never in the URL")
+			require.Contains(t, r.body, `role="alert"`)
+			require.Nil(t, sessionCookie(r.header), "no session")
+			require.NotContains(t, r.body, adminKey)
+		})
+	}
+	// The body alone still signs in.
+	u.signIn(adminKey)
 }
 
 func TestUIChannelsAdminOnly(t *testing.T) {
@@ -552,7 +586,7 @@ func (in *uiInstance) signedIn(value string) bool {
 	return false
 }
 
-// forgeSession signs a session cookie the way api/ui.go ("sessions")
+// forgeSession signs a session cookie the way api/ui ("sessions")
 // does, from a key's value: the test's own copy of the format, so that a
 // change to it is deliberate, and so that a well-signed cookie can carry
 // what the gateway would never sign.

@@ -1,4 +1,4 @@
-package api_test
+package ui_test
 
 // TestUIBrowser drives the support dashboard in a real browser: Debian's
 // chromium, headless, through github.com/chromedp/chromedp, against an
@@ -11,7 +11,7 @@ package api_test
 // `make test` installs chromium (apt) when missing; without it this test
 // fails, it does not skip. To refresh the screenshots the README shows:
 //
-//	SWITCHBOARD_UPDATE_SCREENSHOTS=1 go test -count=1 -run TestUIBrowser ./api/
+//	SWITCHBOARD_UPDATE_SCREENSHOTS=1 go test -count=1 -run TestUIBrowser ./api/ui/
 
 import (
 	"context"
@@ -307,8 +307,8 @@ func TestUIBrowser(t *testing.T) {
 	b.checkNothingRan()
 
 	if os.Getenv("SWITCHBOARD_UPDATE_SCREENSHOTS") != "" {
-		require.NoError(t, os.WriteFile(filepath.Join("..", "docs", "dashboard-messages.png"), docsMessages, 0o644))
-		require.NoError(t, os.WriteFile(filepath.Join("..", "docs", "dashboard-timeline.png"), docsTimeline, 0o644))
+		require.NoError(t, os.WriteFile(filepath.Join("..", "..", "docs", "dashboard-messages.png"), docsMessages, 0o644))
+		require.NoError(t, os.WriteFile(filepath.Join("..", "..", "docs", "dashboard-timeline.png"), docsTimeline, 0o644))
 		t.Log("updated docs/dashboard-messages.png and docs/dashboard-timeline.png")
 	}
 	b.mu.Lock()

@@ -1,0 +1,67 @@
+package ui
+
+import (
+	"context"
+	"crypto/sha256"
+	"net/http"
+	"time"
+
+	"github.com/labstack/echo/v5"
+
+	"github.com/switchboard-gw/switchboard/api/view"
+	"github.com/switchboard-gw/switchboard/config"
+	"github.com/switchboard-gw/switchboard/routing"
+	"github.com/switchboard-gw/switchboard/store"
+)
+
+// Backend is everything the dashboard needs from the gateway. Package api
+// implements it over its server; the dashboard sees nothing else of it.
+type Backend interface {
+	// Config is the config in force (it changes on a reload).
+	Config() *config.Config
+	// Store is the message store. The dashboard also uses the optional
+	// store.CallbackOutbox and store.RecentAttempts when it has them.
+	Store() Store
+	// Router is the routing core's router in force: lanes and policies.
+	Router() *routing.Router
+	Now() time.Time
+
+	// KeyByValue is the API key a sign-in presented, compared in constant
+	// time; KeyByName is the key of that name in the config in force, so a
+	// reload that removes, demotes or rotates a key ends its sessions too.
+	KeyByValue(presented string) (Key, bool)
+	KeyByName(name string) (Key, bool)
+	// LoginGuard is the API's failed-authentication throttle as middleware
+	// for the sign-in: a blocked address gets refused (after Retry-After is
+	// set), and a refused sign-in counts as a failure by its status.
+	LoginGuard(refused func(c *echo.Context, retry int) error) echo.MiddlewareFunc
+	// OverHTTPS says whether the browser reached the gateway over HTTPS
+	// (the session cookie is Secure then), believing only trusted proxies.
+	OverHTTPS(r *http.Request) bool
+
+	// MessageView and ChannelView are the API's views of a message and a
+	// channel (GET /v1/messages/{id}, GET /v1/channels).
+	MessageView(m *store.Message, withBody bool) view.MessageView
+	ChannelView(l *routing.Lane) view.ChannelView
+	// Disable and Enable are the ops overrides of a channel, stored (when
+	// the store keeps them) before they take effect, as the API's are.
+	// by is the API key's name. An error is the API's to answer.
+	Disable(c *echo.Context, channel, reason, by string, at time.Time) error
+	Enable(c *echo.Context, channel, by string, at time.Time) error
+}
+
+// Store is what the dashboard reads of the message store.
+type Store interface {
+	Get(ctx context.Context, id string) (*store.Message, error)
+	List(ctx context.Context, p store.ListParams) (store.ListResult, error)
+}
+
+// Key is an API key as the dashboard knows it: never its value.
+type Key struct {
+	Name string
+	Role config.Role
+	// Sum is the sha256 of the key's value, which the API's keyring keeps:
+	// it signs the key's sessions (see "sessions") and never leaves the
+	// process.
+	Sum [sha256.Size]byte
+}
