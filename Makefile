@@ -63,7 +63,11 @@ test: peers postgres chromium ## Vet, unit, integration, end-to-end, crash and s
 	$(GO) vet $(PKGS)
 	@test -z "$$(gofmt -l . | tee /dev/stderr)" || { echo "gofmt: files above need formatting"; exit 1; }
 	$(GO) test -count=1 -timeout 12m $(PKGS)
-	$(GO) test -count=1 -race -timeout 10m -skip TestUIBrowser ./routing/... ./health/... ./channels/... ./api/...
+	@# The race run skips the browser test and the 1000-item batch: both run
+	@# above without -race, and under it the batch's thousand durable inserts
+	@# can outlast the server's 30 s write timeout on a loaded 2-core machine
+	@# (smaller batches still run under -race).
+	$(GO) test -count=1 -race -timeout 10m -skip 'TestUIBrowser|TestBatchOfAThousand' ./routing/... ./health/... ./channels/... ./api/...
 	$(MAKE) --no-print-directory fuzz FUZZTIME=4s
 
 .PHONY: fuzz
