@@ -114,19 +114,14 @@ func queueCallback(w *writer, id string, st *cbState, channel string, seq int, d
 }
 
 // queueAdvanceCallback is queueCallback for an Advance that changed the
-// message's fields: the attempt that caused the change is the highest one
-// the transition recorded, else the message's current one.
+// message's fields: the attempt that caused the change is
+// store.ReportingAttempt, else the message's current one.
 func queueAdvanceCallback(w *writer, t *store.Transition, st *cbState, now time.Time) error {
 	if st.url == "" || string(st.status) == st.reported || st.status == store.StatusQueued {
 		return nil // the common case: decided without reading anything
 	}
-	seq, channel := 0, ""
-	for i := range t.Attempts {
-		if a := &t.Attempts[i]; a.Seq >= seq {
-			seq, channel = a.Seq, a.Channel
-		}
-	}
-	if seq == 0 && st.attempts > 0 {
+	seq, channel, ok := store.ReportingAttempt(t)
+	if !ok && st.attempts > 0 {
 		a, err := scanAttempt(w.st.currentAttempt.QueryRow(t.MessageID, st.attempts))
 		switch {
 		case err == nil:
