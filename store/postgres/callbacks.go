@@ -102,17 +102,9 @@ func (s *Store) ClaimCallbacks(ctx context.Context, owner string, lease time.Dur
 	if err := rows.Err(); err != nil {
 		return nil, s.wrap(err, "claim callbacks")
 	}
-	sortCallbacks(out)
+	// RETURNING order is unspecified.
+	store.SortCallbacks(out)
 	return out, nil
-}
-
-func sortCallbacks(cs []store.Callback) {
-	for i := 1; i < len(cs); i++ {
-		for j := i; j > 0 && (cs[j].NextAt.Before(cs[j-1].NextAt) ||
-			(cs[j].NextAt.Equal(cs[j-1].NextAt) && cs[j].ID < cs[j-1].ID)); j-- {
-			cs[j], cs[j-1] = cs[j-1], cs[j]
-		}
-	}
 }
 
 // FinishCallback records a try's outcome and drops the lease. The owner

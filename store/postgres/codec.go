@@ -9,6 +9,7 @@ import (
 	"github.com/jackc/pgx/v5/pgtype"
 
 	"github.com/switchboard-gw/switchboard/store"
+	"github.com/switchboard-gw/switchboard/store/internal/sqlshared"
 )
 
 var msgColNames = []string{"id", "idem_scope", "idem_key", "request_hash", "policy", "route",
@@ -30,30 +31,8 @@ func msgColsOf(alias string) string {
 const attCols = `message_id, seq, step, channel, status, provider_id, error_class, error,
 	info, reason, ambiguous, late, started_at, ended_at, delivered_at`
 
-// notFinal lists the statuses Claim and Stats treat as work left to do,
-// derived from store.Status.Final so the two cannot drift apart.
-var notFinal = func() string {
-	var q []string
-	for _, s := range []store.Status{store.StatusQueued, store.StatusSending, store.StatusSent,
-		store.StatusDelivered, store.StatusRead, store.StatusFailed, store.StatusExpired} {
-		if !s.Final() {
-			q = append(q, "'"+string(s)+"'")
-		}
-	}
-	return "(" + strings.Join(q, ", ") + ")"
-}()
-
-// attemptRankSQL is store.AttemptStatus.Rank as an SQL expression over col.
-func attemptRankSQL(col string) string {
-	var b strings.Builder
-	b.WriteString("(CASE " + col)
-	for _, s := range []store.AttemptStatus{store.AttemptSkipped, store.AttemptFailed, store.AttemptSent,
-		store.AttemptUndelivered, store.AttemptDelivered, store.AttemptRead} {
-		fmt.Fprintf(&b, " WHEN '%s' THEN %d", s, s.Rank())
-	}
-	b.WriteString(" ELSE -1 END)")
-	return b.String()
-}
+// notFinal lists the statuses Claim and Stats treat as work left to do.
+var notFinal = sqlshared.NotFinal
 
 // ts is a time argument: the zero time is NULL.
 func ts(t time.Time) any {
@@ -161,5 +140,5 @@ var upsertAttemptSQL = `INSERT INTO attempts (` + attCols + `)
 		error = excluded.error,
 		error_class = excluded.error_class,
 		ambiguous = attempts.ambiguous OR excluded.ambiguous,
-		status = CASE WHEN ` + attemptRankSQL("excluded.status") + ` > ` + attemptRankSQL("attempts.status") + `
+		status = CASE WHEN ` + sqlshared.AttemptRank("excluded.status") + ` > ` + sqlshared.AttemptRank("attempts.status") + `
 			THEN excluded.status ELSE attempts.status END`

@@ -4,8 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"slices"
-	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -70,12 +68,7 @@ func (s *Store) Claim(ctx context.Context, p store.ClaimParams) ([]*store.Messag
 		return nil, s.wrap(err, "claim messages")
 	}
 	// RETURNING order is unspecified.
-	slices.SortFunc(ms, func(a, b *store.Message) int {
-		if c := a.NextAt.Compare(b.NextAt); c != 0 {
-			return c
-		}
-		return strings.Compare(a.ID, b.ID)
-	})
+	store.SortClaimed(ms)
 
 	var (
 		idx  = map[string]*store.Message{}

@@ -1,13 +1,11 @@
 package sqlite
 
 import (
-	"cmp"
 	"context"
 	"database/sql"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"slices"
 	"time"
 
 	"github.com/switchboard-gw/switchboard/store"
@@ -172,12 +170,7 @@ func (s *Store) ClaimCallbacks(ctx context.Context, owner string, lease time.Dur
 	}
 	cbs, _ := v.([]store.Callback)
 	// RETURNING order is unspecified.
-	slices.SortFunc(cbs, func(a, b store.Callback) int {
-		if c := a.NextAt.Compare(b.NextAt); c != 0 {
-			return c
-		}
-		return cmp.Compare(a.ID, b.ID)
-	})
+	store.SortCallbacks(cbs)
 	return cbs, nil
 }
 

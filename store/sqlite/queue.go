@@ -5,7 +5,6 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"slices"
 	"strings"
 	"time"
 
@@ -61,12 +60,7 @@ func (s *Store) Claim(ctx context.Context, p store.ClaimParams) ([]*store.Messag
 		return nil, err
 	}
 	// RETURNING order is unspecified.
-	slices.SortFunc(ms, func(a, b *store.Message) int {
-		if c := a.NextAt.Compare(b.NextAt); c != 0 {
-			return c
-		}
-		return strings.Compare(a.ID, b.ID)
-	})
+	store.SortClaimed(ms)
 	return ms, nil
 }
 
