@@ -775,14 +775,13 @@ func (s *dash) uiMessages(c *echo.Context) error {
 // ---- one message ----
 
 type uiMessageData struct {
-	M          MessageView
-	Delivered  string // channel that took it
-	Steps      []uiStep
-	Route      []uiRouteHop
-	Late       bool
-	Dups       []string // channels that delivered it
-	Callbacks  []store.Callback
-	HasCBStore bool
+	M         MessageView
+	Delivered string // channel that took it
+	Steps     []uiStep
+	Route     []uiRouteHop
+	Late      bool
+	Dups      []string // channels that delivered it
+	Callbacks []store.Callback
 }
 
 type uiRouteHop struct {
@@ -865,12 +864,9 @@ func (s *dash) uiMessage(c *echo.Context) error {
 	if v.Channel != "" {
 		d.Delivered = s.channelLabel(v.Channel)
 	}
-	// Status callbacks to the business app, when the store keeps them.
-	if cb, ok := s.deps.Store.(store.CallbackOutbox); ok {
-		d.HasCBStore = true
-		if d.Callbacks, err = cb.Callbacks(c.Request().Context(), m.ID); err != nil {
-			s.log.Warn("dashboard: list callbacks", "err", err)
-		}
+	// Status callbacks to the business app.
+	if d.Callbacks, err = s.deps.Store.Callbacks(c.Request().Context(), m.ID); err != nil {
+		s.log.Warn("dashboard: list callbacks", "err", err)
 	}
 	page := s.page(c, "Message "+shortID(m.ID), "messages", &d)
 	page.LiveURL = c.Request().URL.RequestURI()
@@ -1039,17 +1035,13 @@ type uiChannelStats struct {
 // every instance, so the numbers are the gateway's, not this process's),
 // cached for a few seconds so many open dashboards cost one query.
 func (s *dash) channelStats(c *echo.Context) (*uiChannelStats, bool) {
-	ra, ok := s.deps.Store.(store.RecentAttempts)
-	if !ok {
-		return nil, false
-	}
 	now := s.now()
 	s.ui.statsMu.Lock()
 	defer s.ui.statsMu.Unlock()
 	if st := s.ui.stats; st != nil && now.Sub(st.at) < 5*time.Second && !now.Before(st.at) {
 		return st, true
 	}
-	atts, err := ra.RecentAttempts(c.Request().Context(), now.Add(-3*uiStatsWindow), now.Add(-uiStatsWindow), 50000)
+	atts, err := s.deps.Store.RecentAttempts(c.Request().Context(), now.Add(-3*uiStatsWindow), now.Add(-uiStatsWindow), 50000)
 	if err != nil {
 		s.log.Warn("dashboard: recent attempts", "err", err)
 		return nil, false

@@ -8,11 +8,6 @@ import (
 	"github.com/switchboard-gw/switchboard/store"
 )
 
-var (
-	_ store.DueMaker       = (*Store)(nil)
-	_ store.RecentAttempts = (*Store)(nil)
-)
-
 // makeDueSQL moves next_at earlier for each referenced message whose
 // current attempt is still that one, accepted and waiting for a receipt. A
 // message waiting with no deadline (next_at NULL) counts as later than at.

@@ -41,11 +41,8 @@ import (
 )
 
 var (
-	_ store.Store          = (*Store)(nil)
-	_ store.CallbackOutbox = (*Store)(nil)
-	_ store.Notifier       = (*Store)(nil)
-	_ store.OverrideStore  = (*Store)(nil)
-
+	_ store.Store             = (*Store)(nil)
+	_ store.Notifier          = (*Store)(nil)
 	_ store.ReloadBroadcaster = (*Store)(nil)
 )
 

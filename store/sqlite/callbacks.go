@@ -26,8 +26,6 @@ import (
 // (waiting, leased or backing off), so N+1 waits until N is delivered or
 // given up.
 
-var _ store.CallbackOutbox = (*Store)(nil)
-
 // cbStateCols are the message columns a status change reads back to decide
 // on its callback (Advance's RETURNING; receiptStateSQL reads the same).
 const cbStateCols = `status, channel, attempts, duplicate, callback_url, callback_status, idem_scope, route`

@@ -8,8 +8,6 @@ import (
 	"github.com/switchboard-gw/switchboard/store"
 )
 
-var _ store.RecentAttempts = (*Store)(nil)
-
 // recentAttemptsSQL walks the attempts primary key (message_id, seq) from
 // the first id accepted at or after the bound: no extra index to maintain.
 const recentAttemptsSQL = `SELECT ` + attCols + ` FROM attempts
