@@ -38,15 +38,9 @@ func (s *Store) Claim(ctx context.Context, p store.ClaimParams) ([]*store.Messag
 	if err := s.check(); err != nil {
 		return nil, err
 	}
-	if p.Owner == "" {
-		return nil, errors.New("claim: empty owner")
-	}
-	if p.Limit <= 0 {
-		return nil, nil
-	}
-	now := p.Now
-	if now.IsZero() {
-		now = time.Now()
+	now, none, err := store.CheckClaim(p, time.Now)
+	if none || err != nil {
+		return nil, err
 	}
 	rows, err := s.pool.Query(ctx, claimSQL, p.Owner, now.Add(p.Lease), now, p.Limit)
 	if err != nil {

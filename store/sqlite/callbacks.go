@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/switchboard-gw/switchboard/store"
+	"github.com/switchboard-gw/switchboard/store/internal/sqlshared"
 )
 
 // The status callback outbox (store.CallbackOutbox).
@@ -49,7 +50,7 @@ func (c *cbState) scan(sc scanner) error {
 	return err
 }
 
-const cbCols = `id, message_id, url, scope, payload, status, attempts, last_error, created_at, next_at, finished_at`
+const cbCols = sqlshared.CallbackColumns
 
 var insertCallbackSQL = `INSERT INTO callbacks (message_id, url, scope, payload, status, created_at, next_at)
 			VALUES (?1, ?2, ?3, ?4, '` + store.CallbackPending + `', ?5, ?5)`
@@ -135,14 +136,9 @@ func queueAdvanceCallback(w *writer, t *store.Transition, st *cbState, now time.
 // ClaimCallbacks leases up to limit due pending callbacks, oldest due first,
 // at most one per message (its oldest pending one).
 func (s *Store) ClaimCallbacks(ctx context.Context, owner string, lease time.Duration, limit int, now time.Time) ([]store.Callback, error) {
-	if owner == "" {
-		return nil, errors.New("claim callbacks: empty owner")
-	}
-	if limit <= 0 {
-		return nil, nil
-	}
-	if now.IsZero() {
-		now = time.Now()
+	now, none, err := store.CheckCallbackClaim(owner, limit, now, time.Now)
+	if none || err != nil {
+		return nil, err
 	}
 	v, err := s.do(ctx, func(w *writer) (any, error) {
 		rows, err := w.st.claimCallbacks.Query(owner, now.Add(lease).UnixNano(), now.UnixNano(), limit)
@@ -150,15 +146,8 @@ func (s *Store) ClaimCallbacks(ctx context.Context, owner string, lease time.Dur
 			return nil, fmt.Errorf("claim callbacks: %w", err)
 		}
 		defer rows.Close()
-		var cbs []store.Callback
-		for rows.Next() {
-			cb, err := scanCallback(rows)
-			if err != nil {
-				return nil, fmt.Errorf("scan claimed callback: %w", err)
-			}
-			cbs = append(cbs, cb)
-		}
-		if err := rows.Err(); err != nil {
+		cbs, err := sqlshared.Collect(rows, scanCallback)
+		if err != nil {
 			return nil, fmt.Errorf("claim callbacks: %w", err)
 		}
 		return cbs, nil
@@ -253,31 +242,9 @@ func (s *Store) Callbacks(ctx context.Context, messageID string) ([]store.Callba
 		return nil, fmt.Errorf("list callbacks: %w", err)
 	}
 	defer rows.Close()
-	var out []store.Callback
-	for rows.Next() {
-		cb, err := scanCallback(rows)
-		if err != nil {
-			return nil, fmt.Errorf("scan callback: %w", err)
-		}
-		out = append(out, cb)
-	}
-	if err := rows.Err(); err != nil {
+	out, err := sqlshared.Collect(rows, scanCallback)
+	if err != nil {
 		return nil, fmt.Errorf("list callbacks: %w", err)
 	}
 	return out, nil
-}
-
-func scanCallback(sc scanner) (store.Callback, error) {
-	var (
-		cb                      store.Callback
-		payload                 string
-		created, next, finished sql.NullInt64
-	)
-	if err := sc.Scan(&cb.ID, &cb.MessageID, &cb.URL, &cb.Scope, &payload, &cb.Status, &cb.Attempts, &cb.LastError,
-		&created, &next, &finished); err != nil {
-		return cb, err
-	}
-	cb.Payload = []byte(payload)
-	cb.CreatedAt, cb.NextAt, cb.FinishedAt = fromNanos(created), fromNanos(next), fromNanos(finished)
-	return cb, nil
 }

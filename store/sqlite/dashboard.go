@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/switchboard-gw/switchboard/store"
+	"github.com/switchboard-gw/switchboard/store/internal/sqlshared"
 )
 
 // recentAttemptsSQL walks the attempts primary key (message_id, seq) from
@@ -23,15 +24,8 @@ func (s *Store) RecentAttempts(ctx context.Context, acceptedSince, since time.Ti
 		return nil, fmt.Errorf("recent attempts: %w", err)
 	}
 	defer rows.Close()
-	var out []store.Attempt
-	for rows.Next() {
-		a, err := scanAttempt(rows)
-		if err != nil {
-			return nil, fmt.Errorf("scan attempt: %w", err)
-		}
-		out = append(out, a)
-	}
-	if err := rows.Err(); err != nil {
+	out, err := sqlshared.Collect(rows, scanAttempt)
+	if err != nil {
 		return nil, fmt.Errorf("recent attempts: %w", err)
 	}
 	return out, nil

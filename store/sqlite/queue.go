@@ -14,15 +14,9 @@ import (
 // Claim leases due messages with one UPDATE ... RETURNING, then loads each
 // one's current attempt so the dispatcher knows what was in flight.
 func (s *Store) Claim(ctx context.Context, p store.ClaimParams) ([]*store.Message, error) {
-	if p.Owner == "" {
-		return nil, errors.New("claim: empty owner")
-	}
-	if p.Limit <= 0 {
-		return nil, nil
-	}
-	now := p.Now
-	if now.IsZero() {
-		now = time.Now()
+	now, none, err := store.CheckClaim(p, time.Now)
+	if none || err != nil {
+		return nil, err
 	}
 	until := now.Add(p.Lease)
 	// The writer only takes the leases; the rows are read afterwards

@@ -9,13 +9,10 @@ import (
 	"github.com/switchboard-gw/switchboard/store/internal/sqlshared"
 )
 
-const msgCols = `id, idem_scope, idem_key, request_hash, policy, route,
-	to_phone, to_whatsapp, to_email, to_telegram, body, subject, tags, metadata, callback_url,
-	status, channel, step, tries, attempts, duplicate, last_error,
-	created_at, updated_at, expires_at, next_at, lease_owner, lease_until, html`
-
-const attCols = `message_id, seq, step, channel, status, provider_id, error_class, error,
-	info, reason, ambiguous, late, started_at, ended_at, delivered_at`
+const (
+	msgCols = sqlshared.MessageColumns
+	attCols = sqlshared.AttemptColumns
+)
 
 // notFinal lists the statuses Claim and Stats treat as work left to do.
 var notFinal = sqlshared.NotFinal
