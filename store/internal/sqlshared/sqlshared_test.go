@@ -1,6 +1,7 @@
 package sqlshared
 
 import (
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -16,4 +17,12 @@ func TestSQL(t *testing.T) {
 	} {
 		require.Equal(t, tc.want, tc.got)
 	}
+}
+
+func TestMessageColumnsOf(t *testing.T) {
+	got := MessageColumnsOf("m")
+	require.True(t, strings.HasPrefix(got, "m.id, m.idem_scope, m.idem_key, "), got)
+	require.True(t, strings.HasSuffix(got, ", m.lease_owner, m.lease_until, m.html"), got)
+	require.Equal(t, strings.Count(MessageColumns, ","), strings.Count(got, ","))
+	require.NotContains(t, got, "\n")
 }
