@@ -84,7 +84,9 @@ func TestCheckClaim(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			for _, check := range []func() (time.Time, bool, error){
 				func() (time.Time, bool, error) { return store.CheckClaim(tc.p, now) },
-				func() (time.Time, bool, error) { return store.CheckCallbackClaim(tc.p.Owner, tc.p.Limit, tc.p.Now, now) },
+				func() (time.Time, bool, error) {
+					return store.CheckCallbackClaim(tc.p.Owner, tc.p.Limit, tc.p.Now, now)
+				},
 			} {
 				at, none, err := check()
 				require.Equal(t, tc.bad, err != nil, "%v", err)
