@@ -125,13 +125,22 @@ const MessageColumns = `id, idem_scope, idem_key, request_hash, policy, route,
 	status, channel, step, tries, attempts, duplicate, last_error,
 	created_at, updated_at, expires_at, next_at, lease_owner, lease_until, html`
 
-// MessageColumnsOf is MessageColumns qualified by a table alias.
-func MessageColumnsOf(alias string) string {
+// MessageColumnNames are MessageColumns one by one (for COPY).
+var MessageColumnNames = func() []string {
 	cols := strings.Split(MessageColumns, ",")
 	for i, c := range cols {
-		cols[i] = alias + "." + strings.TrimSpace(c)
+		cols[i] = strings.TrimSpace(c)
 	}
-	return strings.Join(cols, ", ")
+	return cols
+}()
+
+// MessageColumnsOf is MessageColumns qualified by a table alias.
+func MessageColumnsOf(alias string) string {
+	q := make([]string, len(MessageColumnNames))
+	for i, c := range MessageColumnNames {
+		q[i] = alias + "." + c
+	}
+	return strings.Join(q, ", ")
 }
 
 // AttemptColumns are the attempts columns ScanAttempt reads, in order.

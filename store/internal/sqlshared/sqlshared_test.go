@@ -25,4 +25,6 @@ func TestMessageColumnsOf(t *testing.T) {
 	require.True(t, strings.HasSuffix(got, ", m.lease_owner, m.lease_until, m.html"), got)
 	require.Equal(t, strings.Count(MessageColumns, ","), strings.Count(got, ","))
 	require.NotContains(t, got, "\n")
+	require.Len(t, MessageColumnNames, 29)
+	require.Equal(t, "html", MessageColumnNames[28])
 }
