@@ -148,15 +148,11 @@ func (s *Server) enableChannel(c *echo.Context) error {
 	return c.JSON(http.StatusOK, s.channelView(l))
 }
 
-// saveOverride records an ops override in the store, when it keeps them,
-// before it takes effect here: an override the store did not take would be
-// lost at the next restart and unseen by other instances.
+// saveOverride records an ops override in the store before it takes
+// effect here: an override the store did not take would be lost at the
+// next restart and unseen by other instances.
 func (s *Server) saveOverride(c *echo.Context, channel string, disabled bool, reason, by string, at time.Time) error {
-	ovs, ok := s.deps.Store.(store.OverrideStore)
-	if !ok {
-		return nil
-	}
-	err := ovs.SetOverride(c.Request().Context(), store.Override{Channel: channel, Disabled: disabled, Reason: reason, By: by, At: at})
+	err := s.deps.Store.SetOverride(c.Request().Context(), store.Override{Channel: channel, Disabled: disabled, Reason: reason, By: by, At: at})
 	if err != nil {
 		s.log.Error("save channel override", "channel", channel, "err", err)
 		return &Error{Status: http.StatusServiceUnavailable, Code: "unavailable", Message: "could not save the override; nothing changed, retry", RetryAfter: 1}

@@ -330,8 +330,8 @@ func (s *Server) getMessage(c *echo.Context) error {
 		return messageNotFound(id)
 	}
 	v := messageView(m, true)
-	if outbox, ok := s.deps.Store.(store.CallbackOutbox); ok && m.CallbackURL != "" {
-		cbs, err := outbox.Callbacks(c.Request().Context(), m.ID)
+	if m.CallbackURL != "" {
+		cbs, err := s.deps.Store.Callbacks(c.Request().Context(), m.ID)
 		if err != nil {
 			return fmt.Errorf("get message callbacks: %w", err)
 		}

@@ -42,12 +42,12 @@ type Gateway struct {
 	Dispatcher *routing.Dispatcher
 	API        *api.Server
 	Metrics    *metrics.Metrics
-	// Callbacks delivers status callbacks from the store's outbox; nil when
-	// the store has none (store.CallbackOutbox). Run starts it and stops it
-	// at shutdown; set its test knobs (FirstRetry, Poll) before Run.
+	// Callbacks delivers status callbacks from the store's outbox. Run
+	// starts it and stops it at shutdown; set its test knobs (FirstRetry,
+	// Poll) before Run.
 	Callbacks *callbacks.Sender
-	// Retention purges old finished messages (store.retention); nil when
-	// the store cannot (store.Purger). Reload sets its keep period.
+	// Retention purges old finished messages (store.retention). Reload
+	// sets its keep period.
 	Retention *retention.Runner
 
 	// cbSecrets maps API key names to callback signing secrets (reload swaps it).
@@ -195,24 +195,20 @@ func New(ctx context.Context, cfg *config.Config, o Options) (*Gateway, error) {
 	if err != nil {
 		return nil, err
 	}
-	if outbox, ok := g.Store.(store.CallbackOutbox); ok {
-		g.Callbacks = &callbacks.Sender{
-			Store:   outbox,
-			Secrets: g.callbackSecrets,
-			Owner:   owner,
-			Timeout: cfg.Callbacks.Timeout.D(),
-			Horizon: cfg.Callbacks.Horizon.D(),
-			Workers: cfg.Callbacks.Workers,
-			PerHost: cfg.Callbacks.PerHost,
-			Logger:  log.With("component", "callbacks"),
-			Obs:     g.Metrics,
-		}
-		g.Callbacks.SetPolicy(cbPolicy)
+	g.Callbacks = &callbacks.Sender{
+		Store:   g.Store,
+		Secrets: g.callbackSecrets,
+		Owner:   owner,
+		Timeout: cfg.Callbacks.Timeout.D(),
+		Horizon: cfg.Callbacks.Horizon.D(),
+		Workers: cfg.Callbacks.Workers,
+		PerHost: cfg.Callbacks.PerHost,
+		Logger:  log.With("component", "callbacks"),
+		Obs:     g.Metrics,
 	}
-	if p, ok := g.Store.(store.Purger); ok {
-		g.Retention = &retention.Runner{Store: p, Logger: log.With("component", "retention"), Obs: g.Metrics}
-		g.Retention.SetKeep(cfg.Store.Retention.D())
-	}
+	g.Callbacks.SetPolicy(cbPolicy)
+	g.Retention = &retention.Runner{Store: g.Store, Logger: log.With("component", "retention"), Obs: g.Metrics}
+	g.Retention.SetKeep(cfg.Store.Retention.D())
 	g.Metrics.WatchChannels(channelStates{g})
 	g.Metrics.WatchQueue(g.Store)
 	g.Metrics.Reload(true, time.Now())
@@ -332,10 +328,7 @@ func (g *Gateway) Run(ctx context.Context, ln net.Listener) error {
 	}
 	g.started = true
 	g.mu.Unlock()
-	ovs, hasOverrides := g.Store.(store.OverrideStore)
-	if hasOverrides {
-		g.syncOverrides(ctx, ovs)
-	}
+	g.syncOverrides(ctx, g.Store)
 	srv := &http.Server{
 		TLSConfig:         g.serverTLS(), // nil: plain HTTP
 		Handler:           g.API,
@@ -351,29 +344,21 @@ func (g *Gateway) Run(ctx context.Context, ln net.Listener) error {
 	defer stopCallbacks()
 	var wg sync.WaitGroup
 	errc := make(chan error, 4) // one per goroutine below that reports
-	if g.Callbacks != nil {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			if err := g.Callbacks.Run(cctx); err != nil {
-				errc <- fmt.Errorf("status callbacks: %w", err)
-			}
-		}()
-	}
-	if hasOverrides {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			g.watchOverrides(dctx, ovs)
-		}()
-	}
-	if g.Retention != nil {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			_ = g.Retention.Run(dctx) // logs its own failures and retries
-		}()
-	}
+	wg.Add(3)
+	go func() {
+		defer wg.Done()
+		if err := g.Callbacks.Run(cctx); err != nil {
+			errc <- fmt.Errorf("status callbacks: %w", err)
+		}
+	}()
+	go func() {
+		defer wg.Done()
+		g.watchOverrides(dctx, g.Store)
+	}()
+	go func() {
+		defer wg.Done()
+		_ = g.Retention.Run(dctx) // logs its own failures and retries
+	}()
 	if rb, ok := g.Store.(store.ReloadBroadcaster); ok {
 		wg.Add(1)
 		go func() {

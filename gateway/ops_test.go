@@ -282,6 +282,8 @@ func TestOutageShowsInMetrics(t *testing.T) {
 		time.Sleep(20 * time.Millisecond)
 	}
 	require.Equal(t, 1.0, tb.sample(t, finished))
+	// Every message sms took while whatsapp's breaker waited out open_for
+	// is degraded too: how many depends on the machine's speed.
 	require.GreaterOrEqual(t, tb.sample(t, `switchboard_messages_degraded_total{channel="sms",policy="otp"}`), 3.0)
 }
 

@@ -242,12 +242,8 @@ func (g *Gateway) reloadLocked(ctx context.Context, path string) (*config.Config
 	g.Dispatcher.SetRouter(router)
 	g.API.SetConfig(cfg)
 	g.setCallbackSecrets(cfg)
-	if g.Callbacks != nil {
-		g.Callbacks.SetPolicy(cbPolicy)
-	}
-	if g.Retention != nil {
-		g.Retention.SetKeep(cfg.Store.Retention.D())
-	}
+	g.Callbacks.SetPolicy(cbPolicy)
+	g.Retention.SetKeep(cfg.Store.Retention.D())
 	if cert != nil {
 		g.certs.install(cfg.Server.TLS, cert, certStamp)
 	}

@@ -667,8 +667,7 @@ func (d *Dispatcher) canary(ctx context.Context, t *store.Transition, m *store.M
 
 // flushSilent makes the messages that were waiting for a receipt on a
 // channel that went silent due now, so they fail over at once (trigger
-// silent) instead of each waiting out its deadline. Stores that cannot
-// (no store.DueMaker) leave them to their deadline.
+// silent) instead of each waiting out its deadline.
 func (d *Dispatcher) flushSilent() {
 	r := d.router.Load()
 	for _, l := range r.lanes {
@@ -676,13 +675,8 @@ func (d *Dispatcher) flushSilent() {
 		if len(refs) == 0 {
 			continue
 		}
-		dm, ok := d.store.(store.DueMaker)
-		if !ok {
-			d.log.Warn("store cannot make waiting messages due; they fail over at their receipt deadline", "channel", l.Name, "messages", len(refs))
-			continue
-		}
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		n, err := dm.MakeDue(ctx, refs, d.now())
+		n, err := d.store.MakeDue(ctx, refs, d.now())
 		cancel()
 		if err != nil {
 			d.log.Error("fail over messages waiting on a silent channel", "channel", l.Name, "err", err)

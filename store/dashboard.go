@@ -5,11 +5,10 @@ import (
 	"time"
 )
 
-// RecentAttempts is implemented by stores that can list the attempts made
-// lately, for the dashboard's channel view (success rate, time to delivery,
-// recent failovers). It is optional: without it the dashboard shows channel
-// state only. Computed from the store, the numbers cover every instance
-// sharing the database and survive restarts.
+// RecentAttempts lists the attempts made lately, for the dashboard's
+// channel view (success rate, time to delivery, recent failovers).
+// Computed from the store, the numbers cover every instance sharing the
+// database and survive restarts.
 type RecentAttempts interface {
 	// RecentAttempts returns up to limit attempts started at or after
 	// since, in (message id, seq) order, of messages accepted at or after

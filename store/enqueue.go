@@ -43,15 +43,7 @@ func ToEnqueue(m *Message, round func(time.Time) time.Time) (*Message, error) {
 		// Pre-claimed: the caller hands the message to its own dispatcher.
 		n.LeaseOwner, n.LeaseUntil = m.LeaseOwner, round(m.LeaseUntil)
 	}
-	if len(n.Route) == 0 {
-		n.Route = nil
-	}
-	if len(n.Tags) == 0 {
-		n.Tags = nil
-	}
-	if len(n.Metadata) == 0 {
-		n.Metadata = nil
-	}
+	NormalizeMessage(n)
 	if n.ID == "" {
 		id, err := uuid.NewV7()
 		if err != nil {

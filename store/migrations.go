@@ -53,3 +53,30 @@ func ReadMigrations(fsys fs.FS, dir string) ([]Migration, error) {
 func IsFallback(channel string, route []string) bool {
 	return channel != "" && len(route) > 0 && channel != route[0]
 }
+
+// SchemaTooNewError: the database was migrated by a newer binary, to a
+// schema version this one does not know.
+type SchemaTooNewError struct {
+	Current int // the database's
+	Known   int // the newest migration this binary has
+}
+
+func (e *SchemaTooNewError) Error() string {
+	return fmt.Sprintf("database schema version %d is newer than this binary's %d", e.Current, e.Known)
+}
+
+// PendingMigrations returns the migrations of ms (in version order) a
+// database at schema version current has not applied yet. A database
+// newer than every migration was written by a newer binary: an error.
+func PendingMigrations(ms []Migration, current int) ([]Migration, error) {
+	if n := len(ms); n > 0 && current > ms[n-1].Version {
+		return nil, &SchemaTooNewError{Current: current, Known: ms[n-1].Version}
+	}
+	var out []Migration
+	for _, m := range ms {
+		if m.Version > current {
+			out = append(out, m)
+		}
+	}
+	return out, nil
+}

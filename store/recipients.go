@@ -51,8 +51,7 @@ func (e *RecipientLimitError) Error() string {
 
 func (e *RecipientLimitError) Unwrap() error { return ErrRecipientLimited }
 
-// RecipientCounter is implemented by stores that honour Message.Limit (both
-// store/sqlite and store/postgres). Counting is served by the
+// RecipientCounter is the count behind Message.Limit. Counting is served by the
 // recipient_sends table's primary key (policy, recipient, message_id):
 // message ids are UUIDv7, so "accepted since t" is an id range (IDFloor)
 // and a count reads only that recipient's rows in the window.

@@ -5,9 +5,10 @@ import (
 	"time"
 )
 
-// The interfaces below are optional: a store shared by several gateway
-// instances (store/postgres) implements them; callers check with a type
-// assertion and fall back to polling and process-local state.
+// Notifier and ReloadBroadcaster are optional: a store shared by several
+// gateway instances (store/postgres) implements them; callers check with a
+// type assertion and fall back to polling (there are no other instances
+// to hear from). OverrideStore and Purger are part of Store.
 
 // Notifier is implemented by a store that can tell an instance that work
 // became due elsewhere (a message enqueued unleased, leases released, an
@@ -31,7 +32,8 @@ type Override struct {
 }
 
 // OverrideStore keeps ops overrides in the store, so disabling a channel on
-// one instance takes it out of every instance's routes.
+// one instance takes it out of every instance's routes (and, with one
+// instance, keeps it disabled across a restart).
 type OverrideStore interface {
 	// SetOverride records the override for o.Channel, replacing any earlier
 	// one, and tells the other instances (OverridesChanged).
@@ -71,8 +73,7 @@ type ReloadBroadcaster interface {
 	ReloadRequested() <-chan string
 }
 
-// Purger is implemented by stores that can delete old messages, for the
-// gateway's store.retention.
+// Purger deletes old messages, for the gateway's store.retention.
 type Purger interface {
 	// Purge deletes up to limit of the oldest messages accepted before
 	// before (as their UUIDv7 ids tell it, like ListParams.Until) that

@@ -3,8 +3,11 @@
 // every transition is one write in one transaction and the store is the
 // single truth for the API, the dispatcher and the dashboard.
 //
-// Implementations: store/sqlite (embedded default). Every implementation must
-// pass store/storetest.
+// Implementations: store/sqlite (embedded default) and store/postgres (shared
+// by several instances). Every implementation must pass store/storetest.
+// The rules that decide a write (DecideReceipt, DecideAdvance, the rank
+// orders) live in this package; a driver holds the SQL and the mapping,
+// and calls them between its reads and its writes.
 package store
 
 import (
@@ -296,8 +299,20 @@ type QueueStats struct {
 	OldestDue time.Time // zero if none
 }
 
-// Store is the message store and work queue.
+// Store is the message store and work queue, with everything both stores
+// keep: the status callback outbox, ops overrides, retention, the receipt
+// breaker's MakeDue, the dashboard's recent attempts and per-recipient
+// counts. What only a store shared by several instances can do stays
+// optional (Notifier, ReloadBroadcaster, LeaseKeeper), as does Failer
+// (only an embedded store fails for good).
 type Store interface {
+	CallbackOutbox
+	OverrideStore
+	Purger
+	DueMaker
+	RecentAttempts
+	RecipientCounter
+
 	// Enqueue durably stores a new message (status queued, due at NextAt).
 	// When m has an idempotency key already stored in the same scope, it
 	// stores nothing and returns the stored message with replayed = true.
@@ -369,10 +384,10 @@ type AttemptRef struct {
 	Channel   string
 }
 
-// DueMaker is an optional Store capability used by the receipt breaker:
-// when a channel goes silent (accepts messages, delivers none), the
-// messages waiting on it for a receipt fail over at once instead of each
-// waiting out its deadline. Stores without it leave them to their deadline.
+// DueMaker is the part of Store the receipt breaker uses: when a channel
+// goes silent (accepts messages, delivers none), the messages waiting on
+// it for a receipt fail over at once instead of each waiting out its
+// deadline.
 type DueMaker interface {
 	// MakeDue makes each referenced message due at at (NextAt = at) if its
 	// current attempt is still that one (Attempts == Seq) on that Channel,

@@ -19,8 +19,7 @@ import (
 type Backend interface {
 	// Config is the config in force (it changes on a reload).
 	Config() *config.Config
-	// Store is the message store. The dashboard also uses the optional
-	// store.CallbackOutbox and store.RecentAttempts when it has them.
+	// Store is the message store.
 	Store() Store
 	// Router is the routing core's router in force: lanes and policies.
 	Router() *routing.Router
@@ -54,6 +53,10 @@ type Backend interface {
 type Store interface {
 	Get(ctx context.Context, id string) (*store.Message, error)
 	List(ctx context.Context, p store.ListParams) (store.ListResult, error)
+	// Callbacks are a message's status callbacks (the message page).
+	Callbacks(ctx context.Context, messageID string) ([]store.Callback, error)
+	// RecentAttempts feeds the channel page's statistics.
+	RecentAttempts(ctx context.Context, acceptedSince, since time.Time, limit int) ([]store.Attempt, error)
 }
 
 // Key is an API key as the dashboard knows it: never its value.

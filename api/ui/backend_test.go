@@ -51,6 +51,12 @@ func (f fakeStore) List(context.Context, store.ListParams) (store.ListResult, er
 	return store.ListResult{Messages: []*store.Message{f.m}}, nil
 }
 
+func (f fakeStore) Callbacks(context.Context, string) ([]store.Callback, error) { return nil, nil }
+
+func (f fakeStore) RecentAttempts(context.Context, time.Time, time.Time, int) ([]store.Attempt, error) {
+	return nil, nil
+}
+
 func (b *fakeBackend) Config() *config.Config         { return b.cfg }
 func (b *fakeBackend) Store() ui.Store                { return fakeStore{b.msg} }
 func (b *fakeBackend) Router() *routing.Router        { return b.router }

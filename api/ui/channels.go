@@ -55,17 +55,13 @@ type uiChannelStats struct {
 // every instance, so the numbers are the gateway's, not this process's),
 // cached for a few seconds so many open dashboards cost one query.
 func (s *dash) channelStats(c *echo.Context) (*uiChannelStats, bool) {
-	ra, ok := s.b.Store().(store.RecentAttempts)
-	if !ok {
-		return nil, false
-	}
 	now := s.now()
 	s.ui.statsMu.Lock()
 	defer s.ui.statsMu.Unlock()
 	if st := s.ui.stats; st != nil && now.Sub(st.at) < 5*time.Second && !now.Before(st.at) {
 		return st, true
 	}
-	atts, err := ra.RecentAttempts(c.Request().Context(), now.Add(-3*uiStatsWindow), now.Add(-uiStatsWindow), 50000)
+	atts, err := s.b.Store().RecentAttempts(c.Request().Context(), now.Add(-3*uiStatsWindow), now.Add(-uiStatsWindow), 50000)
 	if err != nil {
 		s.log.Warn("dashboard: recent attempts", "err", err)
 		return nil, false

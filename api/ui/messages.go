@@ -197,12 +197,11 @@ func (s *dash) uiMessages(c *echo.Context) error {
 type uiMessageData struct {
 	M          MessageView
 	Delivered  string // channel that took it
-	Steps      []uiStep
-	Route      []uiRouteHop
-	Late       bool
-	Dups       []string // channels that delivered it
-	Callbacks  []store.Callback
-	HasCBStore bool
+	Steps     []uiStep
+	Route     []uiRouteHop
+	Late      bool
+	Dups      []string // channels that delivered it
+	Callbacks []store.Callback
 }
 
 type uiRouteHop struct {
@@ -285,12 +284,9 @@ func (s *dash) uiMessage(c *echo.Context) error {
 	if v.Channel != "" {
 		d.Delivered = s.channelLabel(v.Channel)
 	}
-	// Status callbacks to the business app, when the store keeps them.
-	if cb, ok := s.b.Store().(store.CallbackOutbox); ok {
-		d.HasCBStore = true
-		if d.Callbacks, err = cb.Callbacks(c.Request().Context(), m.ID); err != nil {
-			s.log.Warn("dashboard: list callbacks", "err", err)
-		}
+	// Status callbacks to the business app.
+	if d.Callbacks, err = s.b.Store().Callbacks(c.Request().Context(), m.ID); err != nil {
+		s.log.Warn("dashboard: list callbacks", "err", err)
 	}
 	page := s.page(c, "Message "+shortID(m.ID), "messages", &d)
 	page.LiveURL = c.Request().URL.RequestURI()

@@ -8,9 +8,9 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgtype"
 
 	"github.com/switchboard-gw/switchboard/store"
+	"github.com/switchboard-gw/switchboard/store/internal/sqlshared"
 )
 
 // queueCallback adds to b, inside the transaction that changes the
@@ -39,23 +39,7 @@ func queueCallback(b *pgx.Batch, st *msgState, status store.Status, channel stri
 	return nil
 }
 
-const callbackCols = `id, message_id, url, scope, payload, status, attempts, last_error,
-	created_at, next_at, finished_at`
-
-func scanCallback(sc scanner) (store.Callback, error) {
-	var (
-		c                       store.Callback
-		payload                 string
-		created, next, finished pgtype.Timestamptz
-	)
-	if err := sc.Scan(&c.ID, &c.MessageID, &c.URL, &c.Scope, &payload, &c.Status, &c.Attempts, &c.LastError,
-		&created, &next, &finished); err != nil {
-		return c, err
-	}
-	c.Payload = []byte(payload)
-	c.CreatedAt, c.NextAt, c.FinishedAt = fromTS(created), fromTS(next), fromTS(finished)
-	return c, nil
-}
+const callbackCols = sqlshared.CallbackColumns
 
 var claimCallbacksSQL = `WITH due AS (
 		SELECT id FROM callbacks
@@ -77,42 +61,22 @@ func (s *Store) ClaimCallbacks(ctx context.Context, owner string, lease time.Dur
 	if err := s.check(); err != nil {
 		return nil, err
 	}
-	if owner == "" {
-		return nil, errors.New("claim callbacks: empty owner")
-	}
-	if limit <= 0 {
-		return nil, nil
-	}
-	if now.IsZero() {
-		now = time.Now()
+	now, none, err := store.CheckCallbackClaim(owner, limit, now, time.Now)
+	if none || err != nil {
+		return nil, err
 	}
 	rows, err := s.pool.Query(ctx, claimCallbacksSQL, owner, now.Add(lease), now, limit)
 	if err != nil {
 		return nil, s.wrap(err, "claim callbacks")
 	}
 	defer rows.Close()
-	var out []store.Callback
-	for rows.Next() {
-		c, err := scanCallback(rows)
-		if err != nil {
-			return nil, fmt.Errorf("scan callback: %w", err)
-		}
-		out = append(out, c)
-	}
-	if err := rows.Err(); err != nil {
+	out, err := sqlshared.Collect(rows, scanCallback)
+	if err != nil {
 		return nil, s.wrap(err, "claim callbacks")
 	}
-	sortCallbacks(out)
+	// RETURNING order is unspecified.
+	store.SortCallbacks(out)
 	return out, nil
-}
-
-func sortCallbacks(cs []store.Callback) {
-	for i := 1; i < len(cs); i++ {
-		for j := i; j > 0 && (cs[j].NextAt.Before(cs[j-1].NextAt) ||
-			(cs[j].NextAt.Equal(cs[j-1].NextAt) && cs[j].ID < cs[j-1].ID)); j-- {
-			cs[j], cs[j-1] = cs[j-1], cs[j]
-		}
-	}
 }
 
 // FinishCallback records a try's outcome and drops the lease. The owner
@@ -191,13 +155,6 @@ func (s *Store) Callbacks(ctx context.Context, messageID string) ([]store.Callba
 		return nil, s.wrap(err, "list callbacks")
 	}
 	defer rows.Close()
-	var out []store.Callback
-	for rows.Next() {
-		c, err := scanCallback(rows)
-		if err != nil {
-			return nil, fmt.Errorf("scan callback: %w", err)
-		}
-		out = append(out, c)
-	}
-	return out, s.wrap(rows.Err(), "list callbacks")
+	out, err := sqlshared.Collect(rows, scanCallback)
+	return out, s.wrap(err, "list callbacks")
 }

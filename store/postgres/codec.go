@@ -3,57 +3,23 @@ package postgres
 import (
 	"encoding/json"
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgtype"
 
 	"github.com/switchboard-gw/switchboard/store"
+	"github.com/switchboard-gw/switchboard/store/internal/sqlshared"
 )
 
-var msgColNames = []string{"id", "idem_scope", "idem_key", "request_hash", "policy", "route",
-	"to_phone", "to_whatsapp", "to_email", "to_telegram", "body", "subject", "tags", "metadata", "callback_url",
-	"status", "channel", "step", "tries", "attempts", "duplicate", "last_error",
-	"created_at", "updated_at", "expires_at", "next_at", "lease_owner", "lease_until", "html"}
-
-var msgCols = strings.Join(msgColNames, ", ")
+var msgCols = sqlshared.MessageColumns
 
 // msgColsOf is msgCols qualified by a table alias.
-func msgColsOf(alias string) string {
-	q := make([]string, len(msgColNames))
-	for i, c := range msgColNames {
-		q[i] = alias + "." + c
-	}
-	return strings.Join(q, ", ")
-}
+func msgColsOf(alias string) string { return sqlshared.MessageColumnsOf(alias) }
 
-const attCols = `message_id, seq, step, channel, status, provider_id, error_class, error,
-	info, reason, ambiguous, late, started_at, ended_at, delivered_at`
+const attCols = sqlshared.AttemptColumns
 
-// notFinal lists the statuses Claim and Stats treat as work left to do,
-// derived from store.Status.Final so the two cannot drift apart.
-var notFinal = func() string {
-	var q []string
-	for _, s := range []store.Status{store.StatusQueued, store.StatusSending, store.StatusSent,
-		store.StatusDelivered, store.StatusRead, store.StatusFailed, store.StatusExpired} {
-		if !s.Final() {
-			q = append(q, "'"+string(s)+"'")
-		}
-	}
-	return "(" + strings.Join(q, ", ") + ")"
-}()
-
-// attemptRankSQL is store.AttemptStatus.Rank as an SQL expression over col.
-func attemptRankSQL(col string) string {
-	var b strings.Builder
-	b.WriteString("(CASE " + col)
-	for _, s := range []store.AttemptStatus{store.AttemptSkipped, store.AttemptFailed, store.AttemptSent,
-		store.AttemptUndelivered, store.AttemptDelivered, store.AttemptRead} {
-		fmt.Fprintf(&b, " WHEN '%s' THEN %d", s, s.Rank())
-	}
-	b.WriteString(" ELSE -1 END)")
-	return b.String()
-}
+// notFinal lists the statuses Claim and Stats treat as work left to do.
+var notFinal = sqlshared.NotFinal
 
 // ts is a time argument: the zero time is NULL.
 func ts(t time.Time) any {
@@ -80,68 +46,46 @@ func fromTS(t pgtype.Timestamptz) time.Time {
 	return t.Time.UTC()
 }
 
-func nullIfEmpty(s string) any {
-	if s == "" {
-		return nil
-	}
-	return s
+// nullIfEmpty keeps empty recipients out of the partial recipient indexes.
+var nullIfEmpty = sqlshared.NullIfEmpty
+
+type scanner = sqlshared.Scanner
+
+// pgTime scans a timestamptz (fromTS).
+type pgTime struct{ pgtype.Timestamptz }
+
+func (t *pgTime) Time() time.Time { return fromTS(t.Timestamptz) }
+
+// pgColls scans a message's route and tags (text arrays) and metadata
+// (jsonb).
+type pgColls struct {
+	route, tags []string
+	metadata    []byte
 }
 
-type scanner interface{ Scan(dest ...any) error }
+func (c *pgColls) Dests() (route, tags, metadata any) { return &c.route, &c.tags, &c.metadata }
+
+func (c *pgColls) Decode(m *store.Message) error {
+	m.Route, m.Tags = c.route, c.tags
+	if len(c.metadata) > 0 {
+		if err := json.Unmarshal(c.metadata, &m.Metadata); err != nil {
+			return fmt.Errorf("decode metadata of %s: %w", m.ID, err)
+		}
+	}
+	return nil
+}
+
+// scanOneMessage is scanMessage for sqlshared.Collect.
+func scanOneMessage(sc scanner) (*store.Message, error) { return scanMessage(sc) }
 
 // scanMessage reads the msgCols columns, then any extra destinations.
 func scanMessage(sc scanner, extra ...any) (*store.Message, error) {
-	var (
-		m                                         store.Message
-		metadata                                  []byte
-		phone, whatsapp, email, telegram          pgtype.Text
-		status                                    string
-		created, updated, expires, next, leaseEnd pgtype.Timestamptz
-	)
-	dest := []any{&m.ID, &m.IdempotencyScope, &m.IdempotencyKey, &m.RequestHash, &m.Policy, &m.Route,
-		&phone, &whatsapp, &email, &telegram, &m.Body, &m.Subject, &m.Tags, &metadata, &m.CallbackURL,
-		&status, &m.Channel, &m.Step, &m.Tries, &m.Attempts, &m.Duplicate, &m.LastError,
-		&created, &updated, &expires, &next, &m.LeaseOwner, &leaseEnd, &m.HTML}
-	if err := sc.Scan(append(dest, extra...)...); err != nil {
-		return nil, err
-	}
-	m.Status = store.Status(status)
-	m.To = store.Recipient{Phone: phone.String, WhatsApp: whatsapp.String, Email: email.String, Telegram: telegram.String}
-	m.CreatedAt, m.UpdatedAt, m.ExpiresAt = fromTS(created), fromTS(updated), fromTS(expires)
-	m.NextAt, m.LeaseUntil = fromTS(next), fromTS(leaseEnd)
-	if len(metadata) > 0 {
-		if err := json.Unmarshal(metadata, &m.Metadata); err != nil {
-			return nil, fmt.Errorf("decode metadata of %s: %w", m.ID, err)
-		}
-	}
-	// Empty collections come back nil so a round trip compares equal
-	// whichever way the caller spelled "none".
-	if len(m.Route) == 0 {
-		m.Route = nil
-	}
-	if len(m.Tags) == 0 {
-		m.Tags = nil
-	}
-	if len(m.Metadata) == 0 {
-		m.Metadata = nil
-	}
-	return &m, nil
+	return sqlshared.ScanMessage[pgTime, *pgTime, pgColls](sc, extra...)
 }
 
-func scanAttempt(sc scanner) (store.Attempt, error) {
-	var (
-		a                         store.Attempt
-		status                    string
-		started, ended, delivered pgtype.Timestamptz
-	)
-	if err := sc.Scan(&a.MessageID, &a.Seq, &a.Step, &a.Channel, &status, &a.ProviderID, &a.ErrorClass, &a.Error,
-		&a.Info, &a.Reason, &a.Ambiguous, &a.Late, &started, &ended, &delivered); err != nil {
-		return a, err
-	}
-	a.Status = store.AttemptStatus(status)
-	a.StartedAt, a.EndedAt, a.DeliveredAt = fromTS(started), fromTS(ended), fromTS(delivered)
-	return a, nil
-}
+func scanAttempt(sc scanner) (store.Attempt, error) { return sqlshared.ScanAttempt[pgTime](sc) }
+
+func scanCallback(sc scanner) (store.Callback, error) { return sqlshared.ScanCallback[pgTime](sc) }
 
 func attemptArgs(messageID string, a *store.Attempt) []any {
 	return []any{messageID, a.Seq, a.Step, a.Channel, string(a.Status), a.ProviderID, a.ErrorClass, a.Error,
@@ -161,5 +105,5 @@ var upsertAttemptSQL = `INSERT INTO attempts (` + attCols + `)
 		error = excluded.error,
 		error_class = excluded.error_class,
 		ambiguous = attempts.ambiguous OR excluded.ambiguous,
-		status = CASE WHEN ` + attemptRankSQL("excluded.status") + ` > ` + attemptRankSQL("attempts.status") + `
+		status = CASE WHEN ` + sqlshared.AttemptRank("excluded.status") + ` > ` + sqlshared.AttemptRank("attempts.status") + `
 			THEN excluded.status ELSE attempts.status END`

@@ -2,7 +2,6 @@ package postgres
 
 import (
 	"context"
-	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"strconv"
@@ -13,6 +12,7 @@ import (
 	"github.com/jackc/pgx/v5/pgtype"
 
 	"github.com/switchboard-gw/switchboard/store"
+	"github.com/switchboard-gw/switchboard/store/internal/sqlshared"
 )
 
 var insertMessageSQL = `INSERT INTO messages (id, idem_scope, idem_key, request_hash, policy, route,
@@ -92,14 +92,8 @@ func (s *Store) Get(ctx context.Context, id string) (*store.Message, error) {
 			return err
 		}
 		defer rows.Close()
-		for rows.Next() {
-			a, err := scanAttempt(rows)
-			if err != nil {
-				return err
-			}
-			m.History = append(m.History, a)
-		}
-		return rows.Err()
+		m.History, err = sqlshared.Collect(rows, scanAttempt)
+		return err
 	})
 	if isNoRows(err) {
 		return nil, store.ErrNotFound
@@ -110,11 +104,6 @@ func (s *Store) Get(ctx context.Context, id string) (*store.Message, error) {
 	return m, nil
 }
 
-const (
-	defaultListLimit = 50
-	maxListLimit     = 500
-)
-
 // List pages newest first on id; UUIDv7 ids sort by creation time, so
 // "id < cursor" is a stable keyset cursor that never skips or repeats rows
 // inserted meanwhile.
@@ -122,18 +111,9 @@ func (s *Store) List(ctx context.Context, p store.ListParams) (store.ListResult,
 	if err := s.check(); err != nil {
 		return store.ListResult{}, err
 	}
-	limit := p.Limit
-	if limit <= 0 {
-		limit = defaultListLimit
-	}
-	limit = min(limit, maxListLimit)
-	var after string
-	if p.Cursor != "" {
-		b, err := base64.RawURLEncoding.DecodeString(p.Cursor)
-		if err != nil || len(b) == 0 {
-			return store.ListResult{}, store.ErrInvalidCursor
-		}
-		after = string(b)
+	limit, after, err := store.ListPage(p)
+	if err != nil {
+		return store.ListResult{}, err
 	}
 	q, args := listQuery(p, after, limit+1) // one extra row says whether there is a next page
 	rows, err := s.pool.Query(ctx, q, args...)
@@ -141,22 +121,11 @@ func (s *Store) List(ctx context.Context, p store.ListParams) (store.ListResult,
 		return store.ListResult{}, s.wrap(err, "list messages")
 	}
 	defer rows.Close()
-	var res store.ListResult
-	for rows.Next() {
-		m, err := scanMessage(rows)
-		if err != nil {
-			return store.ListResult{}, fmt.Errorf("scan message: %w", err)
-		}
-		res.Messages = append(res.Messages, m)
-	}
-	if err := rows.Err(); err != nil {
+	ms, err := sqlshared.Collect(rows, scanOneMessage)
+	if err != nil {
 		return store.ListResult{}, s.wrap(err, "list messages")
 	}
-	if len(res.Messages) > limit {
-		res.Messages = res.Messages[:limit]
-		res.NextCursor = base64.RawURLEncoding.EncodeToString([]byte(res.Messages[limit-1].ID))
-	}
-	return res, nil
+	return store.PageOf(ms, limit), nil
 }
 
 func listQuery(p store.ListParams, after string, limit int) (string, []any) {

@@ -2,15 +2,10 @@ package postgres
 
 import (
 	"context"
-	"fmt"
 	"time"
 
 	"github.com/switchboard-gw/switchboard/store"
-)
-
-var (
-	_ store.DueMaker       = (*Store)(nil)
-	_ store.RecentAttempts = (*Store)(nil)
+	"github.com/switchboard-gw/switchboard/store/internal/sqlshared"
 )
 
 // makeDueSQL moves next_at earlier for each referenced message whose
@@ -59,13 +54,6 @@ func (s *Store) RecentAttempts(ctx context.Context, acceptedSince, since time.Ti
 		return nil, s.wrap(err, "recent attempts")
 	}
 	defer rows.Close()
-	var out []store.Attempt
-	for rows.Next() {
-		a, err := scanAttempt(rows)
-		if err != nil {
-			return nil, fmt.Errorf("scan attempt: %w", err)
-		}
-		out = append(out, a)
-	}
-	return out, s.wrap(rows.Err(), "recent attempts")
+	out, err := sqlshared.Collect(rows, scanAttempt)
+	return out, s.wrap(err, "recent attempts")
 }

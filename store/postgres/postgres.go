@@ -38,14 +38,12 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/switchboard-gw/switchboard/store"
+	"github.com/switchboard-gw/switchboard/store/internal/sqlshared"
 )
 
 var (
-	_ store.Store          = (*Store)(nil)
-	_ store.CallbackOutbox = (*Store)(nil)
-	_ store.Notifier       = (*Store)(nil)
-	_ store.OverrideStore  = (*Store)(nil)
-
+	_ store.Store             = (*Store)(nil)
+	_ store.Notifier          = (*Store)(nil)
 	_ store.ReloadBroadcaster = (*Store)(nil)
 )
 
@@ -59,6 +57,13 @@ const (
 // migrateLockKey is the pg_advisory_lock key that serialises migrations of
 // instances starting at once ("switchboard" in ASCII, truncated).
 const migrateLockKey int64 = 0x7377_6974_6368_626f
+
+// createSchemaMigrations records the applied migrations.
+const createSchemaMigrations = `CREATE TABLE IF NOT EXISTS schema_migrations (
+	version    integer     NOT NULL PRIMARY KEY,
+	name       text        NOT NULL,
+	applied_at timestamptz NOT NULL DEFAULT now()
+)`
 
 // defaultMaxConns: the dispatcher runs up to 64 sends at once and the API
 // serves requests alongside; pgxpool's default (4 on a small machine) would
@@ -339,36 +344,16 @@ func migrate(ctx context.Context, pool *pgxpool.Pool) error {
 			_ = conn.Conn().Close(context.Background())
 		}
 	}()
-	if _, err := conn.Exec(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
-		version    integer     NOT NULL PRIMARY KEY,
-		name       text        NOT NULL,
-		applied_at timestamptz NOT NULL DEFAULT now()
-	)`); err != nil {
-		return fmt.Errorf("create schema_migrations: %w", err)
-	}
-	var current int
-	if err := conn.QueryRow(ctx, "SELECT COALESCE(MAX(version), 0) FROM schema_migrations").Scan(&current); err != nil {
-		return fmt.Errorf("read schema version: %w", err)
-	}
-	if n := len(ms); n > 0 && current > ms[n-1].Version {
-		return fmt.Errorf("database schema version %d is newer than this binary's %d", current, ms[n-1].Version)
-	}
-	for _, m := range ms {
-		if m.Version <= current {
-			continue
-		}
-		err := pgx.BeginFunc(ctx, conn, func(tx pgx.Tx) error {
+	// Each migration in its own transaction.
+	return sqlshared.Migrate(ctx, ms, createSchemaMigrations, conn.Exec, conn.QueryRow, func(m store.Migration) error {
+		return pgx.BeginFunc(ctx, conn, func(tx pgx.Tx) error {
 			if _, err := tx.Exec(ctx, m.SQL); err != nil {
 				return err
 			}
 			_, err := tx.Exec(ctx, "INSERT INTO schema_migrations (version, name) VALUES ($1, $2)", m.Version, m.Name)
 			return err
 		})
-		if err != nil {
-			return fmt.Errorf("apply migration %s: %w", m.Name, err)
-		}
-	}
-	return nil
+	})
 }
 
 var errNoRows = pgx.ErrNoRows

@@ -1,6 +1,7 @@
 package postgres
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"slices"
@@ -17,12 +18,10 @@ import (
 
 func TestMain(m *testing.M) { os.Exit(testpg.Main(m)) }
 
+// openTemp opens a store on a new, empty database.
 func openTemp(t *testing.T) *Store {
 	t.Helper()
-	s, err := Open(t.Context(), testpg.DB(t))
-	require.NoError(t, err)
-	t.Cleanup(func() { require.NoError(t, s.Close()) })
-	return s
+	return openDSN(t, testpg.DB(t))
 }
 
 func TestStore(t *testing.T) {
@@ -32,10 +31,7 @@ func TestStore(t *testing.T) {
 
 func openDSN(t *testing.T, dsn string) *Store {
 	t.Helper()
-	s, err := Open(t.Context(), dsn)
-	require.NoError(t, err)
-	t.Cleanup(func() { require.NoError(t, s.Close()) })
-	return s
+	return storetest.MustOpen(t, func(ctx context.Context) (*Store, error) { return Open(ctx, dsn) })
 }
 
 func msg(mods ...func(*store.Message)) *store.Message {

@@ -7,8 +7,6 @@ import (
 	"github.com/switchboard-gw/switchboard/store"
 )
 
-var _ store.Purger = (*Store)(nil)
-
 // purgeSQL deletes one batch, oldest first. SKIP LOCKED lets several
 // instances purge at once without waiting on each other's rows (or on a
 // row a dispatcher holds); tags live on the row, and attempts and

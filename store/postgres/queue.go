@@ -4,8 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"slices"
-	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -40,15 +38,9 @@ func (s *Store) Claim(ctx context.Context, p store.ClaimParams) ([]*store.Messag
 	if err := s.check(); err != nil {
 		return nil, err
 	}
-	if p.Owner == "" {
-		return nil, errors.New("claim: empty owner")
-	}
-	if p.Limit <= 0 {
-		return nil, nil
-	}
-	now := p.Now
-	if now.IsZero() {
-		now = time.Now()
+	now, none, err := store.CheckClaim(p, time.Now)
+	if none || err != nil {
+		return nil, err
 	}
 	rows, err := s.pool.Query(ctx, claimSQL, p.Owner, now.Add(p.Lease), now, p.Limit)
 	if err != nil {
@@ -70,12 +62,7 @@ func (s *Store) Claim(ctx context.Context, p store.ClaimParams) ([]*store.Messag
 		return nil, s.wrap(err, "claim messages")
 	}
 	// RETURNING order is unspecified.
-	slices.SortFunc(ms, func(a, b *store.Message) int {
-		if c := a.NextAt.Compare(b.NextAt); c != 0 {
-			return c
-		}
-		return strings.Compare(a.ID, b.ID)
-	})
+	store.SortClaimed(ms)
 
 	var (
 		idx  = map[string]*store.Message{}
@@ -135,39 +122,22 @@ func (st *msgState) dest(extra ...any) []any {
 		&st.callbackURL, &st.scope, &st.route}, extra...)
 }
 
-// Advance records the dispatcher's transition: the attempts in every case
-// (they describe provider calls that happened), the message fields only
-// when the caller still holds the lease and no receipt has made the message
-// final meanwhile. The decision is made in Go on the row read under its
-// lock, so nothing changes between the read and the write.
+// Advance records the dispatcher's transition: the state is read under
+// the message's row lock, store.DecideAdvance decides, and the attempts and
+// the decision are written before the lock is released.
 func (s *Store) Advance(ctx context.Context, t *store.Transition) error {
 	if err := s.check(); err != nil {
 		return err
 	}
-	if t == nil || t.MessageID == "" {
-		return errors.New("advance: no message id")
+	maxSeq, now, err := store.CheckTransition(t, time.Now)
+	if err != nil {
+		return err
 	}
-	if t.Status != "" && !t.Status.Valid() {
-		return fmt.Errorf("advance %s: invalid status %q", t.MessageID, t.Status)
-	}
-	now := t.Now
-	if now.IsZero() {
-		now = time.Now()
-	}
-	maxSeq := 0
-	for i := range t.Attempts {
-		a := &t.Attempts[i]
-		if a.Seq < 1 {
-			return fmt.Errorf("advance %s: attempt seq %d < 1", t.MessageID, a.Seq)
-		}
-		if a.Status.Rank() < 0 {
-			return fmt.Errorf("advance %s: attempt %d: invalid status %q", t.MessageID, a.Seq, a.Status)
-		}
-		maxSeq = max(maxSeq, a.Seq)
-	}
-	owned := false
-	var st msgState
-	err := s.txn2(ctx, func(b *pgx.Batch) {
+	var (
+		st msgState
+		d  store.AdvanceDecision
+	)
+	err = s.txn2(ctx, func(b *pgx.Batch) {
 		b.Queue(`SELECT `+msgStateCols+` FROM messages WHERE id = $1 FOR UPDATE`, t.MessageID)
 	}, func(br pgx.BatchResults) error {
 		err := br.QueryRow().Scan(st.dest()...)
@@ -182,53 +152,22 @@ func (s *Store) Advance(ctx context.Context, t *store.Transition) error {
 		for i := range t.Attempts {
 			b.Queue(upsertAttemptSQL, attemptArgs(t.MessageID, &t.Attempts[i])...)
 		}
-		// Attempts is kept equal to the highest recorded seq in every branch
-		// so that "current = seq == Attempts" holds for receipts and Claim.
-		attempts := max(st.attempts, maxSeq)
-		owned = t.Owner != "" && st.owner == t.Owner
+		d = store.DecideAdvance(store.AdvanceState{Status: st.status, Owner: st.owner, Attempts: st.attempts}, t, maxSeq)
 		switch {
-		case owned && !st.status.Final():
-			next := st.status
-			if t.Status != "" && t.Status.Rank() >= st.status.Rank() {
-				next = t.Status
-			}
-			var nextAt any
-			if !t.Status.Final() && !t.NextAt.IsZero() {
-				nextAt = t.NextAt
-			}
+		case d.Apply:
 			b.Queue(`UPDATE messages SET status = $2, channel = $3, step = $4, tries = $5, attempts = $6,
 				last_error = $7, next_at = $8, updated_at = $9, lease_owner = '', lease_until = NULL
-				WHERE id = $1`, t.MessageID, string(next), t.Channel, t.Step, t.Tries, attempts, t.LastError, nextAt, now)
-			if next != st.status && st.callbackURL != "" {
-				// The attempt that caused the change: the highest one the
-				// transition records, else the message's current one.
-				seq, channel := 0, ""
-				for i := range t.Attempts {
-					if a := &t.Attempts[i]; a.Seq >= seq {
-						seq, channel = a.Seq, a.Channel
-					}
-				}
-				if seq == 0 && attempts > 0 {
-					err := tx.QueryRow(ctx, `SELECT seq, channel FROM attempts WHERE message_id = $1 AND seq = $2`,
-						t.MessageID, attempts).Scan(&seq, &channel)
-					if err != nil && !isNoRows(err) {
-						return fmt.Errorf("load current attempt: %w", err)
-					}
-				}
-				if channel == "" {
-					channel = t.Channel
-				}
-				if err := queueCallback(b, &st, next, channel, seq, st.duplicate, now); err != nil {
-					return err
-				}
+				WHERE id = $1`, t.MessageID, string(d.Status), t.Channel, t.Step, t.Tries, d.Attempts, t.LastError, ts(d.NextAt), now)
+			if d.Status != st.status {
+				return s.queueAdvanceCallback(ctx, tx, b, t, &st, d, now)
 			}
-		case owned:
+		case d.Owned:
 			// Final meanwhile (a receipt raced the dispatcher): only keep
 			// the attempt count in step and drop the lease.
 			b.Queue(`UPDATE messages SET attempts = $2, lease_owner = '', lease_until = NULL WHERE id = $1`,
-				t.MessageID, attempts)
-		case attempts != st.attempts:
-			b.Queue(`UPDATE messages SET attempts = $2 WHERE id = $1`, t.MessageID, attempts)
+				t.MessageID, d.Attempts)
+		case d.Attempts != st.attempts:
+			b.Queue(`UPDATE messages SET attempts = $2 WHERE id = $1`, t.MessageID, d.Attempts)
 		}
 		return nil
 	})
@@ -238,10 +177,29 @@ func (s *Store) Advance(ctx context.Context, t *store.Transition) error {
 	if err != nil {
 		return s.wrap(err, "advance %s", t.MessageID)
 	}
-	if !owned {
-		return store.ErrLeaseLost
+	return d.Err()
+}
+
+// queueAdvanceCallback queues the callback of an Advance that changed the
+// message's status, reported by store.ReportingAttempt or else the
+// message's current attempt.
+func (s *Store) queueAdvanceCallback(ctx context.Context, tx querier, b *pgx.Batch, t *store.Transition,
+	st *msgState, d store.AdvanceDecision, now time.Time) error {
+	if st.callbackURL == "" {
+		return nil
 	}
-	return nil
+	seq, channel, ok := store.ReportingAttempt(t)
+	if !ok && d.Attempts > 0 {
+		err := tx.QueryRow(ctx, `SELECT seq, channel FROM attempts WHERE message_id = $1 AND seq = $2`,
+			t.MessageID, d.Attempts).Scan(&seq, &channel)
+		if err != nil && !isNoRows(err) {
+			return fmt.Errorf("load current attempt: %w", err)
+		}
+	}
+	if channel == "" {
+		channel = t.Channel
+	}
+	return queueCallback(b, st, d.Status, channel, seq, st.duplicate, now)
 }
 
 // Release drops owner's leases so another process can claim the messages

@@ -37,29 +37,19 @@ func msgColsOfState(alias string) string {
 		alias + ".idem_scope, " + alias + ".route"
 }
 
-// RecordReceipt applies a provider's delivery report, deciding in Go on
-// state read under the message's row lock (the rules are store/sqlite's).
+// RecordReceipt applies a provider's delivery report: the state is read
+// under the message's row lock, store.DecideReceipt decides, and the
+// decision is written before the lock is released.
 func (s *Store) RecordReceipt(ctx context.Context, p store.ReceiptParams) (store.ReceiptResult, error) {
 	if err := s.check(); err != nil {
 		return store.ReceiptResult{}, err
 	}
-	switch p.Status {
-	case store.AttemptSent, store.AttemptDelivered, store.AttemptRead, store.AttemptUndelivered:
-	default:
-		return store.ReceiptResult{}, fmt.Errorf("record receipt: invalid status %q", p.Status)
-	}
-	if p.Channel == "" || p.ProviderID == "" {
-		return store.ReceiptResult{}, store.ErrNotFound
-	}
-	at := p.At
-	if at.IsZero() {
-		at = time.Now()
+	at, err := store.CheckReceipt(p, time.Now)
+	if err != nil {
+		return store.ReceiptResult{}, err
 	}
 	var (
-		res    store.ReceiptResult
-		nowDue bool
-	)
-	var (
+		d                store.ReceiptDecision
 		st               msgState
 		seq              int
 		nextAt           pgtype.Timestamptz
@@ -67,7 +57,7 @@ func (s *Store) RecordReceipt(ctx context.Context, p store.ReceiptParams) (store
 		attSeq           int
 		attFound         bool
 	)
-	err := s.txn2(ctx, func(b *pgx.Batch) {
+	err = s.txn2(ctx, func(b *pgx.Batch) {
 		b.Queue(receiptStateSQL, p.Channel, p.ProviderID)
 		b.Queue(receiptAttemptSQL, p.Channel, p.ProviderID)
 	}, func(br pgx.BatchResults) error {
@@ -93,82 +83,26 @@ func (s *Store) RecordReceipt(ctx context.Context, p store.ReceiptParams) (store
 				return fmt.Errorf("read attempt: %w", err)
 			}
 		}
-		att := store.AttemptStatus(attStatus)
-		cur := st.status
-		current := seq == st.attempts
-		res = store.ReceiptResult{
-			MessageID: st.id,
-			Seq:       seq,
-			Late:      !current || (cur.Final() && st.channel != p.Channel),
-			Status:    cur,
-			Duplicate: st.duplicate,
-		}
-		if p.Status.Rank() <= att.Rank() {
-			return nil // stale or repeated: providers resend and reorder callbacks
-		}
-		res.Changed = true
-
-		var deliveredAt any
-		if p.Status == store.AttemptDelivered || p.Status == store.AttemptRead {
-			deliveredAt = at
-		}
-		var attErr string
-		if p.Status == store.AttemptUndelivered {
-			attErr = p.Error
+		d = store.DecideReceipt(store.ReceiptState{
+			MessageID: st.id, Seq: seq, AttemptStatus: store.AttemptStatus(attStatus),
+			Status: st.status, Channel: st.channel, Attempts: st.attempts, Duplicate: st.duplicate,
+			LastError: st.lastErr, NextAt: fromTS(nextAt),
+		}, p, at)
+		if !d.Result.Changed {
+			return nil
 		}
 		b.Queue(`UPDATE attempts SET status = $1, error = CASE WHEN $2 <> '' THEN $2 ELSE error END,
 			delivered_at = COALESCE(delivered_at, $3), late = late OR $4
-			WHERE message_id = $5 AND seq = $6`, string(p.Status), attErr, deliveredAt, res.Late, st.id, seq)
-
-		prevNext := fromTS(nextAt)
-		next, nextCh, nextDup, nextErr, nextNext := cur, st.channel, st.duplicate, st.lastErr, prevNext
-		switch p.Status {
-		case store.AttemptDelivered, store.AttemptRead:
-			want := store.StatusDelivered
-			if p.Status == store.AttemptRead {
-				want = store.StatusRead
-			}
-			if cur == store.StatusDelivered || cur == store.StatusRead {
-				// Already delivered: a second channel means the customer got
-				// it twice; read still beats delivered.
-				if st.channel != p.Channel {
-					nextDup = true
-				}
-				if want.Rank() > cur.Rank() {
-					next = want
-				}
-			} else {
-				// Not delivered yet, failed or expired: the customer got it,
-				// and a truthful late delivery beats "failed". The lease is
-				// left alone; the dispatcher's Advance finds the message final.
-				next, nextCh, nextNext = want, p.Channel, time.Time{}
-			}
-		case store.AttemptUndelivered:
-			if current && !cur.Final() {
-				nextErr = p.Error
-				if nextErr == "" {
-					nextErr = "undelivered"
-				}
-				if p.FailoverOnUndelivered {
-					nextNext = at // due now: the dispatcher moves down the route
-					nowDue = true
-				} else {
-					next, nextNext = store.StatusFailed, time.Time{}
-				}
-			}
-		}
-		if next != cur || nextCh != st.channel || nextDup != st.duplicate || nextErr != st.lastErr || !nextNext.Equal(prevNext) {
+			WHERE message_id = $5 AND seq = $6`, string(p.Status), d.AttemptError, ts(d.DeliveredAt), d.Result.Late, st.id, seq)
+		if d.MessageChanged {
 			b.Queue(`UPDATE messages SET status = $1, channel = $2, duplicate = $3, last_error = $4,
 				next_at = $5, updated_at = $6 WHERE id = $7`,
-				string(next), nextCh, nextDup, nextErr, ts(nextNext), time.Now(), st.id)
+				string(d.Status), d.Channel, d.Duplicate, d.LastError, ts(d.NextAt), time.Now(), st.id)
 		}
-		if next != cur || nextDup != st.duplicate {
+		if d.StatusChanged || d.DuplicateSet {
 			// Reported by the receipt's attempt.
-			if err := queueCallback(b, &st, next, p.Channel, seq, nextDup, at); err != nil {
-				return err
-			}
+			return queueCallback(b, &st, d.Status, p.Channel, seq, d.Duplicate, at)
 		}
-		res.Status, res.Duplicate = next, nextDup
 		return nil
 	})
 	if errors.Is(err, store.ErrNotFound) {
@@ -177,8 +111,8 @@ func (s *Store) RecordReceipt(ctx context.Context, p store.ReceiptParams) (store
 	if err != nil {
 		return store.ReceiptResult{}, s.wrap(err, "record receipt")
 	}
-	if nowDue {
+	if d.DueNow {
 		s.kick()
 	}
-	return res, nil
+	return d.Result, nil
 }

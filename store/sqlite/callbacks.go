@@ -1,16 +1,15 @@
 package sqlite
 
 import (
-	"cmp"
 	"context"
 	"database/sql"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"slices"
 	"time"
 
 	"github.com/switchboard-gw/switchboard/store"
+	"github.com/switchboard-gw/switchboard/store/internal/sqlshared"
 )
 
 // The status callback outbox (store.CallbackOutbox).
@@ -27,8 +26,6 @@ import (
 // callback only when no older callback of its message is still pending
 // (waiting, leased or backing off), so N+1 waits until N is delivered or
 // given up.
-
-var _ store.CallbackOutbox = (*Store)(nil)
 
 // cbStateCols are the message columns a status change reads back to decide
 // on its callback (Advance's RETURNING; receiptStateSQL reads the same).
@@ -53,7 +50,7 @@ func (c *cbState) scan(sc scanner) error {
 	return err
 }
 
-const cbCols = `id, message_id, url, scope, payload, status, attempts, last_error, created_at, next_at, finished_at`
+const cbCols = sqlshared.CallbackColumns
 
 var insertCallbackSQL = `INSERT INTO callbacks (message_id, url, scope, payload, status, created_at, next_at)
 			VALUES (?1, ?2, ?3, ?4, '` + store.CallbackPending + `', ?5, ?5)`
@@ -114,19 +111,14 @@ func queueCallback(w *writer, id string, st *cbState, channel string, seq int, d
 }
 
 // queueAdvanceCallback is queueCallback for an Advance that changed the
-// message's fields: the attempt that caused the change is the highest one
-// the transition recorded, else the message's current one.
+// message's fields: the attempt that caused the change is
+// store.ReportingAttempt, else the message's current one.
 func queueAdvanceCallback(w *writer, t *store.Transition, st *cbState, now time.Time) error {
 	if st.url == "" || string(st.status) == st.reported || st.status == store.StatusQueued {
 		return nil // the common case: decided without reading anything
 	}
-	seq, channel := 0, ""
-	for i := range t.Attempts {
-		if a := &t.Attempts[i]; a.Seq >= seq {
-			seq, channel = a.Seq, a.Channel
-		}
-	}
-	if seq == 0 && st.attempts > 0 {
+	seq, channel, ok := store.ReportingAttempt(t)
+	if !ok && st.attempts > 0 {
 		a, err := scanAttempt(w.st.currentAttempt.QueryRow(t.MessageID, st.attempts))
 		switch {
 		case err == nil:
@@ -144,14 +136,9 @@ func queueAdvanceCallback(w *writer, t *store.Transition, st *cbState, now time.
 // ClaimCallbacks leases up to limit due pending callbacks, oldest due first,
 // at most one per message (its oldest pending one).
 func (s *Store) ClaimCallbacks(ctx context.Context, owner string, lease time.Duration, limit int, now time.Time) ([]store.Callback, error) {
-	if owner == "" {
-		return nil, errors.New("claim callbacks: empty owner")
-	}
-	if limit <= 0 {
-		return nil, nil
-	}
-	if now.IsZero() {
-		now = time.Now()
+	now, none, err := store.CheckCallbackClaim(owner, limit, now, time.Now)
+	if none || err != nil {
+		return nil, err
 	}
 	v, err := s.do(ctx, func(w *writer) (any, error) {
 		rows, err := w.st.claimCallbacks.Query(owner, now.Add(lease).UnixNano(), now.UnixNano(), limit)
@@ -159,15 +146,8 @@ func (s *Store) ClaimCallbacks(ctx context.Context, owner string, lease time.Dur
 			return nil, fmt.Errorf("claim callbacks: %w", err)
 		}
 		defer rows.Close()
-		var cbs []store.Callback
-		for rows.Next() {
-			cb, err := scanCallback(rows)
-			if err != nil {
-				return nil, fmt.Errorf("scan claimed callback: %w", err)
-			}
-			cbs = append(cbs, cb)
-		}
-		if err := rows.Err(); err != nil {
+		cbs, err := sqlshared.Collect(rows, scanCallback)
+		if err != nil {
 			return nil, fmt.Errorf("claim callbacks: %w", err)
 		}
 		return cbs, nil
@@ -177,12 +157,7 @@ func (s *Store) ClaimCallbacks(ctx context.Context, owner string, lease time.Dur
 	}
 	cbs, _ := v.([]store.Callback)
 	// RETURNING order is unspecified.
-	slices.SortFunc(cbs, func(a, b store.Callback) int {
-		if c := a.NextAt.Compare(b.NextAt); c != 0 {
-			return c
-		}
-		return cmp.Compare(a.ID, b.ID)
-	})
+	store.SortCallbacks(cbs)
 	return cbs, nil
 }
 
@@ -267,31 +242,9 @@ func (s *Store) Callbacks(ctx context.Context, messageID string) ([]store.Callba
 		return nil, fmt.Errorf("list callbacks: %w", err)
 	}
 	defer rows.Close()
-	var out []store.Callback
-	for rows.Next() {
-		cb, err := scanCallback(rows)
-		if err != nil {
-			return nil, fmt.Errorf("scan callback: %w", err)
-		}
-		out = append(out, cb)
-	}
-	if err := rows.Err(); err != nil {
+	out, err := sqlshared.Collect(rows, scanCallback)
+	if err != nil {
 		return nil, fmt.Errorf("list callbacks: %w", err)
 	}
 	return out, nil
-}
-
-func scanCallback(sc scanner) (store.Callback, error) {
-	var (
-		cb                      store.Callback
-		payload                 string
-		created, next, finished sql.NullInt64
-	)
-	if err := sc.Scan(&cb.ID, &cb.MessageID, &cb.URL, &cb.Scope, &payload, &cb.Status, &cb.Attempts, &cb.LastError,
-		&created, &next, &finished); err != nil {
-		return cb, err
-	}
-	cb.Payload = []byte(payload)
-	cb.CreatedAt, cb.NextAt, cb.FinishedAt = fromNanos(created), fromNanos(next), fromNanos(finished)
-	return cb, nil
 }

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/switchboard-gw/switchboard/store"
+	"github.com/switchboard-gw/switchboard/store/internal/sqlshared"
 )
 
 // Times are stored as unix nanoseconds; the zero time is NULL because its
@@ -47,56 +48,39 @@ func nextAtArg(next time.Time, final bool) any {
 }
 
 // nullIfEmpty keeps empty recipients out of the partial recipient indexes.
-func nullIfEmpty(s string) any {
-	if s == "" {
-		return nil
+var nullIfEmpty = sqlshared.NullIfEmpty
+
+type scanner = sqlshared.Scanner
+
+// nanoTime scans a time stored as unix nanoseconds (fromNanos).
+type nanoTime struct{ sql.NullInt64 }
+
+func (t *nanoTime) Time() time.Time { return fromNanos(t.NullInt64) }
+
+// jsonColls scans a message's route, tags and metadata, stored as JSON.
+type jsonColls struct{ route, tags, metadata string }
+
+func (c *jsonColls) Dests() (route, tags, metadata any) { return &c.route, &c.tags, &c.metadata }
+
+func (c *jsonColls) Decode(m *store.Message) error {
+	if err := unmarshalJSON(c.route, &m.Route); err != nil {
+		return fmt.Errorf("decode route of %s: %w", m.ID, err)
 	}
-	return s
+	if err := unmarshalJSON(c.tags, &m.Tags); err != nil {
+		return fmt.Errorf("decode tags of %s: %w", m.ID, err)
+	}
+	if err := unmarshalJSON(c.metadata, &m.Metadata); err != nil {
+		return fmt.Errorf("decode metadata of %s: %w", m.ID, err)
+	}
+	return nil
 }
 
-type scanner interface{ Scan(dest ...any) error }
+// scanOneMessage is scanMessage for sqlshared.Collect.
+func scanOneMessage(sc scanner) (*store.Message, error) { return scanMessage(sc) }
 
 // scanMessage reads the msgCols columns, then any extra destinations.
 func scanMessage(sc scanner, extra ...any) (*store.Message, error) {
-	var (
-		m                                         store.Message
-		route, tags, metadata                     string
-		phone, whatsapp, email, telegram          sql.NullString
-		status                                    string
-		created, updated, expires, next, leaseEnd sql.NullInt64
-	)
-	dest := []any{&m.ID, &m.IdempotencyScope, &m.IdempotencyKey, &m.RequestHash, &m.Policy, &route,
-		&phone, &whatsapp, &email, &telegram, &m.Body, &m.Subject, &tags, &metadata, &m.CallbackURL,
-		&status, &m.Channel, &m.Step, &m.Tries, &m.Attempts, &m.Duplicate, &m.LastError,
-		&created, &updated, &expires, &next, &m.LeaseOwner, &leaseEnd, &m.HTML}
-	if err := sc.Scan(append(dest, extra...)...); err != nil {
-		return nil, err
-	}
-	m.Status = store.Status(status)
-	m.To = store.Recipient{Phone: phone.String, WhatsApp: whatsapp.String, Email: email.String, Telegram: telegram.String}
-	m.CreatedAt, m.UpdatedAt, m.ExpiresAt = fromNanos(created), fromNanos(updated), fromNanos(expires)
-	m.NextAt, m.LeaseUntil = fromNanos(next), fromNanos(leaseEnd)
-	if err := unmarshalJSON(route, &m.Route); err != nil {
-		return nil, fmt.Errorf("decode route of %s: %w", m.ID, err)
-	}
-	if err := unmarshalJSON(tags, &m.Tags); err != nil {
-		return nil, fmt.Errorf("decode tags of %s: %w", m.ID, err)
-	}
-	if err := unmarshalJSON(metadata, &m.Metadata); err != nil {
-		return nil, fmt.Errorf("decode metadata of %s: %w", m.ID, err)
-	}
-	// Empty collections come back nil so a round trip compares equal
-	// whichever way the caller spelled "none".
-	if len(m.Route) == 0 {
-		m.Route = nil
-	}
-	if len(m.Tags) == 0 {
-		m.Tags = nil
-	}
-	if len(m.Metadata) == 0 {
-		m.Metadata = nil
-	}
-	return &m, nil
+	return sqlshared.ScanMessage[nanoTime, *nanoTime, jsonColls](sc, extra...)
 }
 
 func unmarshalJSON(s string, v any) error {
@@ -106,20 +90,9 @@ func unmarshalJSON(s string, v any) error {
 	return json.Unmarshal([]byte(s), v)
 }
 
-func scanAttempt(sc scanner) (store.Attempt, error) {
-	var (
-		a                         store.Attempt
-		status                    string
-		started, ended, delivered sql.NullInt64
-	)
-	if err := sc.Scan(&a.MessageID, &a.Seq, &a.Step, &a.Channel, &status, &a.ProviderID, &a.ErrorClass, &a.Error,
-		&a.Info, &a.Reason, &a.Ambiguous, &a.Late, &started, &ended, &delivered); err != nil {
-		return a, err
-	}
-	a.Status = store.AttemptStatus(status)
-	a.StartedAt, a.EndedAt, a.DeliveredAt = fromNanos(started), fromNanos(ended), fromNanos(delivered)
-	return a, nil
-}
+func scanAttempt(sc scanner) (store.Attempt, error) { return sqlshared.ScanAttempt[nanoTime](sc) }
+
+func scanCallback(sc scanner) (store.Callback, error) { return sqlshared.ScanCallback[nanoTime](sc) }
 
 func attemptArgs(messageID string, a *store.Attempt) []any {
 	return []any{messageID, a.Seq, a.Step, a.Channel, string(a.Status), a.ProviderID, a.ErrorClass, a.Error,

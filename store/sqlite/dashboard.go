@@ -6,9 +6,8 @@ import (
 	"time"
 
 	"github.com/switchboard-gw/switchboard/store"
+	"github.com/switchboard-gw/switchboard/store/internal/sqlshared"
 )
-
-var _ store.RecentAttempts = (*Store)(nil)
 
 // recentAttemptsSQL walks the attempts primary key (message_id, seq) from
 // the first id accepted at or after the bound: no extra index to maintain.
@@ -25,15 +24,8 @@ func (s *Store) RecentAttempts(ctx context.Context, acceptedSince, since time.Ti
 		return nil, fmt.Errorf("recent attempts: %w", err)
 	}
 	defer rows.Close()
-	var out []store.Attempt
-	for rows.Next() {
-		a, err := scanAttempt(rows)
-		if err != nil {
-			return nil, fmt.Errorf("scan attempt: %w", err)
-		}
-		out = append(out, a)
-	}
-	if err := rows.Err(); err != nil {
+	out, err := sqlshared.Collect(rows, scanAttempt)
+	if err != nil {
 		return nil, fmt.Errorf("recent attempts: %w", err)
 	}
 	return out, nil

@@ -3,7 +3,6 @@ package sqlite
 import (
 	"context"
 	"database/sql"
-	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -11,6 +10,7 @@ import (
 	"time"
 
 	"github.com/switchboard-gw/switchboard/store"
+	"github.com/switchboard-gw/switchboard/store/internal/sqlshared"
 )
 
 // Enqueue stores a new message, pre-claimed when m carries a lease.
@@ -21,11 +21,11 @@ func (s *Store) Enqueue(ctx context.Context, m *store.Message) (*store.Message, 
 	if err != nil {
 		return nil, false, err
 	}
-	route, err := json.Marshal(orEmpty(n.Route))
+	route, err := json.Marshal(sqlshared.OrEmpty(n.Route))
 	if err != nil {
 		return nil, false, fmt.Errorf("encode route: %w", err)
 	}
-	tags, err := json.Marshal(orEmpty(n.Tags))
+	tags, err := json.Marshal(sqlshared.OrEmpty(n.Tags))
 	if err != nil {
 		return nil, false, fmt.Errorf("encode tags: %w", err)
 	}
@@ -91,13 +91,6 @@ func (s *Store) Enqueue(ctx context.Context, m *store.Message) (*store.Message, 
 	return n, false, nil
 }
 
-func orEmpty[T any](s []T) []T {
-	if s == nil {
-		return []T{}
-	}
-	return s
-}
-
 // Get reads the message and its history in one read transaction so the two
 // agree with each other.
 func (s *Store) Get(ctx context.Context, id string) (*store.Message, error) {
@@ -121,26 +114,17 @@ func (s *Store) Get(ctx context.Context, id string) (*store.Message, error) {
 		return nil, fmt.Errorf("get attempts: %w", err)
 	}
 	defer rows.Close()
-	for rows.Next() {
-		a, err := scanAttempt(rows)
-		if err != nil {
-			return nil, fmt.Errorf("scan attempt: %w", err)
-		}
-		m.History = append(m.History, a)
-	}
-	if err := rows.Err(); err != nil {
+	if m.History, err = sqlshared.Collect(rows, scanAttempt); err != nil {
 		return nil, fmt.Errorf("get attempts: %w", err)
 	}
 	return m, nil
 }
 
 const (
-	defaultListLimit = 50
 	// defaultListScan: a page of a search no index serves looks at the
 	// newest 20,000 messages in its bounds at most (about 20 ms), then
 	// hands back a cursor to look further.
 	defaultListScan = 20000
-	maxListLimit    = 500
 )
 
 // List pages newest first on id; UUIDv7 ids sort by creation time, so
@@ -150,19 +134,9 @@ func (s *Store) List(ctx context.Context, p store.ListParams) (store.ListResult,
 	if s.isClosed.Load() {
 		return store.ListResult{}, store.ErrClosed
 	}
-	limit := p.Limit
-	if limit <= 0 {
-		limit = defaultListLimit
-	}
-	limit = min(limit, maxListLimit)
-
-	var after string
-	if p.Cursor != "" {
-		b, err := base64.RawURLEncoding.DecodeString(p.Cursor)
-		if err != nil || len(b) == 0 {
-			return store.ListResult{}, store.ErrInvalidCursor
-		}
-		after = string(b)
+	limit, after, err := store.ListPage(p)
+	if err != nil {
+		return store.ListResult{}, err
 	}
 	q, args := listQuery(p, after, limit+1) // one extra row says whether there is a next page
 	var edgeQ string
@@ -176,23 +150,12 @@ func (s *Store) List(ctx context.Context, p store.ListParams) (store.ListResult,
 		return store.ListResult{}, fmt.Errorf("list messages: %w", err)
 	}
 	defer rows.Close()
-	var res store.ListResult
-	for rows.Next() {
-		m, err := scanMessage(rows)
-		if err != nil {
-			return store.ListResult{}, fmt.Errorf("scan message: %w", err)
-		}
-		res.Messages = append(res.Messages, m)
-	}
-	if err := rows.Err(); err != nil {
+	ms, err := sqlshared.Collect(rows, scanOneMessage)
+	if err != nil {
 		return store.ListResult{}, fmt.Errorf("list messages: %w", err)
 	}
-	if len(res.Messages) > limit {
-		res.Messages = res.Messages[:limit]
-		res.NextCursor = base64.RawURLEncoding.EncodeToString([]byte(res.Messages[limit-1].ID))
-		return res, nil
-	}
-	if capped {
+	res := store.PageOf(ms, limit)
+	if res.NextCursor == "" && capped {
 		// Fewer matches than a page: if the stretch looked at was full,
 		// older messages were not looked at yet; the next page starts
 		// below the stretch.
@@ -204,7 +167,7 @@ func (s *Store) List(ctx context.Context, p store.ListParams) (store.ListResult,
 			return store.ListResult{}, fmt.Errorf("list messages: %w", err)
 		}
 		if n >= s.listScan && oldest.Valid {
-			res.NextCursor = base64.RawURLEncoding.EncodeToString([]byte(oldest.String))
+			res.NextCursor = store.Cursor(oldest.String)
 		}
 	}
 	return res, nil

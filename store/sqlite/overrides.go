@@ -13,8 +13,6 @@ import (
 // there are no other instances to tell; keeping them makes a disabled
 // channel stay disabled across a restart.
 
-var _ store.OverrideStore = (*Store)(nil)
-
 // SetOverride records o, replacing any earlier override of its channel.
 func (s *Store) SetOverride(ctx context.Context, o store.Override) error {
 	if o.Channel == "" {

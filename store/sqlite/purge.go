@@ -10,8 +10,6 @@ import (
 	"github.com/switchboard-gw/switchboard/store"
 )
 
-var _ store.Purger = (*Store)(nil)
-
 // purgeCandidatesSQL walks the primary key from the oldest message: with
 // time-ordered ids the old rows are the first ones, and those still due or
 // with a callback to deliver are the rare exceptions it steps over.

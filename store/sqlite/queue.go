@@ -5,7 +5,6 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"slices"
 	"strings"
 	"time"
 
@@ -15,15 +14,9 @@ import (
 // Claim leases due messages with one UPDATE ... RETURNING, then loads each
 // one's current attempt so the dispatcher knows what was in flight.
 func (s *Store) Claim(ctx context.Context, p store.ClaimParams) ([]*store.Message, error) {
-	if p.Owner == "" {
-		return nil, errors.New("claim: empty owner")
-	}
-	if p.Limit <= 0 {
-		return nil, nil
-	}
-	now := p.Now
-	if now.IsZero() {
-		now = time.Now()
+	now, none, err := store.CheckClaim(p, time.Now)
+	if none || err != nil {
+		return nil, err
 	}
 	until := now.Add(p.Lease)
 	// The writer only takes the leases; the rows are read afterwards
@@ -61,12 +54,7 @@ func (s *Store) Claim(ctx context.Context, p store.ClaimParams) ([]*store.Messag
 		return nil, err
 	}
 	// RETURNING order is unspecified.
-	slices.SortFunc(ms, func(a, b *store.Message) int {
-		if c := a.NextAt.Compare(b.NextAt); c != 0 {
-			return c
-		}
-		return strings.Compare(a.ID, b.ID)
-	})
+	store.SortClaimed(ms)
 	return ms, nil
 }
 
@@ -116,41 +104,28 @@ func (s *Store) loadClaimed(ctx context.Context, claimed map[string]string) ([]*
 // Advance records the dispatcher's transition. The attempts are written in
 // every case (they describe provider calls that happened); the message
 // fields only when the caller still holds the lease and no receipt has made
-// the message final meanwhile.
+// the message final meanwhile (store.DecideAdvance).
 func (s *Store) Advance(ctx context.Context, t *store.Transition) error {
-	if t == nil || t.MessageID == "" {
-		return errors.New("advance: no message id")
+	maxSeq, now, err := store.CheckTransition(t, time.Now)
+	if err != nil {
+		return err
 	}
-	if t.Status != "" && !t.Status.Valid() {
-		return fmt.Errorf("advance %s: invalid status %q", t.MessageID, t.Status)
-	}
-	now := t.Now
-	if now.IsZero() {
-		now = time.Now()
-	}
-	maxSeq := 0
 	atts := make([][]any, 0, len(t.Attempts))
 	for i := range t.Attempts {
-		a := &t.Attempts[i]
-		if a.Seq < 1 {
-			return fmt.Errorf("advance %s: attempt seq %d < 1", t.MessageID, a.Seq)
-		}
-		if a.Status.Rank() < 0 {
-			return fmt.Errorf("advance %s: attempt %d: invalid status %q", t.MessageID, a.Seq, a.Status)
-		}
-		maxSeq = max(maxSeq, a.Seq)
-		atts = append(atts, attemptArgs(t.MessageID, a))
+		atts = append(atts, attemptArgs(t.MessageID, &t.Attempts[i]))
 	}
-	// The fast path's arguments. Its UPDATE only matches a message that is
-	// not final, so a final t.Status always applies there (it outranks
-	// every status that is not final) and next_at follows from it alone.
+	// The fast path: store.DecideAdvance's common case (the caller holds
+	// the lease of a message that is not final) in one UPDATE. It only
+	// matches a message that is not final, so a final t.Status always
+	// applies there (it outranks every status that is not final) and
+	// next_at follows from it alone.
 	rank := -1 // keep the stored status
 	if t.Status != "" {
 		rank = t.Status.Rank()
 	}
 	fast := []any{rank, string(t.Status), t.Channel, t.Step, t.Tries, maxSeq, t.LastError,
 		nextAtArg(t.NextAt, t.Status.Final()), now.UnixNano(), t.MessageID, t.Owner}
-	_, err := s.do(ctx, func(w *writer) (any, error) {
+	_, err = s.do(ctx, func(w *writer) (any, error) {
 		if t.Owner != "" {
 			var cb cbState
 			err := cb.scan(w.st.advanceOwned.QueryRow(fast...))
@@ -168,32 +143,31 @@ func (s *Store) Advance(ctx context.Context, t *store.Transition) error {
 				return nil, fmt.Errorf("update message: %w", err)
 			}
 		}
-		// Not found, not the caller's lease, or final meanwhile.
+		// Not found, not the caller's lease, or final meanwhile: the fast
+		// path changed nothing, so the decision cannot be to apply.
 		var (
-			status, owner string
-			attempts      int
+			st     store.AdvanceState
+			status string
 		)
-		err := w.st.advanceState.QueryRow(t.MessageID).Scan(&status, &owner, &attempts)
+		err := w.st.advanceState.QueryRow(t.MessageID).Scan(&status, &st.Owner, &st.Attempts)
 		if errors.Is(err, sql.ErrNoRows) {
 			return nil, &cleanError{store.ErrNotFound}
 		}
 		if err != nil {
 			return nil, fmt.Errorf("load message state: %w", err)
 		}
+		st.Status = store.Status(status)
 		if err := upsertAttempts(w, t, atts); err != nil {
 			return nil, err
 		}
-		// Attempts is kept equal to the highest recorded seq in every branch
-		// so that "current = seq == Attempts" holds for receipts and Claim.
-		newAttempts := max(attempts, maxSeq)
-		owned := t.Owner != "" && owner == t.Owner
-		if newAttempts != attempts || owned {
-			if _, err := w.st.advanceFinal.Exec(t.MessageID, newAttempts, t.Owner); err != nil {
+		d := store.DecideAdvance(st, t, maxSeq)
+		if d.Attempts != st.Attempts || d.Owned {
+			if _, err := w.st.advanceFinal.Exec(t.MessageID, d.Attempts, t.Owner); err != nil {
 				return nil, fmt.Errorf("update message: %w", err)
 			}
 		}
-		if !owned {
-			return nil, &keepError{store.ErrLeaseLost}
+		if err := d.Err(); err != nil {
+			return nil, &keepError{err}
 		}
 		return nil, nil // owned but final: a receipt raced the dispatcher
 	})

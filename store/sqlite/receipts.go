@@ -10,34 +10,25 @@ import (
 	"github.com/switchboard-gw/switchboard/store"
 )
 
-// RecordReceipt applies a provider's delivery report. The decision is made
-// in Go on state read inside the writer's transaction; with one writer
-// nothing can change between the read and the write.
+// RecordReceipt applies a provider's delivery report: the state is read
+// inside the writer's transaction, store.DecideReceipt decides, and the
+// decision is written in the same transaction. With one writer nothing can
+// change between the read and the write.
 func (s *Store) RecordReceipt(ctx context.Context, p store.ReceiptParams) (store.ReceiptResult, error) {
-	switch p.Status {
-	case store.AttemptSent, store.AttemptDelivered, store.AttemptRead, store.AttemptUndelivered:
-	default:
-		return store.ReceiptResult{}, fmt.Errorf("record receipt: invalid status %q", p.Status)
-	}
-	if p.Channel == "" || p.ProviderID == "" {
-		return store.ReceiptResult{}, store.ErrNotFound
-	}
-	at := p.At
-	if at.IsZero() {
-		at = time.Now()
+	at, err := store.CheckReceipt(p, time.Now)
+	if err != nil {
+		return store.ReceiptResult{}, err
 	}
 	v, err := s.do(ctx, func(w *writer) (any, error) {
 		var (
-			a                        store.Attempt
-			attStatus                string
-			status, channel, lastErr string
-			attempts                 int
-			dup                      bool
-			nextAt                   sql.NullInt64
-			cb                       cbState
+			rs        store.ReceiptState
+			attStatus string
+			status    string
+			nextAt    sql.NullInt64
+			cb        cbState
 		)
-		err := w.st.receiptState.QueryRow(p.Channel, p.ProviderID).Scan(&a.MessageID, &a.Seq, &attStatus,
-			&status, &channel, &attempts, &dup, &lastErr, &nextAt,
+		err := w.st.receiptState.QueryRow(p.Channel, p.ProviderID).Scan(&rs.MessageID, &rs.Seq, &attStatus,
+			&status, &rs.Channel, &rs.Attempts, &rs.Duplicate, &rs.LastError, &nextAt,
 			&cb.url, &cb.reported, &cb.scope, &cb.route)
 		if errors.Is(err, sql.ErrNoRows) {
 			return nil, &cleanError{store.ErrNotFound}
@@ -45,97 +36,32 @@ func (s *Store) RecordReceipt(ctx context.Context, p store.ReceiptParams) (store
 		if err != nil {
 			return nil, fmt.Errorf("find attempt: %w", err)
 		}
-		a.Channel, a.Status = p.Channel, store.AttemptStatus(attStatus)
-		cur := store.Status(status)
-		current := a.Seq == attempts
-		res := store.ReceiptResult{
-			MessageID: a.MessageID,
-			Seq:       a.Seq,
-			Late:      !current || (cur.Final() && channel != a.Channel),
-			Status:    cur,
-			Duplicate: dup,
+		rs.AttemptStatus, rs.Status, rs.NextAt = store.AttemptStatus(attStatus), store.Status(status), fromNanos(nextAt)
+		d := store.DecideReceipt(rs, p, at)
+		if !d.Result.Changed {
+			return d.Result, nil
 		}
-		if p.Status.Rank() <= a.Status.Rank() {
-			return res, nil // stale or repeated: providers resend and reorder callbacks
-		}
-		res.Changed = true
-
-		var deliveredAt any
-		if p.Status == store.AttemptDelivered || p.Status == store.AttemptRead {
-			deliveredAt = at.UnixNano()
-		}
-		var attErr string
-		if p.Status == store.AttemptUndelivered {
-			attErr = p.Error
-		}
-		if _, err := w.st.receiptAttempt.Exec(string(p.Status), attErr, deliveredAt, res.Late, a.MessageID, a.Seq); err != nil {
+		if _, err := w.st.receiptAttempt.Exec(string(p.Status), d.AttemptError, nanos(d.DeliveredAt), d.Result.Late,
+			rs.MessageID, rs.Seq); err != nil {
 			return nil, fmt.Errorf("update attempt: %w", err)
 		}
-
-		next, nextCh, nextDup, nextErr, nextNext := cur, channel, dup, lastErr, any(nil)
-		if nextAt.Valid {
-			nextNext = nextAt.Int64
-		}
-		switch p.Status {
-		case store.AttemptDelivered, store.AttemptRead:
-			want := store.StatusDelivered
-			if p.Status == store.AttemptRead {
-				want = store.StatusRead
-			}
-			if cur == store.StatusDelivered || cur == store.StatusRead {
-				// Already delivered: a second channel means the customer got
-				// it twice; read still beats delivered.
-				if channel != a.Channel {
-					nextDup = true
-				}
-				if want.Rank() > cur.Rank() {
-					next = want
-				}
-			} else {
-				// Not delivered yet, failed or expired: the customer got it,
-				// and a truthful late delivery beats "failed". The lease is
-				// left alone; the dispatcher's Advance finds the message final.
-				next, nextCh, nextNext = want, a.Channel, nil
-			}
-		case store.AttemptUndelivered:
-			if current && !cur.Final() {
-				nextErr = p.Error
-				if nextErr == "" {
-					nextErr = "undelivered"
-				}
-				if p.FailoverOnUndelivered {
-					nextNext = at.UnixNano() // due now: the dispatcher moves down the route
-				} else {
-					next, nextNext = store.StatusFailed, nil
-				}
-			}
-		}
-		if next != cur || nextCh != channel || nextDup != dup || nextErr != lastErr || !sameNanos(nextNext, nextAt) {
-			if _, err := w.st.receiptMessage.Exec(string(next), nextCh, nextDup, nextErr, nextNext,
-				time.Now().UnixNano(), a.MessageID); err != nil {
+		if d.MessageChanged {
+			if _, err := w.st.receiptMessage.Exec(string(d.Status), d.Channel, d.Duplicate, d.LastError,
+				nextAtArg(d.NextAt, d.Status.Final()), time.Now().UnixNano(), rs.MessageID); err != nil {
 				return nil, fmt.Errorf("update message: %w", err)
 			}
 		}
-		if next != cur || nextDup != dup {
+		if d.StatusChanged || d.DuplicateSet {
 			// Reported by the receipt's attempt, in the same transaction.
-			cb.status, cb.duplicate = next, nextDup
-			if err := queueCallback(w, a.MessageID, &cb, a.Channel, a.Seq, nextDup && !dup, at); err != nil {
+			cb.status, cb.duplicate = d.Status, d.Duplicate
+			if err := queueCallback(w, rs.MessageID, &cb, p.Channel, rs.Seq, d.DuplicateSet, at); err != nil {
 				return nil, err
 			}
 		}
-		res.Status, res.Duplicate = next, nextDup
-		return res, nil
+		return d.Result, nil
 	})
 	if err != nil {
 		return store.ReceiptResult{}, err
 	}
 	return v.(store.ReceiptResult), nil
-}
-
-func sameNanos(v any, n sql.NullInt64) bool {
-	i, ok := v.(int64)
-	if !ok {
-		return !n.Valid
-	}
-	return n.Valid && n.Int64 == i
 }

@@ -10,8 +10,6 @@ import (
 	"github.com/switchboard-gw/switchboard/store"
 )
 
-var _ store.RecipientCounter = (*Store)(nil)
-
 // countRecipientSQL reads one (policy, recipient) prefix of the
 // recipient_sends primary key from the window's id floor on: the rows in
 // the window, never the table.

@@ -8,8 +8,6 @@ import (
 	"github.com/switchboard-gw/switchboard/store"
 )
 
-var _ store.DueMaker = (*Store)(nil)
-
 // makeDueSQL moves a message's next_at earlier when its current attempt is
 // still the referenced one, accepted and waiting for a receipt. A message
 // waiting with no deadline has next_at = notDue, later than any at.

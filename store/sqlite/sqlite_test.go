@@ -24,10 +24,7 @@ import (
 
 func openTemp(t *testing.T) *Store {
 	t.Helper()
-	s, err := Open(t.Context(), filepath.Join(t.TempDir(), "data", "switchboard.db"))
-	require.NoError(t, err)
-	t.Cleanup(func() { require.NoError(t, s.Close()) })
-	return s
+	return openAt(t, filepath.Join(t.TempDir(), "data", "switchboard.db"))
 }
 
 func TestStore(t *testing.T) {
@@ -157,10 +154,7 @@ func TestConcurrentEnqueueDurable(t *testing.T) {
 
 func openAt(t *testing.T, path string) *Store {
 	t.Helper()
-	s, err := Open(t.Context(), path)
-	require.NoError(t, err)
-	t.Cleanup(func() { require.NoError(t, s.Close()) })
-	return s
+	return storetest.MustOpen(t, func(ctx context.Context) (*Store, error) { return Open(ctx, path) })
 }
 
 // holdWriter parks the writer inside a batch until the returned func is

@@ -6,54 +6,16 @@ import (
 	"fmt"
 	"strings"
 
-	"github.com/switchboard-gw/switchboard/store"
+	"github.com/switchboard-gw/switchboard/store/internal/sqlshared"
 )
 
-const msgCols = `id, idem_scope, idem_key, request_hash, policy, route,
-	to_phone, to_whatsapp, to_email, to_telegram, body, subject, tags, metadata, callback_url,
-	status, channel, step, tries, attempts, duplicate, last_error,
-	created_at, updated_at, expires_at, next_at, lease_owner, lease_until, html`
+const (
+	msgCols = sqlshared.MessageColumns
+	attCols = sqlshared.AttemptColumns
+)
 
-const attCols = `message_id, seq, step, channel, status, provider_id, error_class, error,
-	info, reason, ambiguous, late, started_at, ended_at, delivered_at`
-
-// notFinal lists the statuses Claim and Stats treat as work left to do,
-// derived from store.Status.Final so the two cannot drift apart.
-var notFinal = func() string {
-	var q []string
-	for _, s := range []store.Status{store.StatusQueued, store.StatusSending, store.StatusSent,
-		store.StatusDelivered, store.StatusRead, store.StatusFailed, store.StatusExpired} {
-		if !s.Final() {
-			q = append(q, "'"+string(s)+"'")
-		}
-	}
-	return "(" + strings.Join(q, ", ") + ")"
-}()
-
-// attemptRankSQL is store.AttemptStatus.Rank as an SQL expression over col,
-// so the attempt upsert can compare ranks in the same statement.
-func attemptRankSQL(col string) string {
-	var b strings.Builder
-	b.WriteString("(CASE " + col)
-	for _, s := range []store.AttemptStatus{store.AttemptSkipped, store.AttemptFailed, store.AttemptSent,
-		store.AttemptUndelivered, store.AttemptDelivered, store.AttemptRead} {
-		fmt.Fprintf(&b, " WHEN '%s' THEN %d", s, s.Rank())
-	}
-	b.WriteString(" ELSE -1 END)")
-	return b.String()
-}
-
-// msgRankSQL is store.Status.Rank as an SQL expression over col.
-func msgRankSQL(col string) string {
-	var b strings.Builder
-	b.WriteString("(CASE " + col)
-	for _, s := range []store.Status{store.StatusQueued, store.StatusSending, store.StatusSent,
-		store.StatusDelivered, store.StatusRead, store.StatusFailed, store.StatusExpired} {
-		fmt.Fprintf(&b, " WHEN '%s' THEN %d", s, s.Rank())
-	}
-	b.WriteString(" ELSE -1 END)")
-	return b.String()
-}
+// notFinal lists the statuses Claim and Stats treat as work left to do.
+var notFinal = sqlshared.NotFinal
 
 var claimSQL = `UPDATE messages
 			SET prev_lease_owner = lease_owner, lease_owner = ?1, lease_until = ?2
@@ -67,7 +29,7 @@ var claimSQL = `UPDATE messages
 			RETURNING id, prev_lease_owner`
 
 var advanceOwnedSQL = `UPDATE messages SET
-			status = CASE WHEN ?1 >= ` + msgRankSQL("status") + ` THEN ?2 ELSE status END,
+			status = CASE WHEN ?1 >= ` + sqlshared.StatusRank("status") + ` THEN ?2 ELSE status END,
 			channel = ?3, step = ?4, tries = ?5, attempts = MAX(attempts, ?6), last_error = ?7,
 			next_at = ?8, updated_at = ?9, lease_owner = '', lease_until = NULL
 			WHERE id = ?10 AND lease_owner = ?11 AND status IN ` + notFinal + `
@@ -145,7 +107,7 @@ func (s *stmts) prepare(ctx context.Context, conn *sql.Conn) error {
 				error = excluded.error,
 				error_class = excluded.error_class,
 				ambiguous = excluded.ambiguous,
-				status = CASE WHEN ` + attemptRankSQL("excluded.status") + ` > ` + attemptRankSQL("attempts.status") + `
+				status = CASE WHEN ` + sqlshared.AttemptRank("excluded.status") + ` > ` + sqlshared.AttemptRank("attempts.status") + `
 					THEN excluded.status ELSE attempts.status END`},
 		// Used when the message fields are not the caller's to change: only
 		// keep the attempt count in step with the rows and drop an owned lease.
