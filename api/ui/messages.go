@@ -195,8 +195,8 @@ func (s *dash) uiMessages(c *echo.Context) error {
 // ---- one message ----
 
 type uiMessageData struct {
-	M          MessageView
-	Delivered  string // channel that took it
+	M         MessageView
+	Delivered string // channel that took it
 	Steps     []uiStep
 	Route     []uiRouteHop
 	Late      bool
