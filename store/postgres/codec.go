@@ -8,6 +8,7 @@ import (
 
 	"github.com/jackc/pgx/v5/pgtype"
 
+	"github.com/switchboard-gw/switchboard/reason"
 	"github.com/switchboard-gw/switchboard/store"
 )
 
@@ -131,21 +132,21 @@ func scanMessage(sc scanner, extra ...any) (*store.Message, error) {
 func scanAttempt(sc scanner) (store.Attempt, error) {
 	var (
 		a                         store.Attempt
-		status                    string
+		status, why               string
 		started, ended, delivered pgtype.Timestamptz
 	)
 	if err := sc.Scan(&a.MessageID, &a.Seq, &a.Step, &a.Channel, &status, &a.ProviderID, &a.ErrorClass, &a.Error,
-		&a.Info, &a.Reason, &a.Ambiguous, &a.Late, &started, &ended, &delivered); err != nil {
+		&a.Info, &why, &a.Ambiguous, &a.Late, &started, &ended, &delivered); err != nil {
 		return a, err
 	}
-	a.Status = store.AttemptStatus(status)
+	a.Status, a.Reason = store.AttemptStatus(status), reason.Parse(why)
 	a.StartedAt, a.EndedAt, a.DeliveredAt = fromTS(started), fromTS(ended), fromTS(delivered)
 	return a, nil
 }
 
 func attemptArgs(messageID string, a *store.Attempt) []any {
 	return []any{messageID, a.Seq, a.Step, a.Channel, string(a.Status), a.ProviderID, a.ErrorClass, a.Error,
-		a.Info, a.Reason, a.Ambiguous, a.Late, ts(a.StartedAt), ts(a.EndedAt), ts(a.DeliveredAt)}
+		a.Info, a.Reason.String(), a.Ambiguous, a.Late, ts(a.StartedAt), ts(a.EndedAt), ts(a.DeliveredAt)}
 }
 
 // upsertAttemptSQL records an attempt, or updates the one with its seq.

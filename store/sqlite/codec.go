@@ -7,6 +7,7 @@ import (
 	"math"
 	"time"
 
+	"github.com/switchboard-gw/switchboard/reason"
 	"github.com/switchboard-gw/switchboard/store"
 )
 
@@ -109,21 +110,21 @@ func unmarshalJSON(s string, v any) error {
 func scanAttempt(sc scanner) (store.Attempt, error) {
 	var (
 		a                         store.Attempt
-		status                    string
+		status, why               string
 		started, ended, delivered sql.NullInt64
 	)
 	if err := sc.Scan(&a.MessageID, &a.Seq, &a.Step, &a.Channel, &status, &a.ProviderID, &a.ErrorClass, &a.Error,
-		&a.Info, &a.Reason, &a.Ambiguous, &a.Late, &started, &ended, &delivered); err != nil {
+		&a.Info, &why, &a.Ambiguous, &a.Late, &started, &ended, &delivered); err != nil {
 		return a, err
 	}
-	a.Status = store.AttemptStatus(status)
+	a.Status, a.Reason = store.AttemptStatus(status), reason.Parse(why)
 	a.StartedAt, a.EndedAt, a.DeliveredAt = fromNanos(started), fromNanos(ended), fromNanos(delivered)
 	return a, nil
 }
 
 func attemptArgs(messageID string, a *store.Attempt) []any {
 	return []any{messageID, a.Seq, a.Step, a.Channel, string(a.Status), a.ProviderID, a.ErrorClass, a.Error,
-		a.Info, a.Reason, a.Ambiguous, a.Late, nanos(a.StartedAt), nanos(a.EndedAt), nanos(a.DeliveredAt)}
+		a.Info, a.Reason.String(), a.Ambiguous, a.Late, nanos(a.StartedAt), nanos(a.EndedAt), nanos(a.DeliveredAt)}
 }
 
 func utc(t time.Time) time.Time {
