@@ -424,15 +424,6 @@ func (d *Dispatcher) flushSilent() {
 	}
 }
 
-// capExpiry keeps a message from waiting past its TTL: it is looked at
-// again when it expires, and ends as expired then.
-func (d *Dispatcher) capExpiry(m *store.Message, at time.Time) time.Time {
-	if !m.ExpiresAt.IsZero() && m.ExpiresAt.Before(at) {
-		return m.ExpiresAt
-	}
-	return at
-}
-
 func maxStatus(a, b store.Status) store.Status {
 	if b.Rank() > a.Rank() {
 		return b

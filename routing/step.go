@@ -17,15 +17,18 @@ import (
 // (the accepted one waiting on its receipt), and walk the route (skip, wait
 // for, or send on each channel in turn until one takes the message).
 
-// stepper carries one step's state between its phases.
+// stepper carries one step's state between its phases. The message is
+// passed to each phase rather than kept here: escape analysis does not
+// tell a struct's fields apart, and a message kept with the transition
+// would always be moved to the heap.
 type stepper struct {
-	d   *Dispatcher
-	r   *Router
-	m   *store.Message
-	pol *config.Policy
-	t   *store.Transition
-	now time.Time // when the step started
-	seq int       // the last attempt number used
+	d       *Dispatcher
+	r       *Router
+	pol     *config.Policy
+	t       *store.Transition
+	now     time.Time // when the step started
+	expires time.Time // the message's TTL; zero: none
+	seq     int       // the last attempt number used
 }
 
 // step decides what happens to m now. It calls at most the channels needed
@@ -40,19 +43,26 @@ func (d *Dispatcher) step(ctx context.Context, m *store.Message) *store.Transiti
 		pol = &config.Policy{Name: m.Policy, Route: m.Route, FailoverOn: config.AllTriggers}
 	}
 	now := d.now()
-	s := stepper{d: d, r: r, m: m, pol: pol, now: now, seq: m.Attempts, t: &store.Transition{
+	s := stepper{d: d, r: r, pol: pol, now: now, expires: m.ExpiresAt, seq: m.Attempts, t: &store.Transition{
 		MessageID: m.ID, Owner: d.owner, Now: now,
 		Status: m.Status, Channel: m.Channel, Step: m.Step, Tries: m.Tries, LastError: m.LastError,
 	}}
-	if s.expire() || s.judgeCurrent() {
+	if s.expire(m) || s.judgeCurrent(m) {
 		return s.t
 	}
-	s.walkRoute(ctx)
+	s.walkRoute(ctx, m)
 	return s.t
 }
 
-// due makes the message due again at at, or at its TTL if that is sooner.
-func (s *stepper) due(at time.Time) { s.t.NextAt = s.d.capExpiry(s.m, at) }
+// due makes the message due again at at, or at its TTL if that is
+// sooner: a message never waits past its TTL; it is looked at again when
+// it expires, and ends as expired then.
+func (s *stepper) due(at time.Time) {
+	if !s.expires.IsZero() && s.expires.Before(at) {
+		at = s.expires
+	}
+	s.t.NextAt = at
+}
 
 // wait leaves the message waiting for a channel (status at least sending)
 // until at, bounded by its TTL. It returns true: the step is done.
@@ -73,8 +83,8 @@ func (s *stepper) moveOn() { s.t.Step, s.t.Tries = s.t.Step+1, 0 }
 
 // expire handles a message that needs no routing: finished by a receipt
 // after it was claimed, or past its TTL. It returns true when it did.
-func (s *stepper) expire() bool {
-	t, m := s.t, s.m
+func (s *stepper) expire(m *store.Message) bool {
+	t := s.t
 	if m.Status.Final() {
 		// A receipt finished it after it was claimed: nothing to do but
 		// give the lease back.
@@ -103,8 +113,8 @@ func (s *stepper) expire() bool {
 // channel went silent, or a failure receipt arrived. It returns true when
 // the step is done (the message keeps waiting, or failed); otherwise the
 // route moves on from that attempt.
-func (s *stepper) judgeCurrent() bool {
-	t, m, c := s.t, s.m, s.m.Current
+func (s *stepper) judgeCurrent(m *store.Message) bool {
+	t, c := s.t, m.Current
 	if c == nil || c.Step != m.Step || !c.EndedAt.IsZero() ||
 		(c.Status != store.AttemptSent && c.Status != store.AttemptUndelivered) {
 		return false
@@ -166,15 +176,15 @@ func (s *stepper) currentTrigger(c *store.Attempt, rh *ReceiptHealth, timeout ti
 
 // walkRoute tries the route's channels from the current step until one
 // takes the message, the message has to wait, or the route is exhausted.
-func (s *stepper) walkRoute(ctx context.Context) {
-	for s.t.Step < len(s.m.Route) {
-		name := s.m.Route[s.t.Step]
-		dec := s.r.decide(s.pol, name, s.m.To, s.d.now())
+func (s *stepper) walkRoute(ctx context.Context, m *store.Message) {
+	for s.t.Step < len(m.Route) {
+		name := m.Route[s.t.Step]
+		dec := s.r.decide(s.pol, name, m.To, s.d.now())
 		var done bool
 		if dec.Use {
-			done = s.try(ctx, name)
+			done = s.try(ctx, m, name)
 		} else {
-			done = s.pass(ctx, dec)
+			done = s.pass(ctx, m, dec)
 		}
 		if done {
 			return
@@ -191,7 +201,7 @@ func (s *stepper) walkRoute(ctx context.Context) {
 // pass handles a channel the route decision left out: the message waits
 // for it, or it is skipped (a silent channel may get a canary). It returns
 // true when the step is done.
-func (s *stepper) pass(ctx context.Context, dec Decision) bool {
+func (s *stepper) pass(ctx context.Context, m *store.Message, dec Decision) bool {
 	switch {
 	case dec.Reason == reason.WaitRateLimited:
 		return s.wait(s.r.lanes[dec.Channel].PausedUntil())
@@ -201,13 +211,13 @@ func (s *stepper) pass(ctx context.Context, dec Decision) bool {
 		return s.wait(s.now.Add(waitRetry))
 	}
 	s.seq++
-	if dec.Reason == reason.Silent && !s.d.stopping.Load() && s.d.leaseOK(s.m.ID) {
+	if dec.Reason == reason.Silent && !s.d.stopping.Load() && s.d.leaseOK(m.ID) {
 		lane := s.r.lanes[dec.Channel]
-		if lane.receipts.takeCanary(AddressFor(s.m.To, lane.Kind)) {
+		if lane.receipts.takeCanary(AddressFor(m.To, lane.Kind)) {
 			// A canary: the message also goes through the silent
 			// channel, in parallel with its fallback; its receipt
 			// tells whether the channel is back.
-			if done := s.d.canary(ctx, s.t, s.m, s.pol, lane, s.seq); done {
+			if done := s.d.canary(ctx, s.t, m, s.pol, lane, s.seq); done {
 				return true
 			}
 			s.moveOn()
@@ -215,7 +225,7 @@ func (s *stepper) pass(ctx context.Context, dec Decision) bool {
 		}
 	}
 	s.t.Attempts = append(s.t.Attempts, store.Attempt{
-		MessageID: s.m.ID, Seq: s.seq, Step: s.t.Step, Channel: dec.Channel,
+		MessageID: m.ID, Seq: s.seq, Step: s.t.Step, Channel: dec.Channel,
 		Status: store.AttemptSkipped, Reason: dec.Reason, Error: dec.Detail,
 		StartedAt: s.now, EndedAt: s.now,
 	})
@@ -225,8 +235,8 @@ func (s *stepper) pass(ctx context.Context, dec Decision) bool {
 
 // try sends the message on the route's channel name, unless it has to
 // wait. It returns true when the step is done.
-func (s *stepper) try(ctx context.Context, name string) bool {
-	d, m, t := s.d, s.m, s.t
+func (s *stepper) try(ctx context.Context, m *store.Message, name string) bool {
+	d, t := s.d, s.t
 	if d.stopping.Load() {
 		// Shutting down: leave the rest of the route to the next
 		// process instead of holding shutdown for more provider calls.
@@ -261,7 +271,7 @@ func (s *stepper) try(ctx context.Context, name string) bool {
 	a.EndedAt = end
 	switch {
 	case err == nil:
-		s.accepted(lane, a, res, end)
+		s.accepted(m, lane, a, res, end)
 		return true
 	case errors.Is(err, errBreakerOpen):
 		return s.breakerRefused(a)
@@ -271,7 +281,7 @@ func (s *stepper) try(ctx context.Context, name string) bool {
 
 // accepted records a provider's acceptance of attempt a: delivered at
 // once, or sent and waiting for its receipt.
-func (s *stepper) accepted(lane *Lane, a store.Attempt, res channels.Result, end time.Time) {
+func (s *stepper) accepted(m *store.Message, lane *Lane, a store.Attempt, res channels.Result, end time.Time) {
 	t := s.t
 	a.Status, a.ProviderID = store.AttemptSent, res.ProviderID
 	a.Info = joinInfo(a.Info, res.Info)
@@ -288,15 +298,15 @@ func (s *stepper) accepted(lane *Lane, a store.Attempt, res channels.Result, end
 		if !s.pol.FailsOverOn(config.TriggerSilent) {
 			how = byStepStay
 		}
-		lane.receipts.expect(s.m.ID, a.Seq, a.StartedAt, a.StartedAt.Add(timeout), how)
+		lane.receipts.expect(m.ID, a.Seq, a.StartedAt, a.StartedAt.Add(timeout), how)
 	default:
 		// No receipt deadline: wait for a receipt until the TTL,
 		// then stop waiting (see expire).
-		t.NextAt = s.m.ExpiresAt
+		t.NextAt = m.ExpiresAt
 		if timeout > 0 {
 			// Still judged against the deadline, by the receipt
 			// breaker alone: no no_receipt step will come.
-			lane.receipts.expect(s.m.ID, a.Seq, a.StartedAt, a.StartedAt.Add(timeout), bySweep)
+			lane.receipts.expect(m.ID, a.Seq, a.StartedAt, a.StartedAt.Add(timeout), bySweep)
 		}
 	}
 	t.Attempts = append(t.Attempts, a)
@@ -372,7 +382,7 @@ func (s *stepper) assumeSent(a store.Attempt, end time.Time) {
 	t.Attempts = append(t.Attempts, a)
 	t.Channel, t.Tries = a.Channel, 0
 	t.Status = maxStatus(t.Status, store.StatusSent)
-	t.NextAt = s.m.ExpiresAt
+	t.NextAt = s.expires
 	if timeout := s.pol.ReceiptTimeout[a.Channel].D(); timeout > 0 && s.pol.FailsOverOn(config.TriggerNoReceipt) {
 		s.due(end.Add(timeout))
 	}
