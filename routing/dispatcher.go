@@ -206,38 +206,7 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 			continue
 		}
 		d.flushSilent()
-		// Claim in batches: when most workers are busy, wait for them to
-		// free up (each finished worker wakes the loop) rather than claiming
-		// a message at a time.
-		lowWater := max(1, min(d.cfg.Workers, d.cfg.BatchSize)/4)
-		for ctx.Err() == nil {
-			free := cap(sem) - len(sem)
-			if free < lowWater && len(sem) > 0 {
-				break
-			}
-			limit := min(free, d.cfg.BatchSize)
-			claimedAt := d.now()
-			msgs, err := d.claim(ctx, store.ClaimParams{
-				Owner: d.owner, Lease: d.cfg.Lease.D(), Limit: limit, Now: claimedAt,
-			})
-			if err != nil {
-				if ctx.Err() == nil {
-					d.claimFailed(err)
-				}
-				break
-			}
-			d.claimSucceeded()
-			d.moreDue.Store(len(msgs) == limit)
-			for _, m := range msgs {
-				d.hold(m.ID, d.leaseEnd(m, claimedAt))
-			}
-			for _, m := range msgs {
-				d.start(ctx, sem, m)
-			}
-			if len(msgs) < limit {
-				break // drained what is due
-			}
-		}
+		d.claimDue(ctx, sem)
 		if !timer.Stop() {
 			select {
 			case <-timer.C:
@@ -245,6 +214,42 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 			}
 		}
 		timer.Reset(d.claimWait())
+	}
+}
+
+// claimDue claims due messages and starts them on free workers until
+// nothing more is due. It claims in batches: when most workers are busy,
+// it waits for them to free up (each finished worker wakes the loop)
+// rather than claiming a message at a time.
+func (d *Dispatcher) claimDue(ctx context.Context, sem chan struct{}) {
+	lowWater := max(1, min(d.cfg.Workers, d.cfg.BatchSize)/4)
+	for ctx.Err() == nil {
+		free := cap(sem) - len(sem)
+		if free < lowWater && len(sem) > 0 {
+			return
+		}
+		limit := min(free, d.cfg.BatchSize)
+		claimedAt := d.now()
+		msgs, err := d.claim(ctx, store.ClaimParams{
+			Owner: d.owner, Lease: d.cfg.Lease.D(), Limit: limit, Now: claimedAt,
+		})
+		if err != nil {
+			if ctx.Err() == nil {
+				d.claimFailed(err)
+			}
+			return
+		}
+		d.claimSucceeded()
+		d.moreDue.Store(len(msgs) == limit)
+		for _, m := range msgs {
+			d.hold(m.ID, d.leaseEnd(m, claimedAt))
+		}
+		for _, m := range msgs {
+			d.start(ctx, sem, m)
+		}
+		if len(msgs) < limit {
+			return // drained what is due
+		}
 	}
 }
 
