@@ -78,6 +78,7 @@ fuzz: ## Run each fuzz target for FUZZTIME (default 60s)
 	$(GO) test -run '^$$' -fuzz '^FuzzWebhook$$' -fuzztime $(FUZZTIME) ./channels/twilio/
 	$(GO) test -run '^$$' -fuzz '^FuzzWebhook$$' -fuzztime $(FUZZTIME) ./channels/whatsappcloud/
 	$(GO) test -run '^$$' -fuzz '^FuzzRouteMatcher$$' -fuzztime $(FUZZTIME) ./routing/
+	$(GO) test -run '^$$' -fuzz '^FuzzStateMachine$$' -fuzztime $(FUZZTIME) ./routing/
 
 .PHONY: drill
 drill: ## Replay every outage scenario in drills/ and check its targets (JSON reports next to them)

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/switchboard-gw/switchboard/reason"
 	"github.com/switchboard-gw/switchboard/store"
 )
 
@@ -419,9 +420,9 @@ func (a *analysis) window(from, to time.Time) *Window {
 						w.FailedCalls++
 						paid = true
 					case at.Status == store.AttemptSkipped:
-						w.Skips[at.Reason]++
+						w.Skips[at.Reason.String()]++
 					}
-					if at.Reason == "no_receipt" {
+					if at.Reason == reason.NoReceipt {
 						waited = true
 					}
 				}
@@ -465,7 +466,7 @@ func (a *analysis) window(from, to time.Time) *Window {
 
 // isCanary: a canary attempt (a copy sent through a silent channel to see
 // whether it delivers again).
-func isCanary(at store.Attempt) bool { return at.Reason == "canary" || at.Info == "canary" }
+func isCanary(at store.Attempt) bool { return at.Reason == reason.Canary || at.Info == "canary" }
 
 func isDelivered(at store.Attempt) bool {
 	return (at.Status == store.AttemptDelivered || at.Status == store.AttemptRead) && !at.DeliveredAt.IsZero()
@@ -549,7 +550,7 @@ func (a *analysis) silent(outStart, outEnd time.Time) *SilentReport {
 				}
 				continue
 			}
-			if at.Reason == "silent" && at.ProviderID != "" && !silentAt.IsZero() && !at.StartedAt.After(silentAt) {
+			if at.Reason == reason.Silent && at.ProviderID != "" && !silentAt.IsZero() && !at.StartedAt.After(silentAt) {
 				sr.Flushed++
 			}
 			if !outEnd.IsZero() && isDelivered(at) && !at.StartedAt.Before(outEnd) && (firstReturn.IsZero() || at.DeliveredAt.Before(firstReturn)) {

@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"strings"
 
+	"github.com/switchboard-gw/switchboard/reason"
 	"github.com/switchboard-gw/switchboard/store"
 )
 
@@ -20,10 +21,10 @@ import (
 func failoverSummary(attempts []store.Attempt) string {
 	var parts []string
 	for _, a := range attempts {
-		if a.Reason == "" {
+		if a.Reason == reason.None {
 			continue
 		}
-		p := a.Channel + ": " + a.Reason
+		p := a.Channel + ": " + a.Reason.String()
 		if len(parts) == 0 || parts[len(parts)-1] != p {
 			parts = append(parts, p)
 		}

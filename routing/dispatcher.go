@@ -13,6 +13,7 @@ import (
 	"github.com/switchboard-gw/switchboard/channels"
 	"github.com/switchboard-gw/switchboard/config"
 	"github.com/switchboard-gw/switchboard/pii"
+	"github.com/switchboard-gw/switchboard/reason"
 	"github.com/switchboard-gw/switchboard/store"
 )
 
@@ -205,38 +206,7 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 			continue
 		}
 		d.flushSilent()
-		// Claim in batches: when most workers are busy, wait for them to
-		// free up (each finished worker wakes the loop) rather than claiming
-		// a message at a time.
-		lowWater := max(1, min(d.cfg.Workers, d.cfg.BatchSize)/4)
-		for ctx.Err() == nil {
-			free := cap(sem) - len(sem)
-			if free < lowWater && len(sem) > 0 {
-				break
-			}
-			limit := min(free, d.cfg.BatchSize)
-			claimedAt := d.now()
-			msgs, err := d.claim(ctx, store.ClaimParams{
-				Owner: d.owner, Lease: d.cfg.Lease.D(), Limit: limit, Now: claimedAt,
-			})
-			if err != nil {
-				if ctx.Err() == nil {
-					d.claimFailed(err)
-				}
-				break
-			}
-			d.claimSucceeded()
-			d.moreDue.Store(len(msgs) == limit)
-			for _, m := range msgs {
-				d.hold(m.ID, d.leaseEnd(m, claimedAt))
-			}
-			for _, m := range msgs {
-				d.start(ctx, sem, m)
-			}
-			if len(msgs) < limit {
-				break // drained what is due
-			}
-		}
+		d.claimDue(ctx, sem)
 		if !timer.Stop() {
 			select {
 			case <-timer.C:
@@ -244,6 +214,42 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 			}
 		}
 		timer.Reset(d.claimWait())
+	}
+}
+
+// claimDue claims due messages and starts them on free workers until
+// nothing more is due. It claims in batches: when most workers are busy,
+// it waits for them to free up (each finished worker wakes the loop)
+// rather than claiming a message at a time.
+func (d *Dispatcher) claimDue(ctx context.Context, sem chan struct{}) {
+	lowWater := max(1, min(d.cfg.Workers, d.cfg.BatchSize)/4)
+	for ctx.Err() == nil {
+		free := cap(sem) - len(sem)
+		if free < lowWater && len(sem) > 0 {
+			return
+		}
+		limit := min(free, d.cfg.BatchSize)
+		claimedAt := d.now()
+		msgs, err := d.claim(ctx, store.ClaimParams{
+			Owner: d.owner, Lease: d.cfg.Lease.D(), Limit: limit, Now: claimedAt,
+		})
+		if err != nil {
+			if ctx.Err() == nil {
+				d.claimFailed(err)
+			}
+			return
+		}
+		d.claimSucceeded()
+		d.moreDue.Store(len(msgs) == limit)
+		for _, m := range msgs {
+			d.hold(m.ID, d.leaseEnd(m, claimedAt))
+		}
+		for _, m := range msgs {
+			d.start(ctx, sem, m)
+		}
+		if len(msgs) < limit {
+			return // drained what is due
+		}
 	}
 }
 
@@ -318,276 +324,6 @@ func (d *Dispatcher) logStep(m *store.Message, t *store.Transition) {
 	d.log.Debug("message step", "id", m.ID, "status", t.Status, "channel", t.Channel, "step", t.Step, "next_at", t.NextAt)
 }
 
-// step decides what happens to m now. It calls at most the channels needed
-// to get the message accepted (or to exhaust the route) and returns the
-// transition to record.
-func (d *Dispatcher) step(ctx context.Context, m *store.Message) *store.Transition {
-	r := d.router.Load()
-	now := d.now()
-	pol := r.Policy(m.Policy)
-	if pol == nil {
-		// The policy was removed by a reload; the message keeps its route
-		// and fails over on every trigger.
-		pol = &config.Policy{Name: m.Policy, Route: m.Route, FailoverOn: config.AllTriggers}
-	}
-	t := &store.Transition{
-		MessageID: m.ID, Owner: d.owner, Now: now,
-		Status: m.Status, Channel: m.Channel, Step: m.Step, Tries: m.Tries, LastError: m.LastError,
-	}
-	seq := m.Attempts
-
-	if m.Status.Final() {
-		// A receipt finished it after it was claimed: nothing to do but
-		// give the lease back.
-		t.NextAt = time.Time{}
-		return t
-	}
-	if !m.ExpiresAt.IsZero() && !now.Before(m.ExpiresAt) {
-		t.NextAt = time.Time{}
-		if c := m.Current; c != nil && c.Status == store.AttemptSent && c.EndedAt.IsZero() && c.Step == m.Step {
-			// A provider accepted it and no receipt came: the message
-			// stays sent (it may well have arrived), and we stop waiting.
-			c.EndedAt = now
-			t.Attempts = append(t.Attempts, *c)
-			t.LastError = fmt.Sprintf("ttl passed with no delivery receipt from %s, which accepted the message", c.Channel)
-			return t
-		}
-		t.Status = store.StatusExpired
-		t.LastError = "ttl passed before any channel accepted the message"
-		return t
-	}
-
-	// The current attempt was accepted and is waiting on its receipt: we
-	// are here because its deadline passed or a failure receipt arrived.
-	if c := m.Current; c != nil && c.Step == m.Step && c.EndedAt.IsZero() &&
-		(c.Status == store.AttemptSent || c.Status == store.AttemptUndelivered) {
-		trigger := config.TriggerNoReceipt
-		rh := r.lanes[c.Channel].ReceiptHealth()
-		timeout := pol.ReceiptTimeout[c.Channel].D()
-		switch {
-		case c.Status == store.AttemptUndelivered:
-			trigger = config.TriggerUndelivered
-			rh.abandon(c.MessageID, c.Seq)
-		case timeout > 0 && now.Before(c.StartedAt.Add(timeout)):
-			// Woken before its deadline: the channel went silent and its
-			// waiting messages were made due (see flushSilent).
-			if !rh.Silent() || !pol.FailsOverOn(config.TriggerSilent) {
-				t.NextAt = d.capExpiry(m, c.StartedAt.Add(timeout))
-				return t
-			}
-			trigger = config.TriggerSilent
-			rh.abandon(c.MessageID, c.Seq)
-		default:
-			rh.miss(c.MessageID, c.Seq, now)
-		}
-		if !pol.FailsOverOn(trigger) {
-			if trigger == config.TriggerUndelivered {
-				c.EndedAt = now
-				t.Attempts = append(t.Attempts, *c)
-				t.Status = store.StatusFailed
-				t.LastError = fmt.Sprintf("%s reported the message undelivered: %s", c.Channel, c.Error)
-				return t
-			}
-			t.NextAt = time.Time{} // keep waiting for a receipt, with no deadline
-			return t
-		}
-		c.Reason, c.EndedAt = string(trigger), now
-		switch trigger {
-		case config.TriggerNoReceipt:
-			t.LastError = fmt.Sprintf("%s: no delivered receipt within %s", c.Channel, timeout)
-		case config.TriggerSilent:
-			c.Error = rh.SilentDetail()
-			t.LastError = fmt.Sprintf("%s: %s; failed over without waiting out the %s receipt deadline", c.Channel, c.Error, timeout)
-		default:
-			t.LastError = fmt.Sprintf("%s: provider reported undelivered: %s", c.Channel, c.Error)
-		}
-		t.Attempts = append(t.Attempts, *c)
-		t.Step, t.Tries = m.Step+1, 0
-	}
-
-	lastErr := t.LastError
-	for t.Step < len(m.Route) {
-		name := m.Route[t.Step]
-		dec := r.decide(pol, name, m.To, d.now())
-		if !dec.Use {
-			switch dec.Reason {
-			case "wait_rate_limited":
-				t.Status = maxStatus(t.Status, store.StatusSending)
-				t.NextAt = d.capExpiry(m, r.lanes[name].PausedUntil())
-				return t
-			case "wait_unhealthy", "wait_disabled", "wait_breaker":
-				// The policy does not fail over on this trigger: wait for
-				// the channel, bounded by the message's TTL.
-				t.Status = maxStatus(t.Status, store.StatusSending)
-				t.NextAt = d.capExpiry(m, now.Add(waitRetry))
-				return t
-			}
-			seq++
-			if dec.Reason == "silent" && !d.stopping.Load() && d.leaseOK(m.ID) {
-				lane := r.lanes[name]
-				if lane.receipts.takeCanary(AddressFor(m.To, lane.Kind)) {
-					// A canary: the message also goes through the silent
-					// channel, in parallel with its fallback; its receipt
-					// tells whether the channel is back.
-					if done := d.canary(ctx, t, m, pol, lane, seq); done {
-						return t
-					}
-					t.Step, t.Tries = t.Step+1, 0
-					continue
-				}
-			}
-			t.Attempts = append(t.Attempts, store.Attempt{
-				MessageID: m.ID, Seq: seq, Step: t.Step, Channel: name,
-				Status: store.AttemptSkipped, Reason: dec.Reason, Error: dec.Detail,
-				StartedAt: now, EndedAt: now,
-			})
-			t.Step, t.Tries = t.Step+1, 0
-			continue
-		}
-
-		if d.stopping.Load() {
-			// Shutting down: leave the rest of the route to the next
-			// process instead of holding shutdown for more provider calls.
-			t.Status = maxStatus(t.Status, store.StatusSending)
-			t.NextAt = now
-			return t
-		}
-		if !d.leaseOK(m.ID) {
-			// The lease could not be renewed (the store is unreachable, or
-			// another instance took the message): a send now could be a
-			// second one. Leave the message to whoever holds it next; if
-			// the lease is still ours, Advance makes it due at once.
-			d.log.Warn("lease not confirmed; message left to the next claim without sending", "id", m.ID)
-			t.NextAt = now
-			return t
-		}
-		lane := r.lanes[name]
-		if wait := lane.reserve(d.now()); wait > 0 {
-			// Over the channel's configured rate: wait in the queue.
-			t.Status = maxStatus(t.Status, store.StatusSending)
-			t.NextAt = d.capExpiry(m, now.Add(wait))
-			return t
-		}
-		seq++
-		a := store.Attempt{MessageID: m.ID, Seq: seq, Step: t.Step, Channel: name, StartedAt: d.now()}
-		if m.Reclaimed && t.Step == m.Step {
-			// A previous process claimed this message and died before
-			// recording what it did: it may have sent on this channel.
-			a.Ambiguous = true
-			a.Info = "a previous gateway process stopped mid-send; this may be a duplicate"
-		}
-		res, err := d.send(ctx, lane, m)
-		end := d.now()
-		a.EndedAt = end
-		if err == nil {
-			a.Status, a.ProviderID = store.AttemptSent, res.ProviderID
-			a.Info = joinInfo(a.Info, res.Info)
-			a.EndedAt = time.Time{}
-			t.Channel, t.Tries = name, 0
-			t.Status = maxStatus(t.Status, store.StatusSent)
-			switch timeout := pol.ReceiptTimeout[name].D(); {
-			case res.Delivered:
-				a.Status, a.DeliveredAt, a.EndedAt = store.AttemptDelivered, end, end
-				t.Status = store.StatusDelivered
-				t.NextAt = time.Time{}
-			case timeout > 0 && pol.FailsOverOn(config.TriggerNoReceipt):
-				t.NextAt = d.capExpiry(m, end.Add(timeout))
-				how := byStep
-				if !pol.FailsOverOn(config.TriggerSilent) {
-					how = byStepStay
-				}
-				lane.receipts.expect(m.ID, seq, a.StartedAt, a.StartedAt.Add(timeout), how)
-			default:
-				// No receipt deadline: wait for a receipt until the TTL,
-				// then stop waiting (see the expiry case above).
-				t.NextAt = m.ExpiresAt
-				if timeout > 0 {
-					// Still judged against the deadline, by the receipt
-					// breaker alone: no no_receipt step will come.
-					lane.receipts.expect(m.ID, seq, a.StartedAt, a.StartedAt.Add(timeout), bySweep)
-				}
-			}
-			t.Attempts = append(t.Attempts, a)
-			return t
-		}
-		if errors.Is(err, errBreakerOpen) {
-			// Refused by the breaker (open, or half-open with its trial in
-			// flight): no provider call was made.
-			a.Status, a.Reason, a.Error = store.AttemptSkipped, "breaker_open", "the circuit breaker is open after repeated failures"
-			t.Attempts = append(t.Attempts, a)
-			if !pol.FailsOverOn(config.TriggerBreakerOpen) {
-				t.NextAt = d.capExpiry(m, now.Add(waitRetry))
-				t.Status = maxStatus(t.Status, store.StatusSending)
-				return t
-			}
-			t.Step, t.Tries = t.Step+1, 0
-			continue
-		}
-
-		class := channels.ClassOf(err)
-		a.Status, a.ErrorClass, a.Error = store.AttemptFailed, string(class), err.Error()
-		lastErr = fmt.Sprintf("%s: %s", name, err)
-		t.LastError = lastErr
-		t.Status = maxStatus(t.Status, store.StatusSending)
-		switch class {
-		case channels.RateLimited:
-			// Not the message's fault nor the provider's health: come back
-			// when the provider asked, without using a retry.
-			wait := channels.RetryAfterOf(err)
-			if wait <= 0 {
-				wait = time.Second
-			} else {
-				lane.pause(end, wait)
-			}
-			t.Attempts = append(t.Attempts, a)
-			t.NextAt = d.capExpiry(m, end.Add(wait))
-			return t
-		case channels.Transient:
-			t.Tries++
-			if t.Tries < max(lane.Config.Retry.Attempts, 1) {
-				t.Attempts = append(t.Attempts, a)
-				t.NextAt = d.capExpiry(m, end.Add(backoff(lane.Config.Retry, t.Tries, d.rnd)))
-				return t
-			}
-		case channels.Ambiguous:
-			a.Ambiguous = true
-			if pol.OnAmbiguous == config.AmbiguousAssumeSent {
-				// The policy prefers "maybe nothing" to "maybe twice":
-				// count it as sent and let the receipt deadline decide.
-				a.Status, a.EndedAt = store.AttemptSent, time.Time{}
-				a.Info = joinInfo(a.Info, "assumed sent: the provider may have accepted it")
-				t.Attempts = append(t.Attempts, a)
-				t.Channel, t.Tries = name, 0
-				t.Status = maxStatus(t.Status, store.StatusSent)
-				t.NextAt = m.ExpiresAt
-				if timeout := pol.ReceiptTimeout[name].D(); timeout > 0 && pol.FailsOverOn(config.TriggerNoReceipt) {
-					t.NextAt = d.capExpiry(m, end.Add(timeout))
-				}
-				return t
-			}
-		}
-		// Permanent, misconfigured, ambiguous, or transient with the retry
-		// budget spent: this channel is done with the message.
-		if !pol.FailsOverOn(config.TriggerError) {
-			t.Attempts = append(t.Attempts, a)
-			t.Status = store.StatusFailed
-			t.NextAt = time.Time{}
-			return t
-		}
-		a.Reason = string(config.TriggerError)
-		t.Attempts = append(t.Attempts, a)
-		t.Step, t.Tries = t.Step+1, 0
-	}
-
-	t.Status = store.StatusFailed
-	t.NextAt = time.Time{}
-	if lastErr == "" {
-		lastErr = "no channel in the route could take the message (see attempts)"
-	}
-	t.LastError = "route exhausted: " + lastErr
-	return t
-}
-
 func (d *Dispatcher) send(ctx context.Context, lane *Lane, m *store.Message) (channels.Result, error) {
 	timeout := lane.Config.SendTimeout.D()
 	if timeout <= 0 {
@@ -619,17 +355,17 @@ func (d *Dispatcher) send(ctx context.Context, lane *Lane, m *store.Message) (ch
 }
 
 // canary sends m through lane, a silent channel, as a canary: recorded as
-// an attempt whose reason is "canary", with no wait for its receipt; the
+// an attempt whose reason is reason.Canary, with no wait for its receipt; the
 // caller goes on down the route. It returns true when the transition is
 // complete (the provider reported the message delivered at once).
 func (d *Dispatcher) canary(ctx context.Context, t *store.Transition, m *store.Message, pol *config.Policy, lane *Lane, seq int) bool {
 	a := store.Attempt{
 		MessageID: m.ID, Seq: seq, Step: t.Step, Channel: lane.Name, StartedAt: d.now(),
-		Reason: "canary", Info: "canary",
+		Reason: reason.Canary, Info: "canary",
 	}
 	if wait := lane.reserve(a.StartedAt); wait > 0 {
 		// Over the channel's rate: no canary this time.
-		a.Status, a.EndedAt, a.Reason, a.Error = store.AttemptSkipped, a.StartedAt, "silent", lane.receipts.SilentDetail()
+		a.Status, a.EndedAt, a.Reason, a.Error = store.AttemptSkipped, a.StartedAt, reason.Silent, lane.receipts.SilentDetail()
 		a.Info = ""
 		t.Attempts = append(t.Attempts, a)
 		return false
@@ -685,15 +421,6 @@ func (d *Dispatcher) flushSilent() {
 		d.log.Warn("messages waiting on a silent channel fail over now", "channel", l.Name, "messages", n)
 		d.Wake()
 	}
-}
-
-// capExpiry keeps a message from waiting past its TTL: it is looked at
-// again when it expires, and ends as expired then.
-func (d *Dispatcher) capExpiry(m *store.Message, at time.Time) time.Time {
-	if !m.ExpiresAt.IsZero() && m.ExpiresAt.Before(at) {
-		return m.ExpiresAt
-	}
-	return at
 }
 
 func maxStatus(a, b store.Status) store.Status {

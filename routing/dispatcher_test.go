@@ -342,7 +342,7 @@ func TestStepTimeoutIsAmbiguousAndFailsOver(t *testing.T) {
 	require.Len(t, tr.Attempts, 2)
 	require.True(t, tr.Attempts[0].Ambiguous, "a send cut off by our deadline may have reached the provider")
 	require.Equal(t, "ambiguous", tr.Attempts[0].ErrorClass)
-	require.Equal(t, "error", tr.Attempts[0].Reason)
+	require.Equal(t, "error", tr.Attempts[0].Reason.String())
 	require.Equal(t, "sms", tr.Channel)
 }
 
@@ -361,13 +361,13 @@ func TestBreakerOpensAndSkipsWithoutCalling(t *testing.T) {
 	tr := tb.d.step(context.Background(), message(tb))
 	require.Equal(t, calls, tb.chans["whatsapp"].Calls(), "an open breaker must not call the provider")
 	require.Equal(t, store.AttemptSkipped, tr.Attempts[0].Status)
-	require.Equal(t, "breaker_open", tr.Attempts[0].Reason)
+	require.Equal(t, "breaker_open", tr.Attempts[0].Reason.String())
 	require.Equal(t, "sms", tr.Channel)
 
 	// Explain agrees with what the dispatcher did.
 	dec := tb.d.Router().Explain(pol, message(tb).To)
 	require.False(t, dec[0].Use)
-	require.Equal(t, "breaker_open", dec[0].Reason)
+	require.Equal(t, "breaker_open", dec[0].Reason.String())
 	require.True(t, dec[1].Use)
 }
 

@@ -42,12 +42,12 @@ func TestExplainWithAssumeDown(t *testing.T) {
 			require.NoError(t, err)
 			var got []string
 			for _, d := range exp.Channels {
-				got = append(got, d.Reason)
+				got = append(got, d.Reason.String())
 			}
 			require.Equal(t, tt.want, got)
 			require.Equal(t, tt.channel, exp.Channel)
 			// The what-if never leaks into the live router.
-			require.Equal(t, "ok", tb.d.Router().Explain(tt.policy, to)[0].Reason)
+			require.Equal(t, "ok", tb.d.Router().Explain(tt.policy, to)[0].Reason.String())
 		})
 	}
 
@@ -82,7 +82,7 @@ func TestRemovedChannelIsSkippedAfterReload(t *testing.T) {
 	skipped := tr.Attempts[0]
 	require.Equal(t, "whatsapp", skipped.Channel)
 	require.Equal(t, store.AttemptSkipped, skipped.Status)
-	require.Equal(t, "unknown_channel", skipped.Reason)
+	require.Equal(t, "unknown_channel", skipped.Reason.String())
 	require.Equal(t, "the channel is no longer configured", skipped.Error)
 	require.Equal(t, "sms", tr.Attempts[1].Channel)
 	require.Equal(t, store.AttemptSent, tr.Attempts[1].Status)
@@ -140,7 +140,7 @@ func TestExplainEveryReason(t *testing.T) {
 				rcpt = *tt.to
 			}
 			d := tb.d.Router().Explain(pol, rcpt)[0]
-			require.Equal(t, tt.reason, d.Reason)
+			require.Equal(t, tt.reason, d.Reason.String())
 			require.Equal(t, tt.use, d.Use)
 			if tt.reason != "ok" {
 				require.NotEmpty(t, d.Detail, "an out channel says why")

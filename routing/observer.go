@@ -3,7 +3,6 @@ package routing
 import (
 	"time"
 
-	"github.com/switchboard-gw/switchboard/config"
 	"github.com/switchboard-gw/switchboard/store"
 )
 
@@ -35,32 +34,20 @@ func (nopObserver) Finished(store.Status, string, string)     {}
 func (nopObserver) Receipt(string, store.AttemptStatus, bool) {}
 func (nopObserver) Degraded(string, string)                   {}
 
-// failoverReasons are the attempt reasons that are failover triggers; the
-// others (no_address, unknown_channel) are skips, not failovers.
-var failoverReasons = map[string]bool{
-	"error": true, "breaker_open": true, "unhealthy": true, "disabled": true,
-	"no_receipt": true, "undelivered": true, "silent": true,
-	// A canary went through a silent channel and the route moved on
-	// anyway: a failover on silent.
-	"canary": true,
-}
-
 // observe reports a transition's attempts, failovers and final status.
 func observe(o Observer, m *store.Message, t *store.Transition) {
 	for i, a := range t.Attempts {
 		// Provider calls are reported by send, with their latency; here
 		// only the skips, which make no call.
 		if a.Seq > m.Attempts && a.Status == store.AttemptSkipped {
-			o.Attempt(a.Channel, "skipped_"+a.Reason, 0)
+			o.Attempt(a.Channel, a.Reason.SkippedOutcome(), 0)
 		}
-		if failoverReasons[a.Reason] {
+		// Skips (no_address, unknown_channel) are not failovers; a canary
+		// is one, on silent: the route moved on anyway.
+		if trigger, ok := a.Reason.FailoverLabel(); ok {
 			to := ""
 			if i+1 < len(t.Attempts) {
 				to = t.Attempts[i+1].Channel
-			}
-			trigger := a.Reason
-			if trigger == "canary" {
-				trigger = string(config.TriggerSilent)
 			}
 			o.Failover(a.Channel, to, trigger)
 		}

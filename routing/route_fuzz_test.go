@@ -153,7 +153,7 @@ func FuzzRouteMatcher(f *testing.F) {
 			if d.Use && slices.Contains(assume, d.Channel) {
 				t.Fatalf("%s assumed down but used", d.Channel)
 			}
-			if strings.HasPrefix(d.Reason, "wait_") && first == "" {
+			if d.Reason.Wait() && first == "" {
 				break
 			}
 			if d.Use && first == "" {

@@ -9,6 +9,7 @@ import (
 
 	"github.com/switchboard-gw/switchboard/config"
 	"github.com/switchboard-gw/switchboard/health"
+	"github.com/switchboard-gw/switchboard/reason"
 	"github.com/switchboard-gw/switchboard/store"
 )
 
@@ -113,14 +114,15 @@ type Decision struct {
 	Channel string `json:"channel"`
 	Kind    string `json:"kind,omitempty"`
 	Use     bool   `json:"use"`
-	// Reason is "ok" or why the channel is out: no_address, unknown_channel,
-	// disabled, unhealthy, breaker_open, silent (its receipt breaker says
-	// it accepts messages but does not deliver them). Waiting (a trigger not in the
-	// policy's failover_on) is "wait_unhealthy" or "wait_breaker".
-	Reason  string `json:"reason"`
-	Detail  string `json:"detail,omitempty"`
-	State   string `json:"state,omitempty"`
-	Breaker string `json:"breaker,omitempty"`
+	// Reason is reason.OK or why the channel is out: no_address,
+	// unknown_channel, disabled, unhealthy, breaker_open, silent (its
+	// receipt breaker says it accepts messages but does not deliver them).
+	// Waiting (a trigger not in the policy's failover_on, or a 429) is a
+	// reason of KindWait: wait_unhealthy, wait_breaker, ...
+	Reason  reason.Reason `json:"reason"`
+	Detail  string        `json:"detail,omitempty"`
+	State   string        `json:"state,omitempty"`
+	Breaker string        `json:"breaker,omitempty"`
 }
 
 // Explain says what the route of p would do right now for a recipient.
@@ -203,7 +205,7 @@ func (r *Router) ExplainMessage(policy string, tags []string, to store.Recipient
 			out.Channel = d.Channel
 			break
 		}
-		if strings.HasPrefix(d.Reason, "wait_") {
+		if d.Reason.Wait() {
 			break // the dispatcher waits for this channel: nowhere now
 		}
 	}
@@ -216,14 +218,14 @@ func (r *Router) decide(p *config.Policy, name string, to store.Recipient, now t
 	d := Decision{Channel: name}
 	l := r.lanes[name]
 	if l == nil {
-		d.Reason = "unknown_channel"
+		d.Reason = reason.UnknownChannel
 		d.Detail = "the channel is no longer configured"
 		return d
 	}
 	d.Kind = string(l.Kind)
 	d.Breaker = l.BreakerState()
 	if AddressFor(to, l.Kind) == "" {
-		d.Reason = "no_address"
+		d.Reason = reason.NoAddress
 		d.Detail = fmt.Sprintf("the message has no %s address", l.Kind)
 		return d
 	}
@@ -231,45 +233,45 @@ func (r *Router) decide(p *config.Policy, name string, to store.Recipient, now t
 		ok, state, why := r.health.Usable(name)
 		d.State = string(state)
 		if !ok {
-			reason := "unhealthy"
+			d.Reason = reason.Unhealthy
 			if state == health.Disabled {
-				reason = "disabled"
+				d.Reason = reason.Disabled
 			}
 			d.Detail = why
-			if !p.FailsOverOn(config.TriggerUnhealthy) {
-				d.Reason = "wait_" + reason
-				return d
-			}
-			d.Reason = reason
-			return d
+			return d.unlessWaiting(p)
 		}
 	}
 	if until := l.PausedUntil(); !until.IsZero() && now.Before(until) {
 		// A 429 is the provider asking us to slow down, not a failure:
 		// messages wait for the channel rather than fail over.
-		d.Reason = "wait_rate_limited"
+		d.Reason = reason.WaitRateLimited
 		d.Detail = "the provider asked us to slow down until " + until.UTC().Format(time.RFC3339)
 		return d
 	}
 	if d.Breaker == "open" {
+		d.Reason = reason.BreakerOpen
 		d.Detail = "the circuit breaker is open after repeated failures"
-		if !p.FailsOverOn(config.TriggerBreakerOpen) {
-			d.Reason = "wait_breaker"
-			return d
-		}
-		d.Reason = "breaker_open"
-		return d
+		return d.unlessWaiting(p)
 	}
 	if l.receipts.poll(now); l.receipts.Silent() {
 		d.Detail = l.receipts.SilentDetail()
 		if p.FailsOverOn(config.TriggerSilent) {
-			d.Reason = "silent"
+			d.Reason = reason.Silent
 			return d
 		}
 		// The policy does not fail over on silent: it keeps sending and
 		// waits out each receipt deadline, as before the receipt breaker.
 	}
 	d.Use = true
-	d.Reason = "ok"
+	d.Reason = reason.OK
+	return d
+}
+
+// unlessWaiting turns d's failover reason into its wait when the policy
+// does not fail over on its trigger.
+func (d Decision) unlessWaiting(p *config.Policy) Decision {
+	if !p.FailsOverOn(d.Reason.Trigger()) {
+		d.Reason = d.Reason.Waiting()
+	}
 	return d
 }

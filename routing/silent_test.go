@@ -154,7 +154,7 @@ type att struct{ channel, status, reason, info string }
 func attempts(m *store.Message) []att {
 	var out []att
 	for _, a := range m.History {
-		out = append(out, att{a.Channel, string(a.Status), a.Reason, a.Info})
+		out = append(out, att{a.Channel, string(a.Status), a.Reason.String(), a.Info})
 	}
 	return out
 }
@@ -215,7 +215,7 @@ func TestSilentChannelFailover(t *testing.T) {
 	exp, err := sb.d.Router().ExplainMessage("otp", nil, to, nil)
 	require.NoError(t, err)
 	require.Equal(t, "sms", exp.Channel)
-	require.Equal(t, "silent", exp.Channels[0].Reason)
+	require.Equal(t, "silent", exp.Channels[0].Reason.String())
 	require.Equal(t, silentDetail, exp.Channels[0].Detail)
 }
 

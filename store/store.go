@@ -14,6 +14,8 @@ import (
 	"context"
 	"errors"
 	"time"
+
+	"github.com/switchboard-gw/switchboard/reason"
 )
 
 var (
@@ -181,12 +183,12 @@ type Attempt struct {
 	Error      string
 	Info       string // e.g. "2 segments, GSM-7"
 	// Reason says why the route moved on from this attempt: a failover
-	// trigger ("error", "breaker_open", "unhealthy", "no_receipt",
-	// "undelivered") or a skip reason ("no_address", "unknown_channel",
-	// "disabled"). Empty while the attempt is current, and on the attempt
-	// that ended the message unless a trigger fired on it (a route whose
-	// last channel errors ends "failed" with that attempt's reason "error").
-	Reason string
+	// trigger (reason.Error, reason.BreakerOpen, reason.Unhealthy,
+	// reason.NoReceipt, ...), a skip (reason.NoAddress, ...) or a canary.
+	// None while the attempt is current, and on the attempt that ended the
+	// message unless a trigger fired on it (a route whose last channel
+	// errors ends "failed" with that attempt's reason "error").
+	Reason reason.Reason
 	// Ambiguous: the provider may have accepted the message even though the
 	// call failed (timeout after the request was written), or a previous
 	// process was mid-send when it died. A duplicate is possible.

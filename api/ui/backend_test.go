@@ -102,7 +102,7 @@ func (b *fakeBackend) MessageView(m *store.Message, withBody bool) view.MessageV
 	for _, a := range m.History {
 		end := a.EndedAt
 		v.Attempts = append(v.Attempts, view.AttemptView{Seq: a.Seq, Channel: a.Channel, Status: string(a.Status),
-			ErrorClass: a.ErrorClass, Error: a.Error, Reason: a.Reason, StartedAt: a.StartedAt, EndedAt: &end})
+			ErrorClass: a.ErrorClass, Error: a.Error, Reason: a.Reason.String(), StartedAt: a.StartedAt, EndedAt: &end})
 	}
 	return v
 }

@@ -84,7 +84,7 @@ func (s *dash) channelStats(c *echo.Context) (*uiChannelStats, bool) {
 			x.Delivered++
 			lat[a.Channel] = append(lat[a.Channel], a.DeliveredAt.Sub(a.StartedAt))
 		}
-		if failoverTriggers[a.Reason] {
+		if a.Reason.Failover() {
 			x.Failovers++
 			var next *AttemptView
 			if i+1 < len(atts) && atts[i+1].MessageID == a.MessageID {
@@ -121,15 +121,9 @@ func (s *dash) channelStats(c *echo.Context) (*uiChannelStats, bool) {
 	return st, true
 }
 
-// failoverTriggers are the attempt reasons that moved a route on.
-var failoverTriggers = map[string]bool{
-	"error": true, "breaker_open": true, "unhealthy": true, "disabled": true,
-	"no_receipt": true, "undelivered": true, "silent": true,
-}
-
 func attemptView(a store.Attempt) AttemptView {
 	return AttemptView{Seq: a.Seq, Channel: a.Channel, Status: string(a.Status), ProviderID: a.ProviderID,
-		ErrorClass: a.ErrorClass, Error: a.Error, Info: a.Info, Reason: a.Reason, Ambiguous: a.Ambiguous, Late: a.Late,
+		ErrorClass: a.ErrorClass, Error: a.Error, Info: a.Info, Reason: a.Reason.String(), Ambiguous: a.Ambiguous, Late: a.Late,
 		StartedAt: a.StartedAt.UTC(), EndedAt: timePtr(a.EndedAt), DeliveredAt: timePtr(a.DeliveredAt)}
 }
 

@@ -6,6 +6,7 @@ import (
 
 	"github.com/switchboard-gw/switchboard/channels"
 	"github.com/switchboard-gw/switchboard/config"
+	"github.com/switchboard-gw/switchboard/reason"
 	"github.com/switchboard-gw/switchboard/store"
 )
 
@@ -55,67 +56,15 @@ func (s *dash) failoverReason(a AttemptView, next *AttemptView, pol *config.Poli
 	ch := capFirst(s.channelLabel(a.Channel))
 	// "sim: recipient rejected (permanent)": the class is said in words.
 	a.Error = strings.TrimSuffix(a.Error, " ("+a.ErrorClass+")")
-	var what string
-	switch a.Reason {
-	case "no_receipt":
-		wait := ""
-		if pol != nil {
-			if d := pol.ReceiptTimeout[a.Channel].D(); d > 0 {
-				wait = " within " + d.String()
-			}
-		}
-		if wait == "" && a.EndedAt != nil {
-			wait = " within " + a.EndedAt.Sub(a.StartedAt).Round(time.Second).String()
-		}
-		what = ch + " accepted the message but did not confirm delivery" + wait
-	case "silent":
-		// A silent outage: the channel accepts messages but its delivery
-		// receipts stopped coming (routing's receipt health).
-		if a.Status == string(store.AttemptSkipped) {
-			what = ch + " was skipped: it has stopped confirming deliveries (a silent outage)"
-		} else {
-			what = ch + " accepted the message, but it has stopped confirming deliveries (a silent outage), so we did not wait for its deadline"
-		}
-		if a.Error != "" {
-			what += " (" + a.Error + ")"
-		}
-	case "undelivered":
-		what = ch + " reported that the message could not be delivered"
-		if a.Error != "" {
-			what += " (" + a.Error + ")"
-		}
-	case "breaker_open":
-		what = ch + " was skipped: its circuit breaker was open after repeated failures"
-	case "unhealthy":
-		what = ch + " was skipped: its health checks said it was down"
-		if a.Error != "" {
-			what += " (" + a.Error + ")"
-		}
-	case "disabled":
-		what = ch + " was skipped: ops had switched it off"
-		if r := strings.TrimPrefix(a.Error, "disabled by ops: "); r != "" {
-			what += " (" + r + ")"
-		}
-	case "no_address":
-		what = ch + " was skipped: the message has no address for it"
-	case "unknown_channel":
-		what = ch + " was skipped: it is no longer configured"
-	case "error":
-		switch channels.Class(a.ErrorClass) {
-		case channels.Permanent:
-			what = ch + " rejected the message: " + orText(a.Error, "no reason given")
-		case channels.Ambiguous:
-			what = ch + " did not answer in time after the message was handed over, so it may have been sent (a duplicate is possible)"
-		case channels.Misconfigured:
-			what = ch + " is misconfigured on our side: " + orText(a.Error, "no details")
-		case channels.Transient:
-			what = ch + " kept failing with temporary errors until its retries ran out (last: " + orText(a.Error, "no details") + ")"
-		default:
-			what = ch + " failed: " + orText(a.Error, "no details")
-		}
-	default:
-		what = ch + " was left (" + a.Reason + ")"
+	var within time.Duration
+	if pol != nil {
+		within = pol.ReceiptTimeout[a.Channel].D()
 	}
+	if within <= 0 && a.EndedAt != nil {
+		within = a.EndedAt.Sub(a.StartedAt).Round(time.Second)
+	}
+	what := reason.Parse(a.Reason).Sentence(reason.Facts{Channel: ch, Error: a.Error, ErrorClass: a.ErrorClass,
+		Skipped: a.Status == string(store.AttemptSkipped), Within: within})
 	switch {
 	case next != nil && next.Status == string(store.AttemptSkipped):
 		return what + ", so we moved on to " + s.channelLabel(next.Channel) + "."

@@ -155,7 +155,7 @@ func printExplanation(w io.Writer, exp routing.Explanation) {
 		switch {
 		case d.Use:
 			use = "in"
-		case strings.HasPrefix(d.Reason, "wait_"):
+		case d.Reason.Wait():
 			use = "wait" // the policy waits for this channel rather than fail over
 		}
 		kind := d.Kind

@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/switchboard-gw/switchboard/client"
+	"github.com/switchboard-gw/switchboard/reason"
+	"github.com/switchboard-gw/switchboard/store"
 )
 
 // clientFlags are the flags every client command shares.
@@ -137,7 +139,12 @@ func printMessage(w io.Writer, m *client.Message) {
 	for _, a := range m.Attempts {
 		detail := a.Error
 		if a.FailoverReason != "" {
-			detail = strings.TrimSpace("moved on: " + a.FailoverReason + ". " + detail)
+			// The support sentence says the error where it matters; the
+			// reason's name stays for scripts and searches.
+			why := reason.Parse(a.FailoverReason)
+			msg := strings.TrimSuffix(a.Error, " ("+a.ErrorClass+")")
+			detail = "moved on: " + why.Sentence(reason.Facts{Channel: a.Channel, Error: msg, ErrorClass: a.ErrorClass,
+				Skipped: a.Status == string(store.AttemptSkipped)}) + " (" + why.String() + ")"
 		}
 		if a.Ambiguous {
 			detail += " (possible duplicate)"

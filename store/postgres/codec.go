@@ -89,7 +89,7 @@ func scanCallback(sc scanner) (store.Callback, error) { return sqlshared.ScanCal
 
 func attemptArgs(messageID string, a *store.Attempt) []any {
 	return []any{messageID, a.Seq, a.Step, a.Channel, string(a.Status), a.ProviderID, a.ErrorClass, a.Error,
-		a.Info, a.Reason, a.Ambiguous, a.Late, ts(a.StartedAt), ts(a.EndedAt), ts(a.DeliveredAt)}
+		a.Info, a.Reason.String(), a.Ambiguous, a.Late, ts(a.StartedAt), ts(a.EndedAt), ts(a.DeliveredAt)}
 }
 
 // upsertAttemptSQL records an attempt, or updates the one with its seq.

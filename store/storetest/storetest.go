@@ -591,7 +591,7 @@ func testAdvanceFinalMessageUntouched(t *testing.T, open func(t *testing.T) stor
 	require.Equal(t, 2, got.Attempts, "the attempt count follows the recorded attempts")
 	require.Len(t, got.History, 2)
 	require.Equal(t, store.AttemptDelivered, got.History[0].Status, "a receipt is never overwritten")
-	require.Equal(t, "no_receipt", got.History[0].Reason)
+	require.Equal(t, "no_receipt", got.History[0].Reason.String())
 	require.Equal(t, next, got.History[1])
 }
 

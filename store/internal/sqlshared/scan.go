@@ -5,6 +5,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/switchboard-gw/switchboard/reason"
 	"github.com/switchboard-gw/switchboard/store"
 )
 
@@ -87,14 +88,14 @@ func ScanMessage[T any, PT Time[T], C any, PC Collections[C]](sc Scanner, extra 
 func ScanAttempt[T any, PT Time[T]](sc Scanner) (store.Attempt, error) {
 	var (
 		a                         store.Attempt
-		status                    string
+		status, why               string
 		started, ended, delivered T
 	)
 	if err := sc.Scan(&a.MessageID, &a.Seq, &a.Step, &a.Channel, &status, &a.ProviderID, &a.ErrorClass, &a.Error,
-		&a.Info, &a.Reason, &a.Ambiguous, &a.Late, PT(&started), PT(&ended), PT(&delivered)); err != nil {
+		&a.Info, &why, &a.Ambiguous, &a.Late, PT(&started), PT(&ended), PT(&delivered)); err != nil {
 		return a, err
 	}
-	a.Status = store.AttemptStatus(status)
+	a.Status, a.Reason = store.AttemptStatus(status), reason.Parse(why)
 	a.StartedAt, a.EndedAt, a.DeliveredAt = PT(&started).Time(), PT(&ended).Time(), PT(&delivered).Time()
 	return a, nil
 }

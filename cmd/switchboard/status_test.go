@@ -1,0 +1,32 @@
+package main
+
+import (
+	"bytes"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/switchboard-gw/switchboard/client"
+)
+
+// TestStatusSaysWhyTheRouteMovedOn: `switchboard status` words each
+// failover with the reason's support sentence (the dashboard's words) and
+// keeps the reason's name for scripts and searches.
+func TestStatusSaysWhyTheRouteMovedOn(t *testing.T) {
+	t.Parallel()
+	at := time.Date(2026, 12, 3, 9, 0, 0, 0, time.UTC)
+	m := &client.Message{
+		ID: "m1", Status: "delivered", Channel: "email", IsFallback: true, Policy: "otp",
+		Route: []string{"whatsapp", "sms", "email"}, CreatedAt: at,
+		Attempts: []client.Attempt{
+			{Seq: 1, Channel: "whatsapp", Status: "failed", ErrorClass: "permanent", Error: "sim: recipient rejected (permanent)", FailoverReason: "error", StartedAt: at},
+			{Seq: 2, Channel: "sms", Status: "skipped", Error: "the circuit breaker is open after repeated failures", FailoverReason: "breaker_open", StartedAt: at},
+			{Seq: 3, Channel: "email", Status: "delivered", StartedAt: at},
+		},
+	}
+	var out bytes.Buffer
+	printMessage(&out, m)
+	require.Contains(t, out.String(), "moved on: whatsapp rejected the message: sim: recipient rejected (error)")
+	require.Contains(t, out.String(), "moved on: sms was skipped: its circuit breaker was open after repeated failures (breaker_open)")
+}
