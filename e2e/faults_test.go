@@ -55,6 +55,10 @@ type faultResult struct {
 var faultScenarios = []faultScenario{
 	{"sqlite-kill9", "SIGKILL of the SQLite gateway under load (2 min leases), restart", sqliteKill9},
 	{"sqlite-full-disk", "the SQLite file's disk fills up under load (tmpfs), space freed, restart", sqliteFullDisk},
+	{"pg-kill9", "SIGKILL of one of three gateways on one PostgreSQL database under load, not restarted", pgKill9},
+	{"pg-restart", "PostgreSQL restarted (fast shutdown) under load on two gateways", pgRestart},
+	{"callback-hung", "half the callbacks go to a receiver that accepts and never answers", callbackHung},
+	{"provider-hang", "the first channel hangs (no answer until its 1 s send_timeout) under load, then answers again", providerHang},
 }
 
 func TestFaults(t *testing.T) {
