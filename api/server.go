@@ -94,8 +94,9 @@ type Server struct {
 
 	// A store outage fails every request that touches it: one log line
 	// per interval each, with a count (internal/lograte), not one per
-	// request. Sends refused, other requests refused, readiness checks.
-	enqueueLog, unavailableLog, readyLog lograte.Limiter
+	// request. Sends refused, other requests refused, readiness checks,
+	// provider webhooks whose receipt could not be recorded.
+	enqueueLog, unavailableLog, readyLog, receiptLog lograte.Limiter
 }
 
 // New builds the API and its routes.
