@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgtype"
@@ -130,7 +131,9 @@ func (s *Store) List(ctx context.Context, p store.ListParams) (store.ListResult,
 	var after string
 	if p.Cursor != "" {
 		b, err := base64.RawURLEncoding.DecodeString(p.Cursor)
-		if err != nil || len(b) == 0 {
+		// Not UTF-8: PostgreSQL would refuse the text parameter, and the
+		// client would get a 500 for a bad cursor.
+		if err != nil || len(b) == 0 || !utf8.Valid(b) {
 			return store.ListResult{}, store.ErrInvalidCursor
 		}
 		after = string(b)

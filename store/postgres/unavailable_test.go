@@ -37,6 +37,8 @@ func TestServerDownIsUnavailable(t *testing.T) {
 	_, err = s.Get(ctx, uuid.NewString())
 	require.ErrorIs(t, err, store.ErrNotFound)
 	require.NotErrorIs(t, err, store.ErrUnavailable, "an answer from the database is not an outage")
+	_, err = s.List(ctx, store.ListParams{Cursor: "not-a-cursor", Limit: 1})
+	require.ErrorIs(t, err, store.ErrInvalidCursor, "a cursor that is not one of ours is bad input (400), not a database error")
 
 	require.NoError(t, cluster.Stop())
 	calls := []struct {
