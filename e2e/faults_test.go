@@ -57,7 +57,7 @@ var faultScenarios = []faultScenario{
 	{"sqlite-full-disk", "the SQLite file's disk fills up under load (tmpfs), space freed, restart", sqliteFullDisk},
 	{"pg-kill9", "SIGKILL of one of three gateways on one PostgreSQL database under load, not restarted", pgKill9},
 	{"pg-restart", "PostgreSQL restarted (fast shutdown) under load on two gateways", pgRestart},
-	{"callback-hung", "half the callbacks go to a receiver that accepts and never answers", callbackHung},
+	{"callback-hung", "the callbacks of the messages posted under load go to a receiver that accepts and never answers; another app's go on", callbackHung},
 	{"provider-hang", "the first channel hangs (no answer until its 1 s send_timeout) under load, then answers again", providerHang},
 }
 
