@@ -101,7 +101,7 @@ crash: ## Longer crash campaign: SIGKILL mid-flight, restart, account for every 
 	SWITCHBOARD_CRASH_ROUNDS=5 SWITCHBOARD_CRASH_MESSAGES=5000 $(GO) test -count=1 -run TestCrash -timeout 30m -v ./e2e/
 
 .PHONY: faults
-faults: ## Fault campaign (kill -9, full disk, ...): rewrites the table in RELIABILITY.md
+faults: ## Fault campaign (SQLite kill -9 and full disk, PostgreSQL kill -9 and restart, hung callback receiver, hung provider): rewrites the table in RELIABILITY.md
 	SWITCHBOARD_FAULTS=long SWITCHBOARD_FAULTS_REPORT=$(CURDIR)/RELIABILITY.md $(GO) test -count=1 -run '^TestFaults$$' -timeout 30m -v ./e2e/
 
 .PHONY: clean

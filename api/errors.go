@@ -10,6 +10,9 @@ import (
 	"net/http"
 
 	"github.com/labstack/echo/v5"
+
+	"github.com/switchboard-gw/switchboard/internal/lograte"
+	"github.com/switchboard-gw/switchboard/store"
 )
 
 // Error is the one error shape every API response uses:
@@ -57,8 +60,10 @@ type errorBody struct {
 
 // errorHandler renders every error as the API's JSON error shape. Errors
 // that are not *Error are our fault: logged in full, answered without
-// internals.
-func errorHandler(log *slog.Logger) echo.HTTPErrorHandler {
+// internals; except a store that cannot be reached (store.ErrUnavailable:
+// a database down or restarting), answered 503 unavailable with
+// Retry-After and logged once per interval by unavailable.
+func errorHandler(log *slog.Logger, unavailable *lograte.Limiter) echo.HTTPErrorHandler {
 	return func(c *echo.Context, err error) {
 		if r, _ := echo.UnwrapResponse(c.Response()); r != nil && r.Committed {
 			return
@@ -76,6 +81,9 @@ func errorHandler(log *slog.Logger) echo.HTTPErrorHandler {
 		case errors.As(err, &sc) && sc.StatusCode() >= 400 && sc.StatusCode() < 500:
 			// echo's router errors (no such route, wrong method).
 			ae = &Error{Status: sc.StatusCode(), Code: httpCode(sc.StatusCode()), Message: http.StatusText(sc.StatusCode())}
+		case errors.Is(err, store.ErrUnavailable):
+			unavailable.Log(log, slog.LevelError, "message store unavailable: requests answered 503", "method", c.Request().Method, "path", c.Request().URL.Path, "err", err)
+			ae = storeUnavailable(err)
 		default:
 			log.Error("request failed", "method", c.Request().Method, "path", c.Request().URL.Path, "err", err)
 			ae = &Error{Status: http.StatusInternalServerError, Code: "internal", Message: "internal error; the gateway logged the details"}
@@ -89,6 +97,12 @@ func errorHandler(log *slog.Logger) echo.HTTPErrorHandler {
 		}
 		_ = c.JSON(ae.Status, errorBody{Error: ae})
 	}
+}
+
+// storeUnavailable is the answer to a request the store could not serve
+// for want of a connection: nothing was done, retry in a second.
+func storeUnavailable(cause error) *Error {
+	return &Error{Status: http.StatusServiceUnavailable, Code: "unavailable", Message: "the message store is unavailable; retry", RetryAfter: 1, cause: cause}
 }
 
 func httpCode(status int) string {

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"strconv"
 	"strings"
@@ -166,7 +167,9 @@ func (s *Server) accept(ctx context.Context, scope string, req *SendRequest, ide
 	if err != nil {
 		// Not accepted: say so plainly so the client retries (with the same
 		// Idempotency-Key, it cannot create a duplicate).
-		s.log.Error("enqueue message", "err", err)
+		// During a database outage every send fails: one line per
+		// interval, with how many.
+		s.enqueueLog.Log(s.log, slog.LevelError, "enqueue message: sends refused with 503", "err", err)
 		return nil, false, &Error{Status: http.StatusServiceUnavailable, Code: "unavailable", Message: "the message store is unavailable; the message was not accepted, retry", RetryAfter: 1, cause: err}
 	}
 	if replayed {

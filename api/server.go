@@ -15,6 +15,7 @@ import (
 	"github.com/switchboard-gw/switchboard/channels"
 	"github.com/switchboard-gw/switchboard/config"
 	"github.com/switchboard-gw/switchboard/health"
+	"github.com/switchboard-gw/switchboard/internal/lograte"
 	"github.com/switchboard-gw/switchboard/routing"
 	"github.com/switchboard-gw/switchboard/store"
 )
@@ -91,6 +92,12 @@ type Server struct {
 	limits   *keyLimits
 	guard    *authGuard
 	limitNow func() time.Time
+
+	// A store outage fails every request that touches it: one log line
+	// per interval each, with a count (internal/lograte), not one per
+	// request. Sends refused, other requests refused, readiness checks,
+	// provider webhooks whose receipt could not be recorded.
+	enqueueLog, unavailableLog, readyLog, receiptLog lograte.Limiter
 }
 
 // New builds the API and its routes.
@@ -106,7 +113,7 @@ func New(d Deps) *Server {
 	}
 	s.initLimits(d)
 	e := echo.New()
-	e.HTTPErrorHandler = errorHandler(s.log)
+	e.HTTPErrorHandler = errorHandler(s.log, &s.unavailableLog)
 	e.Use(s.recoverPanics, s.accessLog, s.secureTransport)
 
 	e.GET("/healthz", s.healthz)
@@ -149,7 +156,7 @@ func (s *Server) readyz(c *echo.Context) error {
 	ctx, cancel := context.WithTimeout(c.Request().Context(), 2*time.Second)
 	defer cancel()
 	if err := s.deps.Store.Ping(ctx); err != nil {
-		s.log.Warn("readiness check failed", "err", err)
+		s.readyLog.Log(s.log, slog.LevelWarn, "readiness check failed", "err", err)
 		return &Error{Status: http.StatusServiceUnavailable, Code: "not_ready", Message: "the message store is not available", RetryAfter: 1, cause: err}
 	}
 	return c.JSON(http.StatusOK, map[string]string{"status": "ready"})
@@ -190,6 +197,11 @@ func (s *Server) accessLog(next echo.HandlerFunc) echo.HandlerFunc {
 				// Refused because the store failed for good: the gateway
 				// logs that once, at ERROR, and is shutting down.
 				level = slog.LevelWarn
+			}
+			if errors.Is(err, store.ErrUnavailable) {
+				// Refused because the store cannot be reached: counted on
+				// the once-per-interval lines of accept and errorHandler.
+				return err
 			}
 			s.log.Log(c.Request().Context(), level, "http request",
 				"method", c.Request().Method, "path", c.Request().URL.Path, "status", status,

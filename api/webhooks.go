@@ -3,6 +3,7 @@ package api
 import (
 	"errors"
 	"io"
+	"log/slog"
 	"net/http"
 	"slices"
 	"strings"
@@ -55,8 +56,10 @@ func (s *Server) webhook(c *echo.Context) error {
 	for _, rc := range receipts {
 		if err := s.deps.Receipts.Receipt(r.Context(), rc); err != nil {
 			// Answer 5xx so the provider retries the callback later.
-			s.log.Error("apply receipt", "channel", rc.Channel, "provider_id", rc.ProviderID, "err", err)
-			return &Error{Status: http.StatusServiceUnavailable, Code: "unavailable", Message: "could not record the receipt; retry", RetryAfter: 5}
+			// During a database outage every webhook fails: one line per
+			// interval, with how many.
+			s.receiptLog.Log(s.log, slog.LevelError, "apply receipt", "channel", rc.Channel, "provider_id", rc.ProviderID, "err", err)
+			return &Error{Status: http.StatusServiceUnavailable, Code: "unavailable", Message: "could not record the receipt; retry", RetryAfter: 5, cause: err}
 		}
 	}
 	status := resp.Status

@@ -24,6 +24,7 @@ import (
 	"time"
 
 	"github.com/switchboard-gw/switchboard/client"
+	"github.com/switchboard-gw/switchboard/internal/lograte"
 	"github.com/switchboard-gw/switchboard/store"
 )
 
@@ -87,6 +88,8 @@ type Sender struct {
 	stopping  bool // Run is returning: start nothing more
 	hostsOpen int  // destinations whose breaker is not closed
 	pruned    time.Time
+
+	claimErrs lograte.Limiter // failed claims, logged once per interval
 }
 
 // SetPolicy puts p in force for every connection opened from now on (nil:
@@ -234,7 +237,9 @@ func (s *Sender) claim(ctx context.Context) {
 		due, err := s.Store.ClaimCallbacks(ctx, s.Owner, s.Lease, room, s.Now())
 		if err != nil {
 			if ctx.Err() == nil {
-				s.Logger.Error("claim callbacks", "err", err)
+				// Every poll fails while the database is down: one line
+				// per interval, with how many claims failed.
+				s.claimErrs.Log(s.Logger, slog.LevelError, "claim callbacks", "err", err)
 			}
 			return
 		}

@@ -53,8 +53,12 @@ type faultResult struct {
 }
 
 var faultScenarios = []faultScenario{
-	{"sqlite-kill9", "SIGKILL of the SQLite gateway under load (2 min leases), restart", sqliteKill9},
+	{"sqlite-kill9", "SIGKILL of the SQLite gateway under load (dispatch.lease set to 2m, the default being 10s), restart", sqliteKill9},
 	{"sqlite-full-disk", "the SQLite file's disk fills up under load (tmpfs), space freed, restart", sqliteFullDisk},
+	{"pg-kill9", "SIGKILL of one of three gateways on one PostgreSQL database under load, not restarted", pgKill9},
+	{"pg-restart", "PostgreSQL restarted (fast shutdown) under load on two gateways", pgRestart},
+	{"callback-hung", "the callbacks of the messages posted under load go to a receiver that accepts and never answers; another app's go on", callbackHung},
+	{"provider-hang", "the first channel hangs (no answer until its 1 s send_timeout) under load, then answers again", providerHang},
 }
 
 func TestFaults(t *testing.T) {
@@ -188,9 +192,10 @@ func (g *gateway) restartAndRecover(t *testing.T, bound time.Duration) time.Dura
 }
 
 // sqliteKill9: 16 clients post OTPs, the gateway is SIGKILLed once half
-// are accepted, and restarted on the same file. Leases are the default
-// two minutes: the restart must release the dead process's leases itself
-// (store/sqlite Open) for every message to be final within 10 s.
+// are accepted, and restarted on the same file. Leases are set to two
+// minutes (the default is 10 s), longer than the bound: the restart must
+// release the dead process's leases itself (store/sqlite Open) for every
+// message to be final within 10 s.
 func sqliteKill9(t *testing.T, size faultSize) faultResult {
 	cfg := fastConfig()
 	for _, ch := range cfg.Channels {

@@ -45,6 +45,8 @@ type gwConfig struct {
 	Channels                   []*simChannel
 	ReceiptTimeout             map[string]string // channel -> deadline, policy otp
 	DBDir                      string            // where the SQLite file goes; empty: the gateway's temp dir
+	BreakerOpenFor             string            // every channel's breaker.open_for; empty: 1m
+	CallbackTimeout            string            // callbacks.timeout; empty: the default
 }
 
 type simChannel struct {
@@ -54,6 +56,7 @@ type simChannel struct {
 	Backoff               string
 	ProbeInterval         string
 	NoProbe               bool
+	SendTimeout           string // empty: the default
 }
 
 // fastConfig is tuned for fast failover tests: no send latency, quick

@@ -12,6 +12,7 @@ import (
 
 	"github.com/switchboard-gw/switchboard/channels"
 	"github.com/switchboard-gw/switchboard/config"
+	"github.com/switchboard-gw/switchboard/internal/lograte"
 	"github.com/switchboard-gw/switchboard/pii"
 	"github.com/switchboard-gw/switchboard/reason"
 	"github.com/switchboard-gw/switchboard/store"
@@ -24,6 +25,8 @@ const waitRetry = 5 * time.Second
 
 // Dispatcher claims due messages from the store and walks their routes.
 type Dispatcher struct {
+	advanceErrs lograte.Limiter // failed Advances, logged once per interval (leases.go)
+
 	store  store.Store
 	router atomic.Pointer[Router]
 	cfg    config.Dispatch

@@ -240,8 +240,9 @@ func (d *Dispatcher) advance(ctx context.Context, t *store.Transition) error {
 			return err
 		}
 		if try == 1 {
-			// Once per message: an outage makes every worker retry.
-			d.log.Warn("record transition failed; retrying until the store answers", "id", t.MessageID, "err", err, "for", advanceRetryFor)
+			// Once per message, and once per interval for all of them (the
+			// newest id, with a count): an outage makes every worker retry.
+			d.advanceErrs.Log(d.log, slog.LevelWarn, "record transition failed; retrying until the store answers", "id", t.MessageID, "err", err, "for", advanceRetryFor)
 		}
 		time.Sleep(wait)
 		wait = min(2*wait, 2*time.Second)

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/switchboard-gw/switchboard/channels"
+	"github.com/switchboard-gw/switchboard/internal/lograte"
 	"github.com/switchboard-gw/switchboard/store"
 )
 
@@ -24,6 +25,8 @@ type Receipts struct {
 	// Router, if set, gives the lanes whose receipt breakers judge the
 	// receipts (silent-outage detection): Dispatcher.Router.
 	Router func() *Router
+
+	errs lograte.Limiter // receipts that could not be recorded
 }
 
 var _ channels.ReceiptSink = (*Receipts)(nil)
@@ -63,7 +66,9 @@ func (rc *Receipts) retry(p store.ReceiptParams) {
 			return
 		}
 		if !errors.Is(err, store.ErrNotFound) {
-			rc.logger().Error("record receipt", "channel", p.Channel, "provider_id", p.ProviderID, "err", err)
+			// One line per interval, with a count: a database outage fails
+			// every receipt in flight.
+			rc.errs.Log(rc.logger(), slog.LevelError, "record receipt", "channel", p.Channel, "provider_id", p.ProviderID, "err", err)
 			return
 		}
 	}

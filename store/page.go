@@ -4,6 +4,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"time"
+	"unicode/utf8"
 )
 
 // Paging and claiming rules both stores apply around their queries.
@@ -28,7 +29,9 @@ func ListPage(p ListParams) (limit int, after string, err error) {
 	limit = min(limit, MaxListLimit)
 	if p.Cursor != "" {
 		b, err := base64.RawURLEncoding.DecodeString(p.Cursor)
-		if err != nil || len(b) == 0 {
+		// Ids are text: a cursor that is not UTF-8 came from no page (and
+		// PostgreSQL would refuse it as a text parameter, a 500).
+		if err != nil || len(b) == 0 || !utf8.Valid(b) {
 			return 0, "", ErrInvalidCursor
 		}
 		after = string(b)

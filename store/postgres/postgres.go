@@ -152,7 +152,7 @@ func (s *Store) Ping(ctx context.Context) error {
 		return store.ErrClosed
 	}
 	if err := s.pool.Ping(ctx); err != nil {
-		return fmt.Errorf("ping postgres: %w", err)
+		return fmt.Errorf("ping postgres: %w", unavailable(err))
 	}
 	return nil
 }
@@ -176,7 +176,8 @@ func (s *Store) check() error {
 	return nil
 }
 
-// wrap turns errors from a pool closed under a call into ErrClosed.
+// wrap turns errors from a pool closed under a call into ErrClosed, and
+// marks a lost connection store.ErrUnavailable (unavailable.go).
 func (s *Store) wrap(err error, format string, args ...any) error {
 	if err == nil {
 		return nil
@@ -184,7 +185,7 @@ func (s *Store) wrap(err error, format string, args ...any) error {
 	if s.closed.Load() {
 		return store.ErrClosed
 	}
-	return fmt.Errorf(format+": %w", append(args, err)...)
+	return fmt.Errorf(format+": %w", append(args, unavailable(err))...)
 }
 
 // Notify implements store.Notifier with LISTEN on a dedicated connection.
