@@ -75,6 +75,8 @@ type Store struct {
 	wg     sync.WaitGroup
 
 	kickc     chan struct{} // coalesced requests to NOTIFY dueChannel
+	enqc      chan *enqOp   // Enqueue's group commit (enqueue_batch.go)
+	txnc      chan *txnOp   // Advance's and RecordReceipt's (txn_batch.go)
 	listen    sync.Once
 	due       chan struct{}
 	overrides chan struct{}
@@ -130,6 +132,8 @@ func Open(ctx context.Context, dsn string) (*Store, error) {
 	s := &Store{
 		pool: pool, ctx: bg, cancel: cancel,
 		kickc:         make(chan struct{}, 1),
+		enqc:          make(chan *enqOp, maxEnqueueBatch),
+		txnc:          make(chan *txnOp, maxTxnBatch),
 		due:           make(chan struct{}, 1),
 		overrides:     make(chan struct{}, 1),
 		reloads:       make(chan string, 1),
@@ -138,6 +142,10 @@ func Open(ctx context.Context, dsn string) (*Store, error) {
 	}
 	s.reloadSeen.Store(gen)
 	s.wg.Go(s.notifier)
+	for range enqueueWorkers {
+		s.wg.Go(s.enqueuer)
+	}
+	s.wg.Go(s.txnWorker)
 	return s, nil
 }
 

@@ -167,7 +167,7 @@ func (s *Store) Advance(ctx context.Context, t *store.Transition) error {
 	}
 	owned := false
 	var st msgState
-	err := s.txn2(ctx, func(b *pgx.Batch) {
+	err := s.txn2(ctx, &st, func(b *pgx.Batch) {
 		b.Queue(`SELECT `+msgStateCols+` FROM messages WHERE id = $1 FOR UPDATE`, t.MessageID)
 	}, func(br pgx.BatchResults) error {
 		err := br.QueryRow().Scan(st.dest()...)
