@@ -46,10 +46,6 @@ import (
 // PostgreSQL's 65,535 parameters per statement.
 const maxEnqueueBatch = 128
 
-// enqueueWorkers batch concurrently: while one batch waits for its COMMIT
-// (the WAL flush) the next is already being written.
-const enqueueWorkers = 2
-
 // enqueueBatchTimeout bounds a batch's work: callers have deadlines of
 // their own, but a batch must not hold a connection forever when the
 // database stops answering.
@@ -89,42 +85,6 @@ func (s *Store) enqueueBatched(ctx context.Context, n *store.Message, args []any
 		return nil, false, store.ErrClosed
 	case <-ctx.Done():
 		return nil, false, ctx.Err()
-	}
-}
-
-func (s *Store) enqueuer() {
-	batch := make([]*enqOp, 0, maxEnqueueBatch)
-	for {
-		select {
-		case <-s.ctx.Done():
-			s.failQueued()
-			return
-		case o := <-s.enqc:
-			batch = append(batch[:0], o)
-		}
-	drain:
-		for len(batch) < maxEnqueueBatch {
-			select {
-			case o := <-s.enqc:
-				batch = append(batch, o)
-			default:
-				break drain
-			}
-		}
-		s.runEnqueueBatch(batch)
-		clear(batch)
-	}
-}
-
-// failQueued answers the ops still queued when the store closes.
-func (s *Store) failQueued() {
-	for {
-		select {
-		case o := <-s.enqc:
-			o.done <- enqResult{err: store.ErrClosed}
-		default:
-			return
-		}
 	}
 }
 

@@ -142,10 +142,9 @@ func Open(ctx context.Context, dsn string) (*Store, error) {
 	}
 	s.reloadSeen.Store(gen)
 	s.wg.Go(s.notifier)
-	for range enqueueWorkers {
-		s.wg.Go(s.enqueuer)
+	for range batchWorkers {
+		s.wg.Go(s.batcher)
 	}
-	s.wg.Go(s.txnWorker)
 	return s, nil
 }
 

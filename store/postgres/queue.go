@@ -253,7 +253,10 @@ func (s *Store) Release(ctx context.Context, owner string) error {
 	if owner == "" {
 		return nil
 	}
-	tag, err := s.pool.Exec(ctx, `UPDATE messages SET lease_owner = '', lease_until = NULL WHERE lease_owner = $1`, owner)
+	// Only messages not final can be claimed: the rest keep their owner,
+	// and the search walks messages_queue (migration 0005), not the table.
+	tag, err := s.pool.Exec(ctx, `UPDATE messages SET lease_owner = '', lease_until = NULL
+		WHERE lease_owner = $1 AND status IN `+notFinal, owner)
 	if err != nil {
 		return s.wrap(err, "release leases")
 	}

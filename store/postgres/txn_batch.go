@@ -87,36 +87,6 @@ func (s *Store) txnBatched(ctx context.Context, op *txnOp) error {
 	}
 }
 
-func (s *Store) txnWorker() {
-	batch := make([]*txnOp, 0, maxTxnBatch)
-	for {
-		select {
-		case <-s.ctx.Done():
-			for {
-				select {
-				case op := <-s.txnc:
-					op.done <- store.ErrClosed
-				default:
-					return
-				}
-			}
-		case op := <-s.txnc:
-			batch = append(batch[:0], op)
-		}
-	drain:
-		for len(batch) < maxTxnBatch {
-			select {
-			case op := <-s.txnc:
-				batch = append(batch, op)
-			default:
-				break drain
-			}
-		}
-		s.runTxnBatch(batch)
-		clear(batch)
-	}
-}
-
 func (s *Store) runTxnBatch(batch []*txnOp) {
 	live := batch[:0:0]
 	for _, op := range batch {

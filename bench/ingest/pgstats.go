@@ -1,0 +1,66 @@
+package main
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"io"
+	"strings"
+)
+
+// -pg-stats: the cluster runs with pg_stat_statements loaded, and after the
+// load the bench prints the statements that took the database's time
+// (execution only: parse, commit waits and client round trips are not in
+// it), so a run says where PostgreSQL's share of a message goes.
+
+const pgStatsSetting = "shared_preload_libraries=pg_stat_statements"
+
+func pgStatsReset(ctx context.Context, dsn string) error {
+	db, err := sql.Open("pgx", dsn)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	if _, err := db.ExecContext(ctx, "CREATE EXTENSION IF NOT EXISTS pg_stat_statements"); err != nil {
+		return err
+	}
+	_, err = db.ExecContext(ctx, "SELECT pg_stat_statements_reset()")
+	return err
+}
+
+func pgStatsPrint(ctx context.Context, dsn string, accepted int, w io.Writer) error {
+	db, err := sql.Open("pgx", dsn)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	rows, err := db.QueryContext(ctx, `SELECT calls, rows, total_exec_time, query FROM pg_stat_statements
+		WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database())
+		ORDER BY total_exec_time DESC LIMIT 15`)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	fmt.Fprintf(w, "\npg_stat_statements (execution time, whole run; %d accepted):\n", accepted)
+	fmt.Fprintf(w, "%10s %10s %10s %9s  %s\n", "calls", "rows", "total ms", "us/msg", "query")
+	for rows.Next() {
+		var (
+			calls, nrows int64
+			total        float64
+			q            string
+		)
+		if err := rows.Scan(&calls, &nrows, &total, &q); err != nil {
+			return err
+		}
+		q = strings.Join(strings.Fields(q), " ")
+		if len(q) > 90 {
+			q = q[:90] + "..."
+		}
+		perMsg := 0.0
+		if accepted > 0 {
+			perMsg = total * 1000 / float64(accepted)
+		}
+		fmt.Fprintf(w, "%10d %10d %10.0f %9.1f  %s\n", calls, nrows, total, perMsg, q)
+	}
+	return rows.Err()
+}
