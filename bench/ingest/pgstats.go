@@ -34,6 +34,12 @@ func pgStatsPrint(ctx context.Context, dsn string, accepted int, w io.Writer) er
 		return err
 	}
 	defer db.Close()
+	var deadlocks, commits int64
+	if err := db.QueryRowContext(ctx, `SELECT deadlocks, xact_commit FROM pg_stat_database
+		WHERE datname = current_database()`).Scan(&deadlocks, &commits); err != nil {
+		return err
+	}
+	fmt.Fprintf(w, "\npostgres: %d commits, %d deadlocks (whole run)\n", commits, deadlocks)
 	rows, err := db.QueryContext(ctx, `SELECT calls, rows, total_exec_time, query FROM pg_stat_statements
 		WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database())
 		ORDER BY total_exec_time DESC LIMIT 15`)
@@ -41,7 +47,7 @@ func pgStatsPrint(ctx context.Context, dsn string, accepted int, w io.Writer) er
 		return err
 	}
 	defer rows.Close()
-	fmt.Fprintf(w, "\npg_stat_statements (execution time, whole run; %d accepted):\n", accepted)
+	fmt.Fprintf(w, "pg_stat_statements (execution time, whole run; %d accepted):\n", accepted)
 	fmt.Fprintf(w, "%10s %10s %10s %9s  %s\n", "calls", "rows", "total ms", "us/msg", "query")
 	for rows.Next() {
 		var (

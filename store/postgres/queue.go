@@ -166,7 +166,7 @@ func (s *Store) Advance(ctx context.Context, t *store.Transition) error {
 		maxSeq = max(maxSeq, a.Seq)
 	}
 	owned := false
-	var st msgState
+	st := msgState{id: t.MessageID} // the group commit locks Advances in id order
 	err := s.txn2(ctx, &st, func(b *pgx.Batch) {
 		b.Queue(`SELECT `+msgStateCols+` FROM messages WHERE id = $1 FOR UPDATE`, t.MessageID)
 	}, func(br pgx.BatchResults) error {

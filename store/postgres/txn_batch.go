@@ -1,9 +1,12 @@
 package postgres
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -104,6 +107,17 @@ func (s *Store) runTxnBatch(batch []*txnOp) {
 		op.done <- s.txn2One(op.ctx, op.first, op.read, op.decide)
 		return
 	}
+	// Calls whose message is known before the read (Advance) lock it in id
+	// order, as RenewLeases does, so those never deadlock with each other
+	// or with a renewal; the others (receipts) follow in arrival order.
+	slices.SortStableFunc(live, func(a, b *txnOp) int {
+		switch {
+		case a.st.id == "" || b.st.id == "":
+			return cmp.Compare(boolInt(a.st.id == ""), boolInt(b.st.id == ""))
+		default:
+			return strings.Compare(a.st.id, b.st.id)
+		}
+	})
 	ctx, cancel := context.WithTimeout(s.ctx, txnBatchTimeout)
 	defer cancel()
 	committed, err := s.txnBatch(ctx, live)
@@ -224,6 +238,13 @@ func readAll(br pgx.BatchResults, ops []*txnOp) error {
 		}
 	}
 	return nil
+}
+
+func boolInt(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
 }
 
 // countedResults counts the results a read takes.
