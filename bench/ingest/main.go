@@ -431,6 +431,14 @@ func benchGateway(ctx context.Context, o options, dir, bin, runID string, stdout
 			d.DeliveredInWindow, d.DeliveredPerSec = n, float64(n)/lr.elapsed.Seconds()
 		}
 	}
+	if o.store == "postgres" {
+		if cpu, err := pgBackendCPU(ctx, db); err != nil {
+			fmt.Fprintln(stdout, "postgres CPU:", err)
+		} else if lr.allAccepted > 0 {
+			fmt.Fprintf(stdout, "postgres: processes' CPU over the run %v, %.1f us per accepted request\n",
+				cpu.Round(time.Millisecond), float64(cpu.Microseconds())/float64(lr.allAccepted))
+		}
+	}
 	if o.pgStats {
 		if err := pgStatsPrint(ctx, db, int(lr.allAccepted), stdout); err != nil {
 			fmt.Fprintln(stdout, "pg_stat_statements:", err)

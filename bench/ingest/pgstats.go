@@ -5,7 +5,10 @@ import (
 	"database/sql"
 	"fmt"
 	"io"
+	"os"
+	"strconv"
 	"strings"
+	"time"
 )
 
 // -pg-stats: the cluster runs with pg_stat_statements loaded, and after the
@@ -69,4 +72,54 @@ func pgStatsPrint(ctx context.Context, dsn string, accepted int, w io.Writer) er
 		fmt.Fprintf(w, "%10d %10d %10.0f %9.1f  %s\n", calls, nrows, total, perMsg, q)
 	}
 	return rows.Err()
+}
+
+// pgBackendCPU sums the CPU time (user + system) the cluster's processes
+// used so far: the backends serving the gateways' connections and the
+// background processes (WAL writer, checkpointer), found in
+// pg_stat_activity and read from /proc. Linux only; zero elsewhere.
+// Backends that already exited are not counted, so it is read while the
+// gateways still hold their connections.
+func pgBackendCPU(ctx context.Context, dsn string) (time.Duration, error) {
+	db, err := sql.Open("pgx", dsn)
+	if err != nil {
+		return 0, err
+	}
+	defer db.Close()
+	rows, err := db.QueryContext(ctx, `SELECT pid FROM pg_stat_activity`)
+	if err != nil {
+		return 0, err
+	}
+	defer rows.Close()
+	var total time.Duration
+	for rows.Next() {
+		var pid int
+		if err := rows.Scan(&pid); err != nil {
+			return 0, err
+		}
+		total += procCPU(pid)
+	}
+	return total, rows.Err()
+}
+
+// procCPU reads a process's utime + stime from /proc/PID/stat.
+func procCPU(pid int) time.Duration {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0
+	}
+	// Fields after the command name, which is in parentheses and may
+	// hold spaces: state is field 3, utime 14, stime 15.
+	_, rest, ok := strings.Cut(string(b), ") ")
+	if !ok {
+		return 0
+	}
+	f := strings.Fields(rest)
+	if len(f) < 13 {
+		return 0
+	}
+	ut, _ := strconv.ParseInt(f[11], 10, 64)
+	st, _ := strconv.ParseInt(f[12], 10, 64)
+	const clkTck = 100 // USER_HZ on Linux
+	return time.Duration(ut+st) * time.Second / clkTck
 }
