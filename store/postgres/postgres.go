@@ -7,8 +7,14 @@
 // same message twice; a dead instance's messages are claimed again once
 // their lease expires. Every write that decides on the current state locks
 // the message row first (SELECT ... FOR UPDATE), then touches its attempts,
-// so concurrent Advances and receipts serialise per message and cannot
-// deadlock.
+// so concurrent Advances and receipts serialise per message.
+//
+// Writes are group-committed (batcher.go): concurrent Enqueues become one
+// multi-row INSERT, concurrent Advances and receipts share one
+// transaction, and every caller is answered after its batch's COMMIT. A
+// batch holds several row locks, so it can deadlock with another instance's
+// batch; PostgreSQL's detector then refuses it and its calls run again one
+// by one.
 //
 // Lease length: the dispatcher renews the leases of the messages it holds
 // every lease/3 (RenewLeaseIDs), so a route of slow channels keeps its
