@@ -61,6 +61,7 @@ type options struct {
 	store                          string // sqlite or postgres
 	instances                      int
 	pgFsync                        bool
+	pgStats                        bool
 }
 
 func main() {
@@ -101,6 +102,7 @@ func main() {
 	flag.StringVar(&o.store, "store", "sqlite", "gateway store: sqlite (a file in the temp dir) or postgres (a throwaway local cluster)")
 	flag.IntVar(&o.instances, "instances", 1, "gateway processes on the one database (postgres only); connections are spread over them round robin")
 	flag.BoolVar(&o.pgFsync, "pg-fsync", true, "run the postgres cluster with fsync, synchronous_commit and full_page_writes on (as durable as SQLite's synchronous=FULL)")
+	flag.BoolVar(&o.pgStats, "pg-stats", false, "postgres only: load pg_stat_statements and print the statements that took the database's time")
 	flag.Parse()
 	if flag.NArg() > 0 || o.connections < 1 || o.duration <= 0 || o.warmup < 0 ||
 		(o.only != "" && o.only != "bare" && o.only != "insert" && o.only != "gateway") ||
@@ -313,13 +315,22 @@ func benchGateway(ctx context.Context, o options, dir, bin, runID string, stdout
 	db := filepath.Join(dir, "gateway.db")
 	if o.store == "postgres" {
 		fmt.Fprintf(stdout, "postgres: starting a throwaway cluster (fsync %s) ...\n", onOff(o.pgFsync))
-		cl, err := pgcluster.Start(pgcluster.Options{Durable: o.pgFsync})
+		popts := pgcluster.Options{Durable: o.pgFsync}
+		if o.pgStats {
+			popts.Settings = append(popts.Settings, pgStatsSetting)
+		}
+		cl, err := pgcluster.Start(popts)
 		if err != nil {
 			return nil, err
 		}
 		defer cl.Stop()
 		if db, err = cl.CreateDatabase(ctx, "switchboard_bench"); err != nil {
 			return nil, err
+		}
+		if o.pgStats {
+			if err := pgStatsReset(ctx, db); err != nil {
+				return nil, fmt.Errorf("pg_stat_statements: %w", err)
+			}
 		}
 	}
 
@@ -418,6 +429,19 @@ func benchGateway(ctx context.Context, o options, dir, bin, runID string, stdout
 			d.SamplerError = err.Error()
 		} else if lr.elapsed > 0 {
 			d.DeliveredInWindow, d.DeliveredPerSec = n, float64(n)/lr.elapsed.Seconds()
+		}
+	}
+	if o.store == "postgres" {
+		if cpu, err := pgBackendCPU(ctx, db); err != nil {
+			fmt.Fprintln(stdout, "postgres CPU:", err)
+		} else if lr.allAccepted > 0 {
+			fmt.Fprintf(stdout, "postgres: processes' CPU over the run %v, %.1f us per accepted request\n",
+				cpu.Round(time.Millisecond), float64(cpu.Microseconds())/float64(lr.allAccepted))
+		}
+	}
+	if o.pgStats {
+		if err := pgStatsPrint(ctx, db, int(lr.allAccepted), stdout); err != nil {
+			fmt.Fprintln(stdout, "pg_stat_statements:", err)
 		}
 	}
 	var stopErr error

@@ -9,7 +9,12 @@ import (
 
 var _ store.LeaseKeeper = (*Store)(nil)
 
-const renewSQL = `UPDATE messages SET lease_until = $3 WHERE id = ANY($1) AND lease_owner = $2`
+// renewSQL locks the rows in id order, as the group commit locks
+// Advances (txn_batch.go): an UPDATE over many rows locks them in scan
+// order, which could deadlock with a batch holding some of them.
+const renewSQL = `UPDATE messages SET lease_until = $3 WHERE id IN (
+		SELECT id FROM messages WHERE id = ANY($1) AND lease_owner = $2 ORDER BY id FOR UPDATE)
+	AND lease_owner = $2`
 
 // RenewLeases implements store.Store with one UPDATE: the rows among ids
 // that owner still leases get the new lease end; the others are skipped.

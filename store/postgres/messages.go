@@ -43,8 +43,14 @@ func (s *Store) Enqueue(ctx context.Context, m *store.Message) (*store.Message, 
 		nullIfEmpty(n.To.Phone), nullIfEmpty(n.To.WhatsApp), nullIfEmpty(n.To.Email), nullIfEmpty(n.To.Telegram),
 		n.Body, n.Subject, orEmpty(n.Tags), meta, n.CallbackURL,
 		string(n.Status), n.CreatedAt, n.UpdatedAt, ts(n.ExpiresAt), n.NextAt, n.LeaseOwner, ts(n.LeaseUntil), n.HTML}
-	if m.Limit != nil {
-		return s.enqueueLimited(ctx, n, args, m.Limit)
+	return s.enqueueBatched(ctx, n, args, m.Limit)
+}
+
+// enqueueOne stores one message in a transaction of its own: the path of a
+// message whose batch failed (enqueue_batch.go).
+func (s *Store) enqueueOne(ctx context.Context, n *store.Message, args []any, lim *store.RecipientLimit) (*store.Message, bool, error) {
+	if lim != nil {
+		return s.enqueueLimited(ctx, n, args, lim)
 	}
 	// ON CONFLICT DO NOTHING then SELECT: the unique index decides which of
 	// two racing requests with one key wins, never a prior read. A racing

@@ -26,7 +26,17 @@ type querier interface {
 // so the lock taken in the first batch holds until the second commits.
 // Any error ends the transaction with ROLLBACK before the connection goes
 // back to the pool.
-func (s *Store) txn2(ctx context.Context, first func(b *pgx.Batch), read func(br pgx.BatchResults) error,
+//
+// st is where read puts the locked message's state: txn2 hands the whole
+// call to the group commit (txn_batch.go), which runs it in one
+// transaction with others and needs the id of the message it locked.
+func (s *Store) txn2(ctx context.Context, st *msgState, first func(b *pgx.Batch), read func(br pgx.BatchResults) error,
+	decide func(q querier, b *pgx.Batch) error) error {
+	return s.txnBatched(ctx, &txnOp{st: st, first: first, read: read, decide: decide})
+}
+
+// txn2One runs one txn2 call in a transaction of its own.
+func (s *Store) txn2One(ctx context.Context, first func(b *pgx.Batch), read func(br pgx.BatchResults) error,
 	decide func(q querier, b *pgx.Batch) error) (err error) {
 	conn, err := s.pool.Acquire(ctx)
 	if err != nil {

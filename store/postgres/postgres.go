@@ -7,8 +7,14 @@
 // same message twice; a dead instance's messages are claimed again once
 // their lease expires. Every write that decides on the current state locks
 // the message row first (SELECT ... FOR UPDATE), then touches its attempts,
-// so concurrent Advances and receipts serialise per message and cannot
-// deadlock.
+// so concurrent Advances and receipts serialise per message.
+//
+// Writes are group-committed (batcher.go): concurrent Enqueues become one
+// multi-row INSERT, concurrent Advances and receipts share one
+// transaction, and every caller is answered after its batch's COMMIT. A
+// batch holds several row locks, so it can deadlock with another instance's
+// batch; PostgreSQL's detector then refuses it and its calls run again one
+// by one.
 //
 // Lease length: the dispatcher renews the leases of the messages it holds
 // every lease/3 (RenewLeaseIDs), so a route of slow channels keeps its
@@ -80,6 +86,8 @@ type Store struct {
 	wg     sync.WaitGroup
 
 	kickc     chan struct{} // coalesced requests to NOTIFY dueChannel
+	enqc      chan *enqOp   // Enqueue's group commit (enqueue_batch.go)
+	txnc      chan *txnOp   // Advance's and RecordReceipt's (txn_batch.go)
 	listen    sync.Once
 	due       chan struct{}
 	overrides chan struct{}
@@ -135,6 +143,8 @@ func Open(ctx context.Context, dsn string) (*Store, error) {
 	s := &Store{
 		pool: pool, ctx: bg, cancel: cancel,
 		kickc:         make(chan struct{}, 1),
+		enqc:          make(chan *enqOp, maxEnqueueBatch),
+		txnc:          make(chan *txnOp, maxTxnBatch),
 		due:           make(chan struct{}, 1),
 		overrides:     make(chan struct{}, 1),
 		reloads:       make(chan string, 1),
@@ -143,6 +153,9 @@ func Open(ctx context.Context, dsn string) (*Store, error) {
 	}
 	s.reloadSeen.Store(gen)
 	s.wg.Go(s.notifier)
+	for range batchWorkers {
+		s.wg.Go(s.batcher)
+	}
 	return s, nil
 }
 

@@ -134,10 +134,10 @@ func (s *Store) Advance(ctx context.Context, t *store.Transition) error {
 		return err
 	}
 	var (
-		st msgState
+		st = msgState{id: t.MessageID} // the group commit locks Advances in id order
 		d  store.AdvanceDecision
 	)
-	err = s.txn2(ctx, func(b *pgx.Batch) {
+	err = s.txn2(ctx, &st, func(b *pgx.Batch) {
 		b.Queue(`SELECT `+msgStateCols+` FROM messages WHERE id = $1 FOR UPDATE`, t.MessageID)
 	}, func(br pgx.BatchResults) error {
 		err := br.QueryRow().Scan(st.dest()...)
@@ -211,7 +211,10 @@ func (s *Store) Release(ctx context.Context, owner string) error {
 	if owner == "" {
 		return nil
 	}
-	tag, err := s.pool.Exec(ctx, `UPDATE messages SET lease_owner = '', lease_until = NULL WHERE lease_owner = $1`, owner)
+	// Only messages not final can be claimed: the rest keep their owner,
+	// and the search walks messages_queue (migration 0005), not the table.
+	tag, err := s.pool.Exec(ctx, `UPDATE messages SET lease_owner = '', lease_until = NULL
+		WHERE lease_owner = $1 AND status IN `+notFinal, owner)
 	if err != nil {
 		return s.wrap(err, "release leases")
 	}

@@ -57,7 +57,7 @@ func (s *Store) RecordReceipt(ctx context.Context, p store.ReceiptParams) (store
 		attSeq           int
 		attFound         bool
 	)
-	err = s.txn2(ctx, func(b *pgx.Batch) {
+	err = s.txn2(ctx, &st, func(b *pgx.Batch) {
 		b.Queue(receiptStateSQL, p.Channel, p.ProviderID)
 		b.Queue(receiptAttemptSQL, p.Channel, p.ProviderID)
 	}, func(br pgx.BatchResults) error {

@@ -41,7 +41,6 @@ func (s *Store) CountRecipient(ctx context.Context, policy, recipient string, si
 func (s *Store) enqueueLimited(ctx context.Context, n *store.Message, args []any, lim *store.RecipientLimit) (*store.Message, bool, error) {
 	keys := store.RecipientKeys(n.To)
 	slices.Sort(keys)
-	floor := store.IDFloor(lim.Since)
 	var old *store.Message
 	var limited *store.RecipientLimitError
 	err := pgx.BeginTxFunc(ctx, s.pool, pgx.TxOptions{}, func(tx pgx.Tx) error {
@@ -50,6 +49,33 @@ func (s *Store) enqueueLimited(ctx context.Context, n *store.Message, args []any
 				return err
 			}
 		}
+		var err error
+		old, limited, err = insertLimitedLocked(ctx, tx, n, args, lim)
+		return err
+	})
+	if err != nil {
+		return nil, false, s.wrap(err, "insert message")
+	}
+	if limited != nil {
+		return nil, false, limited
+	}
+	if old != nil {
+		return old, true, nil
+	}
+	if n.LeaseOwner == "" {
+		s.kick() // claimable now by any instance
+	}
+	return n, false, nil
+}
+
+// insertLimitedLocked counts and inserts one limited message inside tx,
+// which holds the advisory locks of its (policy, recipient) keys: old is
+// the stored message when its idempotency key is taken, limited the
+// refusal when a recipient is at its limit; neither writes anything.
+func insertLimitedLocked(ctx context.Context, tx pgx.Tx, n *store.Message, args []any, lim *store.RecipientLimit) (old *store.Message, limited *store.RecipientLimitError, err error) {
+	keys := store.RecipientKeys(n.To)
+	floor := store.IDFloor(lim.Since)
+	err = func() error {
 		if n.IdempotencyKey != "" {
 			m, err := scanMessage(tx.QueryRow(ctx, `SELECT `+msgCols+` FROM messages
 				WHERE idem_scope = $1 AND idem_key = $2 AND idem_key <> ''`, n.IdempotencyScope, n.IdempotencyKey))
@@ -98,18 +124,6 @@ func (s *Store) enqueueLimited(ctx context.Context, n *store.Message, args []any
 				ON CONFLICT DO NOTHING`, n.Policy, k, n.ID)
 		}
 		return tx.SendBatch(ctx, b).Close()
-	})
-	if err != nil {
-		return nil, false, s.wrap(err, "insert message")
-	}
-	if limited != nil {
-		return nil, false, limited
-	}
-	if old != nil {
-		return old, true, nil
-	}
-	if n.LeaseOwner == "" {
-		s.kick() // claimable now by any instance
-	}
-	return n, false, nil
+	}()
+	return old, limited, err
 }

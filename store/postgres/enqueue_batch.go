@@ -1,0 +1,320 @@
+package postgres
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/bits"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/switchboard-gw/switchboard/store"
+)
+
+// Group commit for Enqueue, as store/sqlite's writer does it: concurrent
+// Enqueue calls hand their message to a channel; one goroutine takes what
+// has queued up (up to maxEnqueueBatch) and writes it as one multi-row
+// INSERT in one transaction, answering each caller only after COMMIT
+// returned. Under load a batch holds dozens of messages: one transaction,
+// one WAL flush and one round trip instead of one each per message, which
+// is where PostgreSQL's per-message CPU went (a backend wakeup, parse,
+// plan and commit per row). Durability is unchanged: COMMIT still waits
+// for the WAL flush (synchronous_commit on), and no caller hears "stored"
+// before it.
+//
+// Semantics stay Enqueue's, message by message:
+//   - idempotency: the unique (idem_scope, idem_key) index decides, through
+//     ON CONFLICT DO NOTHING, between two messages with one key in one
+//     batch as between two batches or two instances; a message whose row
+//     was not inserted is answered with the row that holds its key;
+//   - per-recipient limits: the limited messages of a batch run in one
+//     transaction of their own that takes every advisory lock they need up
+//     front, in key order (so two batches, on one instance or several,
+//     cannot deadlock), then counts and inserts them one after the other,
+//     each counting the ones before it, exactly as enqueueLimited does.
+//
+// A batch that fails (one message PostgreSQL refuses fails the whole
+// statement) is run again message by message on the unbatched path, so
+// only the messages that fail on their own fail.
+
+// maxEnqueueBatch bounds a batch: 128 rows of 23 parameters stay far under
+// PostgreSQL's 65,535 parameters per statement.
+const maxEnqueueBatch = 128
+
+// enqueueBatchTimeout bounds a batch's work: callers have deadlines of
+// their own, but a batch must not hold a connection forever when the
+// database stops answering.
+const enqueueBatchTimeout = 30 * time.Second
+
+type enqOp struct {
+	ctx  context.Context
+	n    *store.Message
+	args []any
+	lim  *store.RecipientLimit
+	done chan enqResult // buffered: a worker never waits for a caller
+}
+
+type enqResult struct {
+	m        *store.Message
+	replayed bool
+	err      error
+}
+
+// enqueueBatched queues n for the next batch and waits for its answer. If
+// ctx ends after the message was queued it may still be stored; the caller
+// sees ctx's error and a retry with the same Idempotency-Key finds it.
+func (s *Store) enqueueBatched(ctx context.Context, n *store.Message, args []any, lim *store.RecipientLimit) (*store.Message, bool, error) {
+	o := &enqOp{ctx: ctx, n: n, args: args, lim: lim, done: make(chan enqResult, 1)}
+	select {
+	case s.enqc <- o:
+	case <-s.ctx.Done():
+		return nil, false, store.ErrClosed
+	case <-ctx.Done():
+		return nil, false, ctx.Err()
+	}
+	select {
+	case r := <-o.done:
+		return r.m, r.replayed, r.err
+	case <-s.ctx.Done():
+		// Closed: the workers are gone, or cancel the batch in flight.
+		return nil, false, store.ErrClosed
+	case <-ctx.Done():
+		return nil, false, ctx.Err()
+	}
+}
+
+func (s *Store) runEnqueueBatch(batch []*enqOp) {
+	var plain, limited []*enqOp
+	for _, o := range batch {
+		// The caller gave up before its turn: storing the message now
+		// would store something the caller was told failed.
+		if err := o.ctx.Err(); err != nil {
+			o.done <- enqResult{err: err}
+			continue
+		}
+		if o.lim != nil {
+			limited = append(limited, o)
+		} else {
+			plain = append(plain, o)
+		}
+	}
+	ctx, cancel := context.WithTimeout(s.ctx, enqueueBatchTimeout)
+	defer cancel()
+	kick := false
+	if len(plain) > 0 {
+		res, err := s.insertPlain(ctx, plain)
+		kick = s.answerBatch(ctx, plain, res, err) || kick
+	}
+	if len(limited) > 0 {
+		res, err := s.insertLimited(ctx, limited)
+		kick = s.answerBatch(ctx, limited, res, err) || kick
+	}
+	if kick {
+		s.kick() // claimable now by any instance
+	}
+}
+
+// answerBatch answers a committed batch, or runs each of its ops alone
+// when the batch failed. It reports whether a message claimable by any
+// instance was stored.
+func (s *Store) answerBatch(ctx context.Context, ops []*enqOp, res []enqResult, err error) (kick bool) {
+	if err != nil {
+		// Only a statement the server refused is known to have rolled the
+		// batch back; after a lost connection the COMMIT may have happened,
+		// and running the messages again would store them twice.
+		if !serverRefused(err) || s.closed.Load() || ctx.Err() != nil {
+			for _, o := range ops {
+				o.done <- enqResult{err: s.wrap(err, "insert message")}
+			}
+			return false
+		}
+		for _, o := range ops {
+			if cerr := o.ctx.Err(); cerr != nil {
+				o.done <- enqResult{err: cerr}
+				continue
+			}
+			m, replayed, err := s.enqueueOne(o.ctx, o.n, o.args, o.lim)
+			o.done <- enqResult{m: m, replayed: replayed, err: err}
+		}
+		return false // enqueueOne kicked for its own messages
+	}
+	for i, o := range ops {
+		r := res[i]
+		if r.err == nil && !r.replayed && o.n.LeaseOwner == "" {
+			kick = true
+		}
+		o.done <- r
+	}
+	return kick
+}
+
+// serverRefused reports whether PostgreSQL answered err to a statement:
+// then the transaction it was in is rolled back for sure.
+func serverRefused(err error) bool {
+	var pe *pgconn.PgError
+	return errors.As(err, &pe)
+}
+
+// insertPlainSQL returns the multi-row INSERT for rows messages.
+func insertPlainSQL(rows int) string {
+	var b strings.Builder
+	head, _, _ := strings.Cut(insertMessageSQL, "VALUES")
+	b.WriteString(head)
+	b.WriteString("VALUES ")
+	p := 1
+	for r := range rows {
+		if r > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteByte('(')
+		for c := range insertMessageArgs {
+			if c > 0 {
+				b.WriteString(", ")
+			}
+			b.WriteByte('$')
+			b.WriteString(strconv.Itoa(p))
+			p++
+		}
+		b.WriteByte(')')
+	}
+	b.WriteString(" ON CONFLICT (idem_scope, idem_key) WHERE idem_key <> '' DO NOTHING RETURNING id")
+	return b.String()
+}
+
+// insertMessageArgs is the number of parameters per message row.
+const insertMessageArgs = 23
+
+// insertSQLs caches the multi-row statements by row count. Batches are cut
+// into power-of-two chunks, so at most 8 statement texts exist and each
+// connection prepares each once.
+var insertSQLs = func() map[int]string {
+	m := map[int]string{}
+	for n := 1; n <= maxEnqueueBatch; n *= 2 {
+		m[n] = insertPlainSQL(n)
+	}
+	return m
+}()
+
+// insertPlain writes messages without a recipient limit: BEGIN, one
+// multi-row INSERT per power-of-two chunk and COMMIT go out as one
+// pipelined batch, one round trip. The rows not inserted lost their
+// idempotency key to a message stored before (or earlier in this batch);
+// those are read back after the commit, as the unbatched Enqueue does.
+func (s *Store) insertPlain(ctx context.Context, ops []*enqOp) ([]enqResult, error) {
+	b := &pgx.Batch{}
+	b.Queue("BEGIN")
+	var chunks []int
+	for i := 0; i < len(ops); {
+		n := 1 << (bits.Len(uint(len(ops)-i)) - 1) // largest power of two that fits
+		args := make([]any, 0, n*insertMessageArgs)
+		for _, o := range ops[i : i+n] {
+			args = append(args, o.args...)
+		}
+		b.Queue(insertSQLs[n], args...)
+		chunks = append(chunks, n)
+		i += n
+	}
+	b.Queue("COMMIT")
+
+	inserted := make(map[string]bool, len(ops))
+	err := func() error {
+		br := s.pool.SendBatch(ctx, b)
+		defer br.Close()
+		if _, err := br.Exec(); err != nil {
+			return err
+		}
+		for range chunks {
+			rows, err := br.Query()
+			if err != nil {
+				return err
+			}
+			for rows.Next() {
+				var id string
+				if err := rows.Scan(&id); err != nil {
+					rows.Close()
+					return err
+				}
+				inserted[id] = true
+			}
+			rows.Close()
+			if err := rows.Err(); err != nil {
+				return err
+			}
+		}
+		if _, err := br.Exec(); err != nil {
+			return err
+		}
+		return br.Close()
+	}()
+	if err != nil {
+		// A refused statement skips the rest of the pipeline, COMMIT
+		// included: nothing of the batch is stored, and the pool drops
+		// the connection, whose transaction is still open.
+		return nil, err
+	}
+	res := make([]enqResult, len(ops))
+	for i, o := range ops {
+		if inserted[o.n.ID] {
+			res[i] = enqResult{m: o.n}
+			continue
+		}
+		old, err := scanMessage(s.pool.QueryRow(ctx, `SELECT `+msgCols+` FROM messages
+			WHERE idem_scope = $1 AND idem_key = $2 AND idem_key <> ''`, o.n.IdempotencyScope, o.n.IdempotencyKey))
+		if err != nil {
+			res[i] = enqResult{err: s.wrap(err, "load message for idempotency key")}
+			continue
+		}
+		res[i] = enqResult{m: old, replayed: true}
+	}
+	return res, nil
+}
+
+// lockRecipientsSQL takes the advisory locks of a batch's (policy,
+// recipient) keys in the order of their hash, the lock's real key, so two
+// batches that share keys (or keys whose hashes collide) take them in one
+// order and cannot deadlock.
+const lockRecipientsSQL = `SELECT pg_advisory_xact_lock(h) FROM (
+	SELECT DISTINCT hashtextextended(k, 0) AS h FROM unnest($1::text[]) AS k ORDER BY h) AS l`
+
+// insertLimited writes messages with a recipient limit in one transaction:
+// every advisory lock the batch needs first, in key order, then each
+// message as enqueueLimited handles it, in batch order.
+func (s *Store) insertLimited(ctx context.Context, ops []*enqOp) ([]enqResult, error) {
+	var locks []string
+	for _, o := range ops {
+		for _, k := range store.RecipientKeys(o.n.To) {
+			locks = append(locks, o.n.Policy+"/"+k)
+		}
+	}
+	slices.Sort(locks)
+	locks = slices.Compact(locks)
+	res := make([]enqResult, len(ops))
+	err := pgx.BeginTxFunc(ctx, s.pool, pgx.TxOptions{}, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, lockRecipientsSQL, locks); err != nil {
+			return fmt.Errorf("take recipient locks: %w", err)
+		}
+		for i, o := range ops {
+			old, limited, err := insertLimitedLocked(ctx, tx, o.n, o.args, o.lim)
+			switch {
+			case err != nil:
+				return err
+			case limited != nil:
+				res[i] = enqResult{err: limited}
+			case old != nil:
+				res[i] = enqResult{m: old, replayed: true}
+			default:
+				res[i] = enqResult{m: o.n}
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return res, nil
+}

@@ -1,0 +1,269 @@
+package postgres
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/switchboard-gw/switchboard/store"
+)
+
+// Group commit for Advance and RecordReceipt (their txn2 calls). One
+// goroutine takes the calls that queued up and runs them in one
+// transaction, in the same two round trips one call takes alone:
+//
+//  1. BEGIN and every call's locking reads, pipelined; each call's read
+//     takes its own results;
+//  2. each call decides on its state and queues its writes; all the writes
+//     and COMMIT go out as one pipelined batch.
+//
+// Each caller is answered after COMMIT returned, so durability is
+// unchanged; one COMMIT (one WAL flush, one backend wakeup) serves the
+// batch.
+//
+// A call decides on the state it read under its row lock, so two calls
+// that lock the same message cannot share a batch: the second would decide
+// without the first's writes. The locked message's id is known after the
+// reads (a receipt finds its message by the provider's id), so a call
+// whose message another call of the batch already locked is run alone
+// after the batch commits.
+//
+// Failures: a call whose message is not found (ErrNotFound from its read,
+// no write queued) fails alone. Any other error before the COMMIT was sent
+// rolls the batch back and runs each call alone, so only the calls that
+// fail on their own fail. An error from the write batch does the same if
+// the server refused a statement (then nothing committed); after a lost
+// connection the outcome is unknown and every call gets the error, as a
+// single call would.
+//
+// Deadlocks: calls lock their messages in batch order, so a batch can wait
+// for a row another transaction holds while holding rows that one waits
+// for (another instance's batch, a lease renewal). PostgreSQL's deadlock
+// detector then refuses one statement, which is the server-refused case
+// above: that batch runs its calls alone.
+
+// maxTxnBatch bounds the calls in one transaction.
+const maxTxnBatch = 64
+
+// txnBatchTimeout bounds a batch's work when the database stops answering.
+const txnBatchTimeout = 30 * time.Second
+
+type txnOp struct {
+	ctx    context.Context
+	st     *msgState
+	first  func(b *pgx.Batch)
+	read   func(br pgx.BatchResults) error
+	decide func(q querier, b *pgx.Batch) error
+	done   chan error // buffered: the worker never waits for a caller
+
+	queued   int   // statements first queued
+	err      error // this call's own answer (ErrNotFound), no write queued
+	deferred bool  // its message is locked by an earlier call: run alone after
+}
+
+// txnBatched queues op for the next batch and waits for its answer. If ctx
+// ends after the call was queued it may still commit; the caller sees
+// ctx's error.
+func (s *Store) txnBatched(ctx context.Context, op *txnOp) error {
+	op.ctx, op.done = ctx, make(chan error, 1)
+	select {
+	case s.txnc <- op:
+	case <-s.ctx.Done():
+		return store.ErrClosed
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	select {
+	case err := <-op.done:
+		return err
+	case <-s.ctx.Done():
+		return store.ErrClosed
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+func (s *Store) runTxnBatch(batch []*txnOp) {
+	live := batch[:0:0]
+	for _, op := range batch {
+		if err := op.ctx.Err(); err != nil {
+			op.done <- err
+			continue
+		}
+		live = append(live, op)
+	}
+	if len(live) == 0 {
+		return
+	}
+	if len(live) == 1 {
+		op := live[0]
+		op.done <- s.txn2One(op.ctx, op.first, op.read, op.decide)
+		return
+	}
+	// Calls whose message is known before the read (Advance) lock it in id
+	// order, as RenewLeases does, so those never deadlock with each other
+	// or with a renewal; the others (receipts) follow in arrival order.
+	slices.SortStableFunc(live, func(a, b *txnOp) int {
+		switch {
+		case a.st.id == "" || b.st.id == "":
+			return cmp.Compare(boolInt(a.st.id == ""), boolInt(b.st.id == ""))
+		default:
+			return strings.Compare(a.st.id, b.st.id)
+		}
+	})
+	ctx, cancel := context.WithTimeout(s.ctx, txnBatchTimeout)
+	defer cancel()
+	committed, err := s.txnBatch(ctx, live)
+	switch {
+	case err == nil:
+		for _, op := range live {
+			if !op.deferred {
+				op.done <- op.err
+			}
+		}
+		for _, op := range live {
+			if op.deferred {
+				op.done <- s.txn2One(op.ctx, op.first, op.read, op.decide)
+			}
+		}
+	case !committed || serverRefused(err):
+		// Rolled back: each call again on its own.
+		for _, op := range live {
+			op.done <- s.txn2One(op.ctx, op.first, op.read, op.decide)
+		}
+	default:
+		for _, op := range live {
+			op.done <- err
+		}
+	}
+}
+
+// txnBatch runs ops in one transaction. committed reports whether the
+// COMMIT was sent (an error after it leaves the outcome unknown unless the
+// server refused a statement).
+func (s *Store) txnBatch(ctx context.Context, ops []*txnOp) (committed bool, err error) {
+	conn, err := s.pool.Acquire(ctx)
+	if err != nil {
+		return false, err
+	}
+	defer conn.Release()
+	open := false
+	defer func() {
+		if !open {
+			return
+		}
+		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		defer cancel()
+		if _, rerr := conn.Exec(rctx, "ROLLBACK"); rerr != nil {
+			_ = conn.Conn().Close(rctx)
+		}
+	}()
+
+	b := &pgx.Batch{}
+	b.Queue("BEGIN")
+	for _, op := range ops {
+		op.err, op.deferred = nil, false
+		n := b.Len()
+		op.first(b)
+		op.queued = b.Len() - n
+	}
+	open = true
+	br := conn.SendBatch(ctx, b)
+	if err := readAll(br, ops); err != nil {
+		_ = br.Close()
+		return false, err
+	}
+	if err := br.Close(); err != nil {
+		return false, err
+	}
+
+	w := &pgx.Batch{}
+	locked := make(map[string]bool, len(ops))
+	for _, op := range ops {
+		if op.err != nil {
+			continue
+		}
+		if locked[op.st.id] {
+			op.deferred = true
+			continue
+		}
+		locked[op.st.id] = true
+		ob := &pgx.Batch{}
+		if err := op.decide(conn, ob); err != nil {
+			return false, err
+		}
+		w.QueuedQueries = append(w.QueuedQueries, ob.QueuedQueries...)
+	}
+	w.Queue("COMMIT")
+	err = conn.SendBatch(ctx, w).Close()
+	if err != nil {
+		// A refused statement skips the rest of the batch, COMMIT
+		// included: the deferred ROLLBACK ends the transaction.
+		return true, err
+	}
+	open = false
+	return true, nil
+}
+
+// readAll hands each op its results. An op whose message is not found
+// keeps ErrNotFound as its answer; any other error fails the batch.
+func readAll(br pgx.BatchResults, ops []*txnOp) error {
+	if _, err := br.Exec(); err != nil { // BEGIN
+		return err
+	}
+	for _, op := range ops {
+		cr := &countedResults{BatchResults: br}
+		rerr := op.read(cr)
+		for cr.used < op.queued {
+			// Results the read left unread (it stopped at "not found").
+			if _, err := cr.Exec(); err != nil {
+				return err
+			}
+		}
+		if cr.used > op.queued {
+			return fmt.Errorf("txn batch: read took %d results of %d", cr.used, op.queued)
+		}
+		if rerr != nil {
+			if !errors.Is(rerr, store.ErrNotFound) {
+				return rerr
+			}
+			op.err = rerr
+		}
+	}
+	return nil
+}
+
+func boolInt(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+// countedResults counts the results a read takes.
+type countedResults struct {
+	pgx.BatchResults
+	used int
+}
+
+func (c *countedResults) Exec() (pgconn.CommandTag, error) {
+	c.used++
+	return c.BatchResults.Exec()
+}
+
+func (c *countedResults) Query() (pgx.Rows, error) {
+	c.used++
+	return c.BatchResults.Query()
+}
+
+func (c *countedResults) QueryRow() pgx.Row {
+	c.used++
+	return c.BatchResults.QueryRow()
+}
