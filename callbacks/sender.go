@@ -88,6 +88,10 @@ type Sender struct {
 	stopping  bool // Run is returning: start nothing more
 	hostsOpen int  // destinations whose breaker is not closed
 	pruned    time.Time
+	// wakeTimer wakes Run at nextWake, the earliest a handed-back callback
+	// is due (wakeAt).
+	wakeTimer *time.Timer
+	nextWake  time.Time
 
 	claimErrs lograte.Limiter // failed claims, logged once per interval
 }
@@ -210,18 +214,42 @@ func (s *Sender) Run(ctx context.Context) error {
 		s.mu.Unlock()
 		s.wg.Wait()
 		s.releaseWaiting()
+		s.mu.Lock()
+		if s.wakeTimer != nil {
+			s.wakeTimer.Stop()
+		}
+		s.mu.Unlock()
 	}()
 	t := time.NewTicker(s.Poll)
 	defer t.Stop()
+	// Cuts back the queue of a destination that slowed (see queueCap);
+	// the claim loop runs on the poll and on wakes, which a hung receiver
+	// does not give.
+	trim := time.NewTicker(queueWindow)
+	defer trim.Stop()
+	// Claim at once: what is due need not wait for the first tick.
+	s.claim(ctx)
 	for {
 		select {
 		case <-ctx.Done():
 			return nil
+		case <-trim.C:
+			s.pump()
+			continue
 		case <-t.C:
 		case <-s.wake:
 		}
 		s.claim(ctx)
 		s.prune(s.Now())
+	}
+}
+
+// Wake makes Run claim now rather than at its next poll: new callbacks
+// are due. It never blocks; wakes before the claim runs are merged.
+func (s *Sender) Wake() {
+	select {
+	case s.wake <- struct{}{}:
+	default:
 	}
 }
 
@@ -243,8 +271,9 @@ func (s *Sender) claim(ctx context.Context) {
 			}
 			return
 		}
-		s.route(due)
-		if len(due) < room {
+		// Claim again only when this claim was full and all of it was
+		// kept: what was just handed back must not be taken straight back.
+		if kept := s.route(due); !kept || len(due) < room {
 			return
 		}
 	}
