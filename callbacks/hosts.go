@@ -298,9 +298,8 @@ func (s *Sender) wakeAt(t time.Time) {
 
 // route places claimed callbacks: given up when their API key is gone,
 // handed back when their destination is blocked or its queue is full, else
-// waiting for pump to start them. It reports whether all were kept or
-// settled (none handed back), for claim to know whether to claim again.
-func (s *Sender) route(due []store.Callback) bool {
+// waiting for pump to start them.
+func (s *Sender) route(due []store.Callback) {
 	now := s.Now()
 	var back handBack
 	var gaveUp []store.CallbackResult
@@ -330,7 +329,6 @@ func (s *Sender) route(due []store.Callback) bool {
 	for _, r := range gaveUp {
 		s.finish(r)
 	}
-	return back.at == nil
 }
 
 // pump starts waiting callbacks while workers are free, one destination

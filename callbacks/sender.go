@@ -271,9 +271,11 @@ func (s *Sender) claim(ctx context.Context) {
 			}
 			return
 		}
-		// Claim again only when this claim was full and all of it was
-		// kept: what was just handed back must not be taken straight back.
-		if kept := s.route(due); !kept || len(due) < room {
+		// A full claim may have stopped short of what another
+		// destination could take now (a busy one's callbacks, handed back
+		// to a later time, can be first in line): claim again.
+		s.route(due)
+		if len(due) < room {
 			return
 		}
 	}
