@@ -245,7 +245,8 @@ func (s *Sender) Run(ctx context.Context) error {
 }
 
 // Wake makes Run claim now rather than at its next poll: new callbacks
-// are due. It never blocks; wakes before the claim runs are merged.
+// are due. It never blocks; wakes before the claim runs are merged. Call
+// it only once Run has started (Run makes the channel).
 func (s *Sender) Wake() {
 	select {
 	case s.wake <- struct{}{}:

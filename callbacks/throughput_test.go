@@ -181,3 +181,87 @@ func TestCallbacksToOneReceiverDoNotWaitForThePoll(t *testing.T) {
 		require.Equal(t, []store.Status{store.StatusSent, store.StatusDelivered}, sts, "%s: once each, in order", msg)
 	}
 }
+
+// TestCallbacksFastReceiverThatHangsHoldsPerHost: a receiver that answers
+// at once, so its destination keeps a deep queue, then hangs: it holds
+// per_host (2) POSTs and no more, its queue is cut back and handed to the
+// store, and another destination's callbacks all arrive while it hangs.
+func TestCallbacksFastReceiverThatHangsHoldsPerHost(t *testing.T) {
+	t.Parallel()
+	const answered = 50
+	release := make(chan struct{})
+	var mu sync.Mutex
+	var received, open, maxOpen int
+	stall := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		received++
+		n := received
+		open++
+		maxOpen = max(maxOpen, open)
+		mu.Unlock()
+		if n > answered {
+			<-release // hangs until the test ends
+		}
+		mu.Lock()
+		open--
+		mu.Unlock()
+		w.WriteHeader(http.StatusNoContent)
+	}))
+	arrived := make(chan struct{}, 20)
+	other := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.WriteHeader(http.StatusNoContent)
+		arrived <- struct{}{}
+	}))
+	// Cleanups run last first: the gateway's Run stops (its hung POSTs
+	// released first), then the receivers close.
+	t.Cleanup(other.Close)
+	t.Cleanup(stall.Close)
+
+	o := &leasedOutbox{}
+	now := time.Now()
+	for i := range 200 {
+		o.add(store.Callback{ID: int64(i + 1), MessageID: "s" + strconv.Itoa(i), URL: stall.URL + "/hooks", Scope: "shop", Payload: []byte(`{}`), CreatedAt: now, NextAt: now})
+	}
+	s := &Sender{Store: o, Secrets: func(string) []string { return []string{"s"} }, Owner: "test",
+		Poll: time.Hour, Timeout: time.Hour, Logger: slog.New(slog.DiscardHandler)}
+	s.defaults()
+	s.SetPolicy(policy(t, config.Callbacks{AllowPrivateNetworks: true}))
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- s.Run(ctx) }()
+	t.Cleanup(func() {
+		close(release)
+		cancel()
+		require.NoError(t, <-done)
+		s.Client.CloseIdleConnections()
+	})
+
+	// Wait until it hangs: both its POSTs taken and unanswered.
+	deadline := time.Now().Add(time.Minute)
+	for {
+		mu.Lock()
+		n := received
+		mu.Unlock()
+		if n >= answered+2 {
+			break
+		}
+		require.False(t, time.Now().After(deadline), "the receiver got %d POSTs in a minute, want %d", n, answered+2)
+		time.Sleep(time.Millisecond)
+	}
+	for i := range 20 {
+		o.add(store.Callback{ID: int64(1000 + i), MessageID: "o" + strconv.Itoa(i), URL: other.URL + "/hooks", Scope: "shop", Payload: []byte(`{}`), CreatedAt: time.Now(), NextAt: time.Now()})
+	}
+	s.Wake()
+	timeout := time.After(time.Minute)
+	for n := 0; n < 20; n++ {
+		select {
+		case <-arrived:
+		case <-timeout:
+			t.Fatalf("%d of the other destination's 20 callbacks arrived", n)
+		}
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	require.Equal(t, answered+2, received, "no POST to the hung receiver ended, so no other started")
+	require.Equal(t, 2, maxOpen, "never more than per_host at once")
+}
