@@ -265,11 +265,14 @@ func (s *Sender) handBack(b *handBack) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	for at, ids := range b.at {
-		s.wakeAt(at)
 		if err := s.Store.DeferCallbacks(ctx, s.Owner, ids, at); err != nil {
 			// Their leases run out and they are claimed again: late, not lost.
 			s.Logger.Error("hand back callbacks", "n", len(ids), "err", err)
+			continue
 		}
+		// Only once written: a claim woken before would find them still
+		// leased, and nothing would wake the next.
+		s.wakeAt(at)
 	}
 	if o, ok := s.Obs.(IsolationObserver); ok {
 		for reason, n := range b.counts {

@@ -78,8 +78,9 @@ type Sender struct {
 	policy    atomic.Pointer[AddressPolicy]  // see SetPolicy
 	transport atomic.Pointer[http.Transport] // the default Client's
 
-	wg   sync.WaitGroup // tries in flight
-	wake chan struct{}  // a try finished: claim again
+	wg       sync.WaitGroup // tries in flight
+	wake     chan struct{}  // claim now (Wake); made once, by wakeChan
+	wakeInit sync.Once
 	// mu guards the destinations' state (hosts.go) and the counts below.
 	mu        sync.Mutex
 	hosts     map[string]*host
@@ -133,7 +134,6 @@ func (s *Sender) defaults() {
 	}
 	if s.hosts == nil {
 		s.hosts = map[string]*host{}
-		s.wake = make(chan struct{}, 1)
 	}
 	if s.Poll <= 0 {
 		s.Poll = 500 * time.Millisecond
@@ -237,7 +237,7 @@ func (s *Sender) Run(ctx context.Context) error {
 			s.pump()
 			continue
 		case <-t.C:
-		case <-s.wake:
+		case <-s.wakeChan():
 		}
 		s.claim(ctx)
 		s.prune(s.Now())
@@ -245,13 +245,18 @@ func (s *Sender) Run(ctx context.Context) error {
 }
 
 // Wake makes Run claim now rather than at its next poll: new callbacks
-// are due. It never blocks; wakes before the claim runs are merged. Call
-// it only once Run has started (Run makes the channel).
+// are due. It never blocks; wakes before the claim runs are merged. It may
+// be called at any time, before Run too.
 func (s *Sender) Wake() {
 	select {
-	case s.wake <- struct{}{}:
+	case s.wakeChan() <- struct{}{}:
 	default:
 	}
+}
+
+func (s *Sender) wakeChan() chan struct{} {
+	s.wakeInit.Do(func() { s.wake = make(chan struct{}, 1) })
+	return s.wake
 }
 
 // claim takes due callbacks while there is room for them in memory.
