@@ -228,7 +228,10 @@ func (s *Sender) Run(ctx context.Context) error {
 	trim := time.NewTicker(queueWindow)
 	defer trim.Stop()
 	// Claim at once: what is due need not wait for the first tick.
-	s.claim(ctx)
+	lastEmpty := time.Time{}
+	if s.claim(ctx) {
+		lastEmpty = time.Now()
+	}
 	for {
 		select {
 		case <-ctx.Done():
@@ -238,11 +241,27 @@ func (s *Sender) Run(ctx context.Context) error {
 			continue
 		case <-t.C:
 		case <-s.wakeChan():
+			// Status changes wake this loop whether or not they queued a
+			// callback (a receipt's does not say): after a claim that found
+			// nothing, wakes claim at most every wakeGap, so a receipt
+			// storm without callbacks costs the store little.
+			if wait := wakeGap - time.Since(lastEmpty); wait > 0 {
+				select {
+				case <-ctx.Done():
+					return nil
+				case <-time.After(wait):
+				}
+			}
 		}
-		s.claim(ctx)
+		if s.claim(ctx) {
+			lastEmpty = time.Now()
+		}
 		s.prune(s.Now())
 	}
 }
+
+// wakeGap: see Run.
+const wakeGap = 10 * time.Millisecond
 
 // Wake makes Run claim now rather than at its next poll: new callbacks
 // are due. It never blocks; wakes before the claim runs are merged. It may
@@ -260,13 +279,15 @@ func (s *Sender) wakeChan() chan struct{} {
 }
 
 // claim takes due callbacks while there is room for them in memory.
-func (s *Sender) claim(ctx context.Context) {
+// It reports whether the store had none due (an empty claim), not merely
+// no room for them.
+func (s *Sender) claim(ctx context.Context) (empty bool) {
 	for ctx.Err() == nil {
 		s.mu.Lock()
 		room := 2*s.Workers - s.held
 		s.mu.Unlock()
 		if room <= 0 {
-			return
+			return false
 		}
 		due, err := s.Store.ClaimCallbacks(ctx, s.Owner, s.Lease, room, s.Now())
 		if err != nil {
@@ -275,16 +296,17 @@ func (s *Sender) claim(ctx context.Context) {
 				// per interval, with how many claims failed.
 				s.claimErrs.Log(s.Logger, slog.LevelError, "claim callbacks", "err", err)
 			}
-			return
+			return false
 		}
 		// A full claim may have stopped short of what another
 		// destination could take now (a busy one's callbacks, handed back
 		// to a later time, can be first in line): claim again.
 		s.route(due)
 		if len(due) < room {
-			return
+			return len(due) == 0
 		}
 	}
+	return false
 }
 
 // deliver makes one try and records its outcome. It returns what the
