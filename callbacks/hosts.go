@@ -25,11 +25,20 @@ import (
 // too, up to maxRetry: the destination's own backoff, on top of each
 // callback's.
 //
-// What is claimed but cannot go now waits in memory only briefly (up to
-// PerHost per destination, while its lease holds; it is handed back at
+// What is claimed but cannot go now waits in memory only briefly, in its
+// destination's queue, while its lease holds (it is handed back at
 // shutdown, and a crash leaves it to the lease); the rest goes back to the
 // store at once with the time it may go (next_at), so a restart or another
-// instance finds it there, due when it should be. A destination's
+// instance finds it there, due when it should be. A destination's queue
+// holds what it is expected to take within queueWindow at the pace it has
+// shown (queueCap): a fast, healthy receiver gets a deep queue, so each
+// try that ends starts the next at once and the claim loop, woken by it,
+// refills the queue: callbacks flow at the receiver's speed, not one batch
+// per poll. A destination not yet measured, slow, or hung (a try in flight
+// counts for as long as it has run) gets PerHost, as before; a queue that
+// was deep when its receiver stalled is cut back within queueWindow (Run's
+// trim tick), the excess handed back, so it does not keep the claim room
+// from other destinations. A destination's
 // state (breaker, backoff) is this process's: with several instances each
 // applies its own cap, so a destination sees at most PerHost × instances.
 
@@ -60,6 +69,14 @@ const (
 	// hostIdle is how long a destination with nothing to do keeps its
 	// state; after that it is forgotten (an open breaker with it).
 	hostIdle = 15 * time.Minute
+	// queueWindow is how far ahead a destination's queue holds work: what
+	// it is expected to take in this time (queueCap), and how often a
+	// queue is cut back when its receiver slows (Run's trim tick).
+	queueWindow = 250 * time.Millisecond
+	// minBusyDelay is the least a callback handed back for a busy fast
+	// destination waits in the store: enough that the claim loop does not
+	// take it straight back.
+	minBusyDelay = 5 * time.Millisecond
 )
 
 // host is one destination's state; all of it, the breaker included, is
@@ -76,6 +93,7 @@ type host struct {
 	opens    int
 	reopenAt time.Time
 	latency  time.Duration // moving average of a try's duration
+	measured bool          // a try has ended: latency means something
 	lastErr  string        // the last failed try's error, for a give-up
 	lastUsed time.Time
 }
@@ -178,15 +196,49 @@ func (s *Sender) blockedUntil(h *host, now time.Time) time.Time {
 	return time.Time{}
 }
 
-// busyDelay is how long a callback for h, at its cap, is handed back for:
-// about two tries' time (a try in flight counts for as long as it has
-// run), at least Poll and at most Timeout. s.mu is held.
-func (s *Sender) busyDelay(h *host, now time.Time) time.Duration {
+// pace is how long a try to h is expected to take: its moving average,
+// or the longest a try in flight has run so far, whichever is more (a hung
+// receiver's pace grows by the second). Zero when h is not measured yet.
+// s.mu is held.
+func (s *Sender) pace(h *host, now time.Time) time.Duration {
 	d := h.latency
 	for _, at := range h.started {
 		d = max(d, now.Sub(at))
 	}
-	return min(max(2*d, s.Poll), s.Timeout)
+	return d
+}
+
+// queueCap is how many claimed callbacks may wait in memory for h: what
+// its PerHost workers finish in queueWindow at its pace, at least PerHost
+// and at most 2×Workers (all Run holds). A destination not measured yet
+// gets PerHost: it may be a hung one. s.mu is held.
+func (s *Sender) queueCap(h *host, now time.Time) int {
+	d := s.pace(h, now)
+	if !h.measured {
+		return s.PerHost
+	}
+	most := 2 * s.Workers
+	if d <= 0 {
+		return max(most, s.PerHost)
+	}
+	n := int(min(int64(s.PerHost)*int64(queueWindow/d), int64(most)))
+	return max(n, s.PerHost)
+}
+
+// busyDelay is how long a callback for h, its queue full, is handed back
+// for. A destination keeping a deep queue (fast and healthy) is due again
+// about when its queue has drained, so it keeps flowing; any other about
+// two tries' time, at least queueWindow (or Poll if shorter), so a slow or
+// hung one's callbacks do not come back to be claimed and handed back over
+// and over. At most Timeout. s.mu is held.
+func (s *Sender) busyDelay(h *host, now time.Time) time.Duration {
+	d := s.pace(h, now)
+	if s.queueCap(h, now) > s.PerHost {
+		ahead := len(h.waiting) + h.inflight
+		drain := d * time.Duration(ahead/s.PerHost+1)
+		return min(max(drain, minBusyDelay), s.Timeout)
+	}
+	return min(max(2*d, min(s.Poll, queueWindow)), s.Timeout)
 }
 
 // handBack is callbacks to return to the store untried, by due time.
@@ -216,7 +268,11 @@ func (s *Sender) handBack(b *handBack) {
 		if err := s.Store.DeferCallbacks(ctx, s.Owner, ids, at); err != nil {
 			// Their leases run out and they are claimed again: late, not lost.
 			s.Logger.Error("hand back callbacks", "n", len(ids), "err", err)
+			continue
 		}
+		// Only once written: a claim woken before would find them still
+		// leased, and nothing would wake the next.
+		s.wakeAt(at)
 	}
 	if o, ok := s.Obs.(IsolationObserver); ok {
 		for reason, n := range b.counts {
@@ -225,9 +281,27 @@ func (s *Sender) handBack(b *handBack) {
 	}
 }
 
+// wakeAt makes Run claim at t (if no sooner wake is set): what was handed
+// back is due then, and the poll may be much later.
+func (s *Sender) wakeAt(t time.Time) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	now := s.Now()
+	if s.wakeTimer != nil && s.nextWake.After(now) && !t.Before(s.nextWake) {
+		return
+	}
+	s.nextWake = t
+	d := max(t.Sub(now), 0)
+	if s.wakeTimer == nil {
+		s.wakeTimer = time.AfterFunc(d, s.Wake)
+		return
+	}
+	s.wakeTimer.Reset(d)
+}
+
 // route places claimed callbacks: given up when their API key is gone,
-// handed back when their destination is blocked or busy, else waiting for
-// pump to start them.
+// handed back when their destination is blocked or its queue is full, else
+// waiting for pump to start them.
 func (s *Sender) route(due []store.Callback) {
 	now := s.Now()
 	var back handBack
@@ -245,7 +319,7 @@ func (s *Sender) route(due []store.Callback) {
 			gaveUp = append(gaveUp, s.result(cb, err, now))
 		case !until.IsZero():
 			back.add(cb, until, deferBreaker)
-		case len(h.waiting) < s.PerHost:
+		case len(h.waiting) < s.queueCap(h, now):
 			h.waiting = append(h.waiting, waitingCallback{cb: cb, claimedAt: now})
 			s.held++
 		default:
@@ -268,6 +342,19 @@ func (s *Sender) pump() {
 	var back handBack
 	maxWait := s.Lease - s.Timeout - leaseMargin
 	s.mu.Lock()
+	// A queue longer than its destination now merits (its receiver slowed
+	// or hung since) gives back its newest: they would only wait here,
+	// holding claim room other destinations could use.
+	for _, h := range s.hosts {
+		if limit := s.queueCap(h, now); len(h.waiting) > limit {
+			at := now.Add(s.busyDelay(h, now))
+			for _, w := range h.waiting[limit:] {
+				back.add(w.cb, at, deferBusy)
+			}
+			s.held -= len(h.waiting) - limit
+			h.waiting = h.waiting[:limit:limit]
+		}
+	}
 	for progress := true; progress && !s.stopping; {
 		progress = false
 		for _, h := range s.hosts {
@@ -335,17 +422,19 @@ func (s *Sender) try(h *host, cb store.Callback, done func(error)) {
 	done(err)
 	h.inflight--
 	delete(h.started, cb.ID)
-	h.latency = (3*h.latency + took) / 4
+	if h.measured {
+		h.latency = (3*h.latency + took) / 4
+	} else {
+		h.latency, h.measured = took, true
+	}
 	h.lastUsed = s.Now()
 	s.inflight--
 	s.held--
 	s.mu.Unlock()
 	s.pump()
-	// A worker is free: claim more now rather than at the next poll.
-	select {
-	case s.wake <- struct{}{}:
-	default:
-	}
+	// A worker is free, and this callback's message may have its next one
+	// due: claim now rather than at the next poll.
+	s.Wake()
 }
 
 // releaseWaiting hands every waiting callback back, due now: at shutdown,

@@ -78,8 +78,9 @@ type Sender struct {
 	policy    atomic.Pointer[AddressPolicy]  // see SetPolicy
 	transport atomic.Pointer[http.Transport] // the default Client's
 
-	wg   sync.WaitGroup // tries in flight
-	wake chan struct{}  // a try finished: claim again
+	wg       sync.WaitGroup // tries in flight
+	wake     chan struct{}  // claim now (Wake); made once, by wakeChan
+	wakeInit sync.Once
 	// mu guards the destinations' state (hosts.go) and the counts below.
 	mu        sync.Mutex
 	hosts     map[string]*host
@@ -88,6 +89,10 @@ type Sender struct {
 	stopping  bool // Run is returning: start nothing more
 	hostsOpen int  // destinations whose breaker is not closed
 	pruned    time.Time
+	// wakeTimer wakes Run at nextWake, the earliest a handed-back callback
+	// is due (wakeAt).
+	wakeTimer *time.Timer
+	nextWake  time.Time
 
 	claimErrs lograte.Limiter // failed claims, logged once per interval
 }
@@ -129,7 +134,6 @@ func (s *Sender) defaults() {
 	}
 	if s.hosts == nil {
 		s.hosts = map[string]*host{}
-		s.wake = make(chan struct{}, 1)
 	}
 	if s.Poll <= 0 {
 		s.Poll = 500 * time.Millisecond
@@ -210,29 +214,80 @@ func (s *Sender) Run(ctx context.Context) error {
 		s.mu.Unlock()
 		s.wg.Wait()
 		s.releaseWaiting()
+		s.mu.Lock()
+		if s.wakeTimer != nil {
+			s.wakeTimer.Stop()
+		}
+		s.mu.Unlock()
 	}()
 	t := time.NewTicker(s.Poll)
 	defer t.Stop()
+	// Cuts back the queue of a destination that slowed (see queueCap);
+	// the claim loop runs on the poll and on wakes, which a hung receiver
+	// does not give.
+	trim := time.NewTicker(queueWindow)
+	defer trim.Stop()
+	// Claim at once: what is due need not wait for the first tick.
+	lastEmpty := time.Time{}
+	if s.claim(ctx) {
+		lastEmpty = time.Now()
+	}
 	for {
 		select {
 		case <-ctx.Done():
 			return nil
+		case <-trim.C:
+			s.pump()
+			continue
 		case <-t.C:
-		case <-s.wake:
+		case <-s.wakeChan():
+			// Status changes wake this loop whether or not they queued a
+			// callback (a receipt's does not say): after a claim that found
+			// nothing, wakes claim at most every wakeGap, so a receipt
+			// storm without callbacks costs the store little.
+			if wait := wakeGap - time.Since(lastEmpty); wait > 0 {
+				select {
+				case <-ctx.Done():
+					return nil
+				case <-time.After(wait):
+				}
+			}
 		}
-		s.claim(ctx)
+		if s.claim(ctx) {
+			lastEmpty = time.Now()
+		}
 		s.prune(s.Now())
 	}
 }
 
+// wakeGap: see Run.
+const wakeGap = 10 * time.Millisecond
+
+// Wake makes Run claim now rather than at its next poll: new callbacks
+// are due. It never blocks; wakes before the claim runs are merged. It may
+// be called at any time, before Run too.
+func (s *Sender) Wake() {
+	select {
+	case s.wakeChan() <- struct{}{}:
+	default:
+	}
+}
+
+func (s *Sender) wakeChan() chan struct{} {
+	s.wakeInit.Do(func() { s.wake = make(chan struct{}, 1) })
+	return s.wake
+}
+
 // claim takes due callbacks while there is room for them in memory.
-func (s *Sender) claim(ctx context.Context) {
+// It reports whether the store had none due (an empty claim), not merely
+// no room for them.
+func (s *Sender) claim(ctx context.Context) (empty bool) {
 	for ctx.Err() == nil {
 		s.mu.Lock()
 		room := 2*s.Workers - s.held
 		s.mu.Unlock()
 		if room <= 0 {
-			return
+			return false
 		}
 		due, err := s.Store.ClaimCallbacks(ctx, s.Owner, s.Lease, room, s.Now())
 		if err != nil {
@@ -241,13 +296,17 @@ func (s *Sender) claim(ctx context.Context) {
 				// per interval, with how many claims failed.
 				s.claimErrs.Log(s.Logger, slog.LevelError, "claim callbacks", "err", err)
 			}
-			return
+			return false
 		}
+		// A full claim may have stopped short of what another
+		// destination could take now (a busy one's callbacks, handed back
+		// to a later time, can be first in line): claim again.
 		s.route(due)
 		if len(due) < room {
-			return
+			return len(due) == 0
 		}
 	}
+	return false
 }
 
 // deliver makes one try and records its outcome. It returns what the

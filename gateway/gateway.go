@@ -187,8 +187,16 @@ func New(ctx context.Context, cfg *config.Config, o Options) (*Gateway, error) {
 	if err != nil {
 		return nil, err
 	}
-	g.Dispatcher = routing.NewDispatcher(g.Store, router, cfg.Dispatch, routing.DispatcherOptions{Owner: owner, Logger: log, Observer: g.Metrics})
+	// A recorded status change may have a callback due: the sender claims
+	// it at once rather than at its next poll.
+	callbackDue := func() {
+		if g.Callbacks != nil {
+			g.Callbacks.Wake()
+		}
+	}
+	g.Dispatcher = routing.NewDispatcher(g.Store, router, cfg.Dispatch, routing.DispatcherOptions{Owner: owner, Logger: log, Observer: g.Metrics, CallbackDue: callbackDue})
 	g.receipts.Wake = g.Dispatcher.Wake
+	g.receipts.CallbackDue = callbackDue
 	g.receipts.Router = g.Dispatcher.Router // receipt breaker: silent-outage detection
 	g.setCallbackSecrets(cfg)
 	cbPolicy, err := callbacks.NewAddressPolicy(cfg.Callbacks)

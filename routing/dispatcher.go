@@ -62,6 +62,8 @@ type Dispatcher struct {
 	claimFailures int
 	// renewTicker makes the renewal ticker; tests replace it.
 	renewTicker func(every time.Duration) (<-chan time.Time, func())
+	// callbackDue: DispatcherOptions.CallbackDue.
+	callbackDue func()
 }
 
 // DispatcherOptions configures NewDispatcher.
@@ -71,6 +73,10 @@ type DispatcherOptions struct {
 	Now    func() time.Time // for tests; default time.Now
 	// Observer is told about attempts, failovers and final statuses.
 	Observer Observer
+	// CallbackDue, if set, is called once a step of a message with a
+	// callback_url is recorded: a status callback may be due now (the
+	// callback sender claims at once rather than at its next poll).
+	CallbackDue func()
 }
 
 // NewDispatcher returns a dispatcher for r; call Run to start it.
@@ -94,6 +100,7 @@ func NewDispatcher(s store.Store, r *Router, cfg config.Dispatch, o DispatcherOp
 	if d.obs == nil {
 		d.obs = nopObserver{}
 	}
+	d.callbackDue = o.CallbackDue
 	if d.cfg.Workers <= 0 {
 		d.cfg.Workers = 64
 	}
@@ -291,8 +298,13 @@ func (d *Dispatcher) Process(m *store.Message) {
 			return
 		}
 		d.log.Error("record transition", "id", m.ID, "err", err)
-	} else if t.Status == store.StatusDelivered && store.IsFallback(t.Channel, m.Route) {
-		d.degraded(ctx, m, t)
+	} else {
+		if m.CallbackURL != "" && d.callbackDue != nil {
+			d.callbackDue()
+		}
+		if t.Status == store.StatusDelivered && store.IsFallback(t.Channel, m.Route) {
+			d.degraded(ctx, m, t)
+		}
 	}
 	d.flushSilent()
 }

@@ -22,6 +22,9 @@ type Receipts struct {
 	Wake func()
 	// Observer, if set, is told about every applied receipt.
 	Observer Observer
+	// CallbackDue, if set, is called once a receipt that changed a
+	// message is recorded: its status callback may be due now.
+	CallbackDue func()
 	// Router, if set, gives the lanes whose receipt breakers judge the
 	// receipts (silent-outage detection): Dispatcher.Router.
 	Router func() *Router
@@ -80,6 +83,9 @@ const receiptReadTimeout = 5 * time.Second
 
 func (rc *Receipts) applied(p store.ReceiptParams, res store.ReceiptResult) {
 	finished := res.Changed && p.Status == store.AttemptDelivered && res.Status.Final() && !res.Duplicate && !res.Late
+	if res.Changed && rc.CallbackDue != nil {
+		rc.CallbackDue()
+	}
 	if rc.Observer != nil && res.Changed {
 		rc.Observer.Receipt(p.Channel, p.Status, res.Late)
 		if finished {
