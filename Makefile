@@ -61,7 +61,8 @@ chromium: ## Install the chromium browser the dashboard test drives (apt)
 .PHONY: test
 test: peers postgres chromium ## Vet, unit, integration, end-to-end, crash and short fuzz tests
 	$(GO) vet $(PKGS)
-	@test -z "$$(gofmt -l . | tee /dev/stderr)" || { echo "gofmt: files above need formatting"; exit 1; }
+	@# Not `tee /dev/stderr`: when stderr is a file, tee reopens it and truncates the log.
+	@out="$$(gofmt -l .)"; test -z "$$out" || { echo "$$out"; echo "gofmt: files above need formatting"; exit 1; }
 	$(GO) test -count=1 -timeout 12m $(PKGS)
 	@# The race run skips the browser test and the 1000-item batch: both run
 	@# above without -race, and under it the batch's thousand durable inserts
