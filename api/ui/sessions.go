@@ -315,7 +315,9 @@ func (s *dash) uiSameOrigin(next echo.HandlerFunc) echo.HandlerFunc {
 func (s *dash) uiCSRF(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c *echo.Context) error {
 		sess := uiSess(c)
-		got := c.FormValue("csrf")
+		// From the POST body only: a token in the URL ends up in proxy
+		// logs and the browser's history.
+		got := c.Request().PostFormValue("csrf")
 		if sess == nil || subtle.ConstantTimeCompare([]byte(got), []byte(sess.csrf)) != 1 {
 			return s.uiError(c, http.StatusForbidden, "Refused", "The form was out of date or not from this dashboard. Reload the page and try again.")
 		}

@@ -241,6 +241,10 @@ func TestUISignIn(t *testing.T) {
 	old := u.cookie
 	r = u.req("POST", "/ui/logout", url.Values{"csrf": {"wrong"}})
 	require.Equal(t, http.StatusForbidden, r.status)
+	// The right token in the URL is refused: it is read from the body only
+	// (a URL ends up in proxy logs and the browser's history).
+	r = u.req("POST", "/ui/logout?csrf="+url.QueryEscape(u.csrf()), url.Values{})
+	require.Equal(t, http.StatusForbidden, r.status)
 	r = u.req("POST", "/ui/logout", url.Values{"csrf": {u.csrf()}})
 	require.Equal(t, http.StatusSeeOther, r.status)
 	cleared := sessionCookie(r.header)
