@@ -112,3 +112,12 @@ func explainCountries(phones admission.Phones) (string, *admission.Countries) {
 	}
 	return country, &c
 }
+
+// refused counts a send a policy's admission rules refused (metrics), by
+// its error code: country_not_allowed or recipient_rate_limited.
+func (s *Server) refused(policy string, err error) {
+	var e *Error
+	if s.deps.AdmissionRefused != nil && errors.As(err, &e) {
+		s.deps.AdmissionRefused(policy, e.Code)
+	}
+}

@@ -91,6 +91,7 @@ func (s *Server) accept(ctx context.Context, scope string, req *SendRequest, ide
 		return nil, false, unprocessable("no_route", "to", "the message has no address for any channel of policy %q (route: %s)", pol.Name, strings.Join(pol.Route, ", "))
 	}
 	if err := checkCountries(pol, phones); err != nil {
+		s.refused(pol.Name, err)
 		return nil, false, err
 	}
 
@@ -162,7 +163,9 @@ func (s *Server) accept(ctx context.Context, scope string, req *SendRequest, ide
 	}
 	var limited *store.RecipientLimitError
 	if errors.As(err, &limited) {
-		return nil, false, recipientLimited(limited, pol, now)
+		e := recipientLimited(limited, pol, now)
+		s.refused(pol.Name, e)
+		return nil, false, e
 	}
 	if err != nil {
 		// Not accepted: say so plainly so the client retries (with the same

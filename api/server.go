@@ -64,6 +64,9 @@ type Deps struct {
 	// clock of the per-key rate limits and the failed-authentication
 	// throttle (default time.Now; tests advance it instead of sleeping).
 	RateLimited func(key string, n int)
+	// AdmissionRefused counts a send a policy refused (its countries or
+	// per-recipient limit), by policy and error code (nil: not counted).
+	AdmissionRefused func(policy, code string)
 	AuthFailed  func(reason string)
 	LimitNow    func() time.Time
 

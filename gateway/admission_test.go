@@ -138,6 +138,14 @@ func TestPerRecipientLimit(t *testing.T) {
 		}
 	}
 	require.Equal(t, 2, limited)
+	// Each refusal is counted, by policy and reason (the single send and
+	// the two batch items).
+	resp, err := http.Get(base + "/metrics")
+	require.NoError(t, err)
+	exposition, err := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	require.NoError(t, err)
+	require.Contains(t, string(exposition), `switchboard_admission_refused_total{policy="otp",reason="recipient_rate_limited"} 3`)
 	stop()
 
 	// Restarted on the same file: the count is still there.
@@ -220,6 +228,11 @@ func TestDestinationCountries(t *testing.T) {
 	require.Equal(t, "country_not_allowed", r.code, "%v", r.body)
 	r = send(`{"whatsapp":"+447700900123"}`, `"eu"`)
 	require.Equal(t, http.StatusAccepted, r.status, "%v", r.body)
+
+	// Refused sends are counted by policy; explain refuses but sends
+	// nothing, so it is not counted.
+	require.Equal(t, 3.0, tb.sample(t, `switchboard_admission_refused_total{policy="otp",reason="country_not_allowed"}`))
+	require.Equal(t, 2.0, tb.sample(t, `switchboard_admission_refused_total{policy="eu",reason="country_not_allowed"}`))
 }
 
 // TestPerRecipientLimitSharedOnPostgres: two instances on one PostgreSQL

@@ -226,7 +226,7 @@ func New(ctx context.Context, cfg *config.Config, o Options) (*Gateway, error) {
 		Accepted: g.Metrics.Accepted,
 		Handoff:  true,
 		// Abuse limits (api/limits.go).
-		RateLimited: g.Metrics.RateLimited, AuthFailed: g.Metrics.AuthFailed, LimitNow: o.LimitClock,
+		RateLimited: g.Metrics.RateLimited, AuthFailed: g.Metrics.AuthFailed, AdmissionRefused: g.Metrics.AdmissionRefused, LimitNow: o.LimitClock,
 	}
 	if cfg.Server.MetricsListen != "" {
 		// Only on its own listener: the main one faces the internet.

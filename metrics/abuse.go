@@ -20,6 +20,10 @@ func (m *Metrics) newAbuse() {
 		Name: "switchboard_auth_failures_total",
 		Help: "Failed authentications on the API and the dashboard sign-in, by reason: missing, invalid, forbidden, or blocked (refused while the client address is blocked after repeated failures).",
 	}, []string{"reason"})
+	m.admissionRefused = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "switchboard_admission_refused_total",
+		Help: "Sends a policy refused, by policy and reason: country_not_allowed (its countries) or recipient_rate_limited (its limits.per_recipient); a batch counts each refused item.",
+	}, []string{"policy", "reason"})
 	// Every reason is exported from the start, so rate() and alerts see
 	// the first failure as an increase.
 	for _, r := range AuthFailureReasons {
@@ -34,3 +38,9 @@ func (m *Metrics) RateLimited(key string, n int) { m.rateLimited.WithLabelValues
 // AuthFailed counts one failed authentication (reason: one of
 // AuthFailureReasons).
 func (m *Metrics) AuthFailed(reason string) { m.authFailures.WithLabelValues(reason).Inc() }
+
+// AdmissionRefused counts one send that policy refused with the error code
+// reason (country_not_allowed or recipient_rate_limited).
+func (m *Metrics) AdmissionRefused(policy, reason string) {
+	m.admissionRefused.WithLabelValues(policy, reason).Inc()
+}

@@ -28,6 +28,7 @@ func knownNames(t *testing.T) map[string]bool {
 	m.Probe("c", time.Millisecond, nil)
 	m.Callback("delivered")
 	m.RateLimited("k", 1)
+	m.AdmissionRefused("p", "country_not_allowed")
 	m.CallbacksDeferred("host_busy", 1)
 	m.WatchChannels(fakeChannels{{Name: "c", Breaker: "closed", Health: "healthy"}})
 	m.WatchQueue(fakeQueue{})

@@ -36,8 +36,9 @@ type Metrics struct {
 	reloadOK   prometheus.Gauge
 	reloadTime prometheus.Gauge
 	// Abuse limits (metrics/abuse.go).
-	rateLimited  *prometheus.CounterVec
-	authFailures *prometheus.CounterVec
+	rateLimited      *prometheus.CounterVec
+	authFailures     *prometheus.CounterVec
+	admissionRefused *prometheus.CounterVec
 
 	cbIsolation callbackIsolation // callbacks.go
 }
@@ -111,7 +112,7 @@ func New() *Metrics {
 		Help: "store.retention rounds that failed (the next round retries).",
 	})
 	m.newAbuse()
-	m.Registry.MustRegister(m.rateLimited, m.authFailures)
+	m.Registry.MustRegister(m.rateLimited, m.authFailures, m.admissionRefused)
 	m.Registry.MustRegister(m.accepted, m.finished, m.attempts, m.sendTime, m.failovers, m.degraded, m.receipts,
 		m.probes, m.probeTime, m.callbacks, m.purged, m.purgeOK, m.purgeFails, m.reloadOK, m.reloadTime,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
