@@ -67,8 +67,8 @@ type Deps struct {
 	// AdmissionRefused counts a send a policy refused (its countries or
 	// per-recipient limit), by policy and error code (nil: not counted).
 	AdmissionRefused func(policy, code string)
-	AuthFailed  func(reason string)
-	LimitNow    func() time.Time
+	AuthFailed       func(reason string)
+	LimitNow         func() time.Time
 
 	// EnqueueTimeout bounds a send's write to the store, which does not
 	// end with the request (see accept). Zero: 20 s.
