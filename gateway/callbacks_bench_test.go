@@ -48,26 +48,7 @@ func benchIsolation(b *testing.B, hung, perHost int) {
 	dir := b.TempDir()
 	yml := strings.ReplaceAll(baseConfig, "%DSN%", filepath.Join(dir, "sb.db"))
 	yml = strings.Replace(yml, "callbacks: {allow_hosts: [127.0.0.1/32]}", "callbacks: {allow_hosts: [127.0.0.1/32], per_host: "+strconv.Itoa(perHost)+"}", 1)
-	path := filepath.Join(dir, "switchboard.yaml")
-	if err := os.WriteFile(path, []byte(yml), 0o600); err != nil {
-		b.Fatal(err)
-	}
-	cfg, err := config.Load(path)
-	if err != nil {
-		b.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	g, err := gateway.New(ctx, cfg, gateway.Options{Logger: slog.New(slog.DiscardHandler), ConfigFile: path})
-	if err != nil {
-		b.Fatal(err)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		b.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- g.Run(ctx, ln) }()
-	base := "http://" + ln.Addr().String()
+	base, stop := startBenchGateway(b, dir, yml)
 
 	// The hung receiver: accepts, reads, never answers. Closed before the
 	// gateway stops, so no POST hangs its shutdown.
@@ -96,10 +77,7 @@ func benchIsolation(b *testing.B, hung, perHost int) {
 			c.Close()
 		}
 		hmu.Unlock()
-		cancel()
-		if err := <-done; err != nil {
-			b.Error(err)
-		}
+		stop()
 	}()
 
 	// The honest receiver: when each callback arrived, by message.
@@ -165,4 +143,37 @@ func benchIsolation(b *testing.B, hung, perHost int) {
 	b.ReportMetric(float64(lat[len(lat)/2].Milliseconds()), "p50-ms")
 	b.ReportMetric(float64(lat[len(lat)*99/100].Milliseconds()), "p99-ms")
 	b.ReportMetric(float64(lat[len(lat)-1].Milliseconds()), "max-ms")
+}
+
+// startBenchGateway runs a gateway on yml (its config file written to dir)
+// on a loopback port; stop ends it and reports how Run returned.
+func startBenchGateway(b *testing.B, dir, yml string) (base string, stop func()) {
+	b.Helper()
+	path := filepath.Join(dir, "switchboard.yaml")
+	if err := os.WriteFile(path, []byte(yml), 0o600); err != nil {
+		b.Fatal(err)
+	}
+	cfg, err := config.Load(path)
+	if err != nil {
+		b.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	g, err := gateway.New(ctx, cfg, gateway.Options{Logger: slog.New(slog.DiscardHandler), ConfigFile: path})
+	if err != nil {
+		cancel()
+		b.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		cancel()
+		b.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- g.Run(ctx, ln) }()
+	return "http://" + ln.Addr().String(), func() {
+		cancel()
+		if err := <-done; err != nil {
+			b.Error(err)
+		}
+	}
 }

@@ -1,13 +1,9 @@
 package gateway_test
 
 import (
-	"context"
 	"encoding/json"
-	"log/slog"
-	"net"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -15,8 +11,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/switchboard-gw/switchboard/config"
-	"github.com/switchboard-gw/switchboard/gateway"
 	"github.com/switchboard-gw/switchboard/store"
 )
 
@@ -32,26 +26,7 @@ func BenchmarkCallbackThroughput(b *testing.B) {
 	const perOp = 200
 	dir := b.TempDir()
 	yml := strings.ReplaceAll(baseConfig, "%DSN%", filepath.Join(dir, "sb.db"))
-	path := filepath.Join(dir, "switchboard.yaml")
-	if err := os.WriteFile(path, []byte(yml), 0o600); err != nil {
-		b.Fatal(err)
-	}
-	cfg, err := config.Load(path)
-	if err != nil {
-		b.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	g, err := gateway.New(ctx, cfg, gateway.Options{Logger: slog.New(slog.DiscardHandler), ConfigFile: path})
-	if err != nil {
-		b.Fatal(err)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		b.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- g.Run(ctx, ln) }()
-	base := "http://" + ln.Addr().String()
+	base, stop := startBenchGateway(b, dir, yml)
 
 	var mu sync.Mutex
 	var lat []time.Duration
@@ -71,10 +46,7 @@ func BenchmarkCallbackThroughput(b *testing.B) {
 	}))
 	defer func() {
 		recv.Close()
-		cancel()
-		if err := <-done; err != nil {
-			b.Error(err)
-		}
+		stop()
 	}()
 
 	hc := &http.Client{Timeout: 30 * time.Second}
