@@ -67,6 +67,10 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 	t.Run("Overrides", func(t *testing.T) {
 		RunOverrides(t, open)
 	})
+	t.Run("Inbound", func(t *testing.T) {
+		t.Parallel()
+		RunInbound(t, open)
+	})
 }
 
 // t0 is the suite's clock origin: far from the real clock so an

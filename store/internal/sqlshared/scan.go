@@ -149,4 +149,4 @@ const AttemptColumns = `message_id, seq, step, channel, status, provider_id, err
 	info, reason, ambiguous, late, started_at, ended_at, delivered_at`
 
 // CallbackColumns are the callbacks columns ScanCallback reads, in order.
-const CallbackColumns = `id, message_id, url, scope, payload, status, attempts, last_error, created_at, next_at, finished_at`
+const CallbackColumns = `id, COALESCE(message_id, inbound_id), url, scope, payload, status, attempts, last_error, created_at, next_at, finished_at`
