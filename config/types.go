@@ -20,6 +20,7 @@ type Config struct {
 	Auth      Auth       `yaml:"auth"`
 	Dispatch  Dispatch   `yaml:"dispatch"`
 	Callbacks Callbacks  `yaml:"callbacks"`
+	Inbound   Inbound    `yaml:"inbound"`
 	Log       Log        `yaml:"log"`
 	Channels  []*Channel `yaml:"-"` // in file order; decoded from the "channels" mapping
 	Policies  []*Policy  `yaml:"policies"`

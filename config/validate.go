@@ -102,6 +102,7 @@ func (c *Config) validate(failed map[string]bool) Errors {
 	v.dispatch()
 	v.log()
 	v.auth()
+	v.inbound() // config/inbound.go
 	v.channels()
 	// A channels section that did not decode would make every route
 	// entry an "unknown channel".
