@@ -228,6 +228,7 @@ func New(ctx context.Context, cfg *config.Config, o Options) (*Gateway, error) {
 		// Abuse limits (api/limits.go).
 		RateLimited: g.Metrics.RateLimited, AuthFailed: g.Metrics.AuthFailed, AdmissionRefused: g.Metrics.AdmissionRefused, LimitNow: o.LimitClock,
 	}
+	deps.Inbound = g.inboundHandler(log, callbackDue)
 	if cfg.Server.MetricsListen != "" {
 		// Only on its own listener: the main one faces the internet.
 		g.metrics, deps.Metrics = deps.Metrics, nil
@@ -249,6 +250,11 @@ func (g *Gateway) setCallbackSecrets(cfg *config.Config) {
 	secrets := make(map[string][]string, len(cfg.Auth.Keys))
 	for _, k := range cfg.Auth.Keys {
 		secrets[k.Name] = k.CallbackSigningSecrets()
+	}
+	// Inbound messages' callbacks have a scope no API key has (see
+	// store.InboundCallbackScope).
+	if s := cfg.Inbound.CallbackSecret; s != "" {
+		secrets[store.InboundCallbackScope] = []string{s.Reveal()}
 	}
 	g.cbSecrets.Store(&secrets)
 }

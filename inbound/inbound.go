@@ -61,7 +61,7 @@ func Keyword(text string) (keyword string, a Action) {
 
 // Observer counts inbound messages (metrics).
 type Observer interface {
-	Inbound(channel string, a Action)
+	Inbound(channel, action string)
 }
 
 // Handler implements channels.InboundSink.
@@ -110,7 +110,7 @@ func (h *Handler) Inbound(ctx context.Context, kind channels.Kind, in channels.I
 		return nil
 	}
 	if h.Obs != nil {
-		h.Obs.Inbound(m.Channel, action)
+		h.Obs.Inbound(m.Channel, string(action))
 	}
 	if url != "" && h.CallbackDue != nil {
 		h.CallbackDue()

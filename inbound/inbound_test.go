@@ -90,10 +90,10 @@ type counts struct {
 	n  map[inbound.Action]int
 }
 
-func (c *counts) Inbound(_ string, a inbound.Action) {
+func (c *counts) Inbound(_, action string) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	c.n[a]++
+	c.n[inbound.Action(action)]++
 }
 
 func openStore(t *testing.T) store.Store {
