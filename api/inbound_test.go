@@ -19,6 +19,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/getkin/kin-openapi/openapi3"
 	"github.com/stretchr/testify/require"
 	"github.com/twilio/twilio-go/client"
 
@@ -421,6 +422,19 @@ func TestInboundReplyAndCallback(t *testing.T) {
 		"to": "+14155238886", "text": "Thanks, got it", "provider_id": "SM0000000000000000000000000000reply",
 		"reply_to": id, "received_at": in["received_at"],
 	}, p)
+
+	// The callback body and the list are what api/openapi.json documents.
+	doc := loadSpec(t)
+	cbSchema := doc.Webhooks["inboundMessage"].Post.RequestBody.Value.Content.Get("application/json").Schema.Value
+	var body any
+	require.NoError(t, json.Unmarshal(calls[1].body, &body))
+	require.NoError(t, cbSchema.VisitJSON(body, openapi3.EnableJSONSchema2020()))
+	sigParam := doc.Webhooks["inboundMessage"].Post.Parameters.GetByInAndName("header", sbclient.SignatureHeader)
+	require.NoError(t, sigParam.Schema.Value.VisitJSON(calls[1].signature, openapi3.EnableJSONSchema2020()))
+	list := ib.do(t, "GET", "/v1/inbound", readKey, "")
+	var listBody any
+	require.NoError(t, json.Unmarshal([]byte(list.raw), &listBody))
+	require.NoError(t, doc.Components.Schemas["InboundList"].Value.VisitJSON(listBody, openapi3.EnableJSONSchema2020()))
 
 	// WhatsApp Cloud's context.id and Telegram's reply_to_message name
 	// messages this gateway did not send here: no reply_to.
