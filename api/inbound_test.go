@@ -474,6 +474,23 @@ func TestInboundList(t *testing.T) {
 		cursor = "&cursor=" + url.QueryEscape(next)
 	}
 	require.Equal(t, []any{"m4", "m3", "m2", "m1", "m0"}, texts, "newest first, two a page")
+
+	// The Go client pages the same way.
+	c := sbclient.New(ib.base, readKey)
+	var viaClient []string
+	for m, err := range c.Inbound(t.Context(), sbclient.InboundParams{Channel: "sms", Limit: 2}) {
+		require.NoError(t, err)
+		require.Equal(t, "sms", m.Kind)
+		viaClient = append(viaClient, m.Text)
+	}
+	require.Equal(t, []string{"m4", "m3", "m2", "m1", "m0"}, viaClient)
+	page, err := c.InboundPage(t.Context(), sbclient.InboundParams{From: "+15551230002", Since: time.Now().Add(-time.Hour)})
+	require.NoError(t, err)
+	require.Len(t, page.Inbound, 2)
+	_, err = sbclient.New(ib.base, sendKey).InboundPage(t.Context(), sbclient.InboundParams{})
+	var apiErr *sbclient.Error
+	require.ErrorAs(t, err, &apiErr)
+	require.Equal(t, 403, apiErr.StatusCode)
 	require.Len(t, ib.inbound(t, "?from=%2B15551230002"), 2)
 	require.Len(t, ib.inbound(t, "?channel=whatsapp"), 0)
 	require.Len(t, ib.inbound(t, "?since="+url.QueryEscape(time.Now().Add(-time.Hour).UTC().Format(time.RFC3339))), 5)
