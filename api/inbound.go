@@ -38,7 +38,8 @@ func (s *Server) takeInbound(ctx context.Context, kind channels.Kind, msgs []cha
 	}
 	for _, in := range msgs {
 		if err := s.deps.Inbound.Inbound(ctx, kind, in); err != nil {
-			s.receiptLog.Log(s.log, slog.LevelError, "record inbound message", "channel", in.Channel, "provider_id", in.ProviderID, "err", err)
+			// No provider id: Telegram's holds the chat id.
+			s.receiptLog.Log(s.log, slog.LevelError, "record inbound message", "channel", in.Channel, "err", err)
 			return &Error{Status: http.StatusServiceUnavailable, Code: "unavailable", Message: "could not record the inbound message; retry", RetryAfter: 5, cause: err}
 		}
 	}
