@@ -104,4 +104,3 @@ func (rc *Receipts) withReadTimeouts(p *store.ReceiptParams) {
 		p.ReadTimeouts = r.ReadTimeouts(p.Channel)
 	}
 }
-
