@@ -16,6 +16,7 @@ import (
 	"github.com/switchboard-gw/switchboard/client"
 	"github.com/switchboard-gw/switchboard/config"
 	"github.com/switchboard-gw/switchboard/gateway"
+	"github.com/switchboard-gw/switchboard/store"
 )
 
 // readConfig: two WhatsApp channels, one whose recipients read (a read
@@ -41,6 +42,8 @@ policies:
     route: [wa_unread, sms]
     failover_on: [error, breaker_open, unhealthy, no_receipt, undelivered, no_read]
     read_timeout: {whatsapp: 10m}
+# The test's callback receiver (httptest) listens on 127.0.0.1.
+callbacks: {allow_hosts: [127.0.0.1/32]}
 `
 
 // TestReadTimeoutFailover: through a running gateway and the Go client, a
@@ -60,6 +63,8 @@ func TestReadTimeoutFailover(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	g, err := gateway.New(ctx, cfg, gateway.Options{Logger: slog.New(slog.DiscardHandler), ConfigFile: path, DispatchClock: clock})
 	require.NoError(t, err)
+	// The callbacks the dispatcher queues are due by its clock.
+	g.Callbacks.Now = clock
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
 	done := make(chan error, 1)
@@ -70,9 +75,10 @@ func TestReadTimeoutFailover(t *testing.T) {
 	})
 	c := client.New("http://"+ln.Addr().String(), sendKey)
 
+	h := newHook(t, nil)
 	send := func(policy string) string {
 		res, err := c.Send(t.Context(), &client.SendRequest{Policy: policy, Body: "Your order has shipped",
-			To: client.Recipient{WhatsApp: "+15551234567", Phone: "+15551234567"}}, "")
+			To: client.Recipient{WhatsApp: "+15551234567", Phone: "+15551234567"}, CallbackURL: h.srv.URL}, "")
 		require.NoError(t, err)
 		return res.ID
 	}
@@ -95,6 +101,25 @@ func TestReadTimeoutFailover(t *testing.T) {
 	m = waitFor(read, "read on WhatsApp", func(m *client.Message) bool { return m.Status == "read" })
 	require.NotNil(t, m.Attempts[0].ReadAt, "read_at recorded")
 
+	// Callbacks in flight when the clock jumps would see their lease
+	// expire and go out twice: let them settle first.
+	h.waitCalls(unread, 2)
+	h.waitCalls(read, 3)
+	require.Eventually(t, func() bool {
+		for _, id := range []string{unread, read} {
+			cbs, err := g.Store.Callbacks(t.Context(), id)
+			if err != nil {
+				return false
+			}
+			for _, cb := range cbs {
+				if cb.Status == store.CallbackPending {
+					return false
+				}
+			}
+		}
+		return true
+	}, 15*time.Second, 20*time.Millisecond, "callbacks settled")
+
 	skew.Store(int64(11 * time.Minute)) // past the 10m read deadline
 	m = waitFor(unread, "moved on to SMS", func(m *client.Message) bool { return m.Channel == "sms" && m.Status == "delivered" })
 	require.Len(t, m.Attempts, 2)
@@ -107,6 +132,15 @@ func TestReadTimeoutFailover(t *testing.T) {
 	require.Equal(t, "delivered", second.Status)
 	require.False(t, m.Duplicate, "moving on from an unread message is no duplicate")
 	require.True(t, m.IsFallback)
+	// The business app hears every change: delivered on WhatsApp, then
+	// the route moved on and SMS sent and delivered it.
+	var statuses []store.Status
+	for _, call := range h.waitCalls(unread, 4) {
+		// Signed at the skewed clock: 11m ahead, within the tolerance.
+		require.NoError(t, client.VerifySignature(secretOf(t, g, "shop"), call.signature, call.body, 20*time.Minute, time.Now()))
+		statuses = append(statuses, call.payload.Status)
+	}
+	require.Equal(t, []store.Status{store.StatusSent, store.StatusDelivered, store.StatusSent, store.StatusDelivered}, statuses)
 
 	// The message read in time was no longer due once read: it never
 	// moved, with the clock past its deadline too.
