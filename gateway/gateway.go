@@ -109,6 +109,11 @@ type Options struct {
 	// rate limits, the failed-authentication throttle): tests advance it
 	// instead of sleeping. Default time.Now.
 	LimitClock func() time.Time
+	// DispatchClock, if set, is the dispatcher's clock: when it claims
+	// due messages and judges their deadlines (receipt and read
+	// timeouts), so tests move past a deadline instead of sleeping.
+	// Default time.Now.
+	DispatchClock func() time.Time
 }
 
 // New builds a gateway from cfg. Nothing runs until Run.
@@ -194,7 +199,7 @@ func New(ctx context.Context, cfg *config.Config, o Options) (*Gateway, error) {
 			g.Callbacks.Wake()
 		}
 	}
-	g.Dispatcher = routing.NewDispatcher(g.Store, router, cfg.Dispatch, routing.DispatcherOptions{Owner: owner, Logger: log, Observer: g.Metrics, CallbackDue: callbackDue})
+	g.Dispatcher = routing.NewDispatcher(g.Store, router, cfg.Dispatch, routing.DispatcherOptions{Owner: owner, Logger: log, Observer: g.Metrics, CallbackDue: callbackDue, Now: o.DispatchClock})
 	g.receipts.Wake = g.Dispatcher.Wake
 	g.receipts.CallbackDue = callbackDue
 	g.receipts.Router = g.Dispatcher.Router // receipt breaker: silent-outage detection

@@ -44,6 +44,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"RenewLeases", testRenewLeases},
 		{"Receipts", testReceipts},
 		{"ReceiptNotFound", testReceiptNotFound},
+		{"ReadWait", testReadWait},
 		{"ListFilters", testListFilters},
 		{"ListSearch", testListSearch},
 		{"ListPaging", testListPaging},
