@@ -38,7 +38,7 @@ type Canceler interface {
 }
 
 // DecideCancel is Cancel's rule over a message's stored state, read under
-// the store's lock: nil to cancel, ErrAlreadyCanceled for an idempotent
+// the store's lock: nil to cancel, an IsAlreadyCanceled error for an idempotent
 // repeat, ErrNotCancelable otherwise.
 func DecideCancel(status Status, leaseOwner string, leaseUntil, now time.Time) error {
 	switch {
