@@ -83,7 +83,11 @@ func (v *checker) checkQuiet(p string, q *QuietHours) {
 	}
 }
 
-// String is the window as the API and explain show it: "21:00-08:00 recipient".
+// String is the window as explain and a reload's diff show it:
+// "21:00-08:00 recipient", or "none".
 func (q *QuietHours) String() string {
+	if q == nil {
+		return "none"
+	}
 	return fmt.Sprintf("%s-%s %s", q.From, q.To, q.Timezone)
 }

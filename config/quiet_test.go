@@ -48,3 +48,24 @@ policies:
 		})
 	}
 }
+
+// TestQuietHoursDiff: a reload that adds or changes quiet hours says so.
+func TestQuietHoursDiff(t *testing.T) {
+	t.Parallel()
+	const cfg = `
+auth:
+  keys: [{name: shop, key: "0123456789abcdef", role: send}]
+channels:
+  sms: {type: sim, kind: sms}
+policies:
+  - name: news
+    route: [sms]
+`
+	parse := func(extra string) *config.Config {
+		c, err := config.Parse("t.yaml", []byte(cfg+extra))
+		require.NoError(t, err)
+		return c
+	}
+	d := config.Compare(parse(""), parse(`    quiet_hours: {from: "21:00", to: "08:00", timezone: recipient}`+"\n"))
+	require.Contains(t, d.String(), "quiet_hours: none → 21:00-08:00 recipient")
+}

@@ -339,8 +339,9 @@ type Store interface {
 	// When Enqueue returns without error the message is on disk.
 	//
 	// m is not modified. An empty ID gets a new UUIDv7, a zero CreatedAt the
-	// current time, and a zero NextAt means due at CreatedAt (a new message
-	// is always due). The routing fields of m (Status, Step, Attempts, ...)
+	// current time, and a zero NextAt means due at CreatedAt. A NextAt
+	// after CreatedAt stores a scheduled message (Message.Scheduled):
+	// Claim takes it when that time comes. The routing fields of m (Status, Step, Attempts, ...)
 	// are ignored. Empty Route, Tags and Metadata come back nil.
 	//
 	// Pre-claimed: when m.LeaseOwner is set and m.LeaseUntil is not zero,
