@@ -38,6 +38,9 @@ policies:
     route: [whatsapp, sms]
     receipt_timeout: {whatsapp: 30m}
     quiet_hours: {from: "21:00", to: "08:00", timezone: Europe/Berlin}
+  - name: reminders
+    route: [sms]
+    quiet_hours: {from: "21:00", to: "08:00", timezone: recipient}
 `
 
 const otherSendKey = "test-other-send-key-0123456789"
@@ -195,6 +198,20 @@ func TestQuietHours(t *testing.T) {
 	require.Equal(t, "quiet_hours", ex.WaitReason, "%+v", ex)
 	require.True(t, morning.Equal(*ex.SendsAt), "%s", ex.SendsAt)
 	require.Contains(t, ex.Wait, "quiet hours")
+
+	// timezone recipient: at 20:00 UTC it is 16:00 in New York but 06:00
+	// tomorrow in Guam, and an unplaced +1555 number spans both: it waits
+	// for 08:00 in Guam. An email address has no zone: UTC, outside.
+	ex, err = shop.Explain(ctx, &client.SendRequest{To: client.Recipient{Phone: "+15551230202"}, Body: "Reminder", Policy: "reminders"})
+	require.NoError(t, err)
+	require.Equal(t, "quiet_hours", ex.WaitReason, "%+v", ex)
+	require.True(t, time.Date(2026, 6, 10, 22, 0, 0, 0, time.UTC).Equal(*ex.SendsAt), "%s", ex.SendsAt)
+	ex, err = shop.Explain(ctx, &client.SendRequest{To: client.Recipient{Email: "ana@example.com"}, Body: "Reminder", Policy: "reminders"})
+	require.NoError(t, err)
+	require.Nil(t, ex.SendsAt, "no phone number: UTC, where 20:00 is outside the window")
+	ex, err = shop.Explain(ctx, &client.SendRequest{To: to, Body: "Now", Policy: "otp"})
+	require.NoError(t, err)
+	require.Nil(t, ex.SendsAt, "a policy without quiet hours sends now")
 
 	sent, err := shop.Send(ctx, &client.SendRequest{To: to, Body: "News", Policy: "news"}, "")
 	require.NoError(t, err)
