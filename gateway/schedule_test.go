@@ -221,6 +221,7 @@ func TestQuietHours(t *testing.T) {
 	short, err := shop.Send(ctx, &client.SendRequest{To: to, Body: "Flash sale", Policy: "news", TTL: "30m"}, "")
 	require.NoError(t, err)
 	require.Equal(t, "scheduled", short.Status)
+	require.Equal(t, "quiet_hours", short.WaitReason, "due at its expiry, inside the window")
 
 	clock.Advance(31 * time.Minute)
 	m := waitMessage(t, shop, short.ID, hasStatus("expired"))

@@ -118,11 +118,13 @@ func windowEnd(from, to int, lt time.Time) (time.Time, bool) {
 }
 
 // QuietReason says why a message due at due (later than its accept time
-// or send_at) waits: reason.QuietHours when due is the end of p's window
-// for to, else reason.SendAt. Scheduled messages are not stored with their
-// reason: it follows from the due time and the policy.
+// or send_at) waits: reason.QuietHours when p's window for to covers the
+// moment before due (due is the window's end, or the message's expiry
+// inside the window), else reason.SendAt. Scheduled messages are not
+// stored with their reason: it follows from the due time and the policy.
 func (r *Router) QuietReason(p *config.Policy, to store.Recipient, due time.Time) reason.Reason {
-	if p != nil && p.QuietHours != nil && r.QuietUntil(p, to, due.Add(-time.Nanosecond)).Equal(due) {
+	before := due.Add(-time.Nanosecond)
+	if p != nil && p.QuietHours != nil && r.QuietUntil(p, to, before).After(before) {
 		return reason.QuietHours
 	}
 	return reason.SendAt
