@@ -99,6 +99,12 @@ type ExplainResponse struct {
 	Country string `json:"country,omitempty"`
 	// Countries gives the country of each phone number, by field.
 	Countries *admission.Countries `json:"countries,omitempty"`
+	// SendsAt is when the message would first go to a channel, when that
+	// is later than now: its send_at, or the end of the policy's quiet
+	// hours. WaitReason (send_at, quiet_hours) and Wait say why.
+	SendsAt    *time.Time `json:"sends_at,omitempty"`
+	WaitReason string     `json:"wait_reason,omitempty"`
+	Wait       string     `json:"wait,omitempty"`
 }
 
 func explainCountries(phones admission.Phones) (string, *admission.Countries) {

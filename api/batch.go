@@ -9,12 +9,11 @@ import (
 	"reflect"
 	"strconv"
 	"sync"
+	"time"
 
 	jsonv2 "github.com/go-json-experiment/json"
 	"github.com/go-json-experiment/json/jsontext"
 	"github.com/labstack/echo/v5"
-
-	"github.com/switchboard-gw/switchboard/store"
 )
 
 // Batch limits. A batch body may be batchBodyFactor times the server's
@@ -43,6 +42,9 @@ type BatchResult struct {
 	Route    []string `json:"route,omitempty"`
 	Replayed bool     `json:"idempotent_replay,omitempty"`
 	Error    *Error   `json:"error,omitempty"`
+	// A scheduled message's due time and why it waits (schedule.go).
+	NextAttemptAt *time.Time `json:"next_attempt_at,omitempty"`
+	WaitReason    string     `json:"wait_reason,omitempty"`
 }
 
 // BatchResponse is the 200 body of POST /v1/messages/batch.
@@ -143,7 +145,9 @@ func (s *Server) acceptBatchItem(ctx context.Context, i int, scope string, req *
 		res.Error = e
 		return res
 	}
-	return BatchResult{Index: i, ID: stored.ID, Status: string(store.StatusQueued), Policy: stored.Policy, Route: stored.Route, Replayed: replayed}
+	res = BatchResult{Index: i, ID: stored.ID, Policy: stored.Policy, Route: stored.Route, Replayed: replayed}
+	res.Status, res.NextAttemptAt, res.WaitReason = s.scheduledAs(stored)
+	return res
 }
 
 // asAPIError turns any error into the API's error shape, hiding internals.

@@ -236,6 +236,9 @@ func (s *Server) explain(c *echo.Context) error {
 		}
 		resp := ExplainResponse{Explanation: out}
 		resp.Country, resp.Countries = explainCountries(phones)
+		if err := s.explainWhen(router, req, &resp); err != nil {
+			return err
+		}
 		return c.JSON(http.StatusOK, resp)
 	case errors.Is(err, routing.ErrUnknownPolicy):
 		return unprocessable("unknown_policy", "policy", "no policy named %q is configured", req.Policy)

@@ -26,10 +26,12 @@ type SendRequest struct {
 	Policy      string            `json:"policy,omitempty"`
 	Tags        []string          `json:"tags,omitempty"`
 	TTL         string            `json:"ttl,omitempty"`
+	SendAt      string            `json:"send_at,omitempty"` // RFC 3339; see schedule.go
 	CallbackURL string            `json:"callback_url,omitempty"`
 	Metadata    map[string]string `json:"metadata,omitempty"`
 
-	ttl time.Duration
+	ttl    time.Duration
+	sendAt time.Time
 }
 
 // Limits on a send request. Bodies are bounded by the server's
@@ -134,6 +136,9 @@ func (r *SendRequest) validate() error {
 			return unprocessable("invalid_ttl", "ttl", "ttl must be a duration between 1s and %s, like \"10m\" or \"2h\"", maxTTL)
 		}
 		r.ttl = d
+	}
+	if err := r.parseSendAt(); err != nil {
+		return err
 	}
 	if r.CallbackURL != "" {
 		u, err := url.Parse(r.CallbackURL)

@@ -29,6 +29,9 @@ type SendResponse struct {
 	Status string   `json:"status"`
 	Policy string   `json:"policy"`
 	Route  []string `json:"route"`
+	// A scheduled message's due time and why it waits (schedule.go).
+	NextAttemptAt *time.Time `json:"next_attempt_at,omitempty"`
+	WaitReason    string     `json:"wait_reason,omitempty"`
 }
 
 func (s *Server) maxBody() int64 {
@@ -63,7 +66,9 @@ func (s *Server) sendMessage(c *echo.Context) error {
 		c.Response().Header().Set("Idempotent-Replay", "true")
 	}
 	c.Response().Header().Set("Location", "/v1/messages/"+stored.ID)
-	return c.JSON(http.StatusAccepted, SendResponse{ID: stored.ID, Status: string(store.StatusQueued), Policy: stored.Policy, Route: stored.Route})
+	resp := SendResponse{ID: stored.ID, Status: string(store.StatusQueued), Policy: stored.Policy, Route: stored.Route}
+	resp.Status, resp.NextAttemptAt, resp.WaitReason = s.scheduledAs(stored)
+	return c.JSON(http.StatusAccepted, resp)
 }
 
 // accept routes and durably enqueues one validated send request on behalf
@@ -96,12 +101,10 @@ func (s *Server) accept(ctx context.Context, scope string, req *SendRequest, ide
 	}
 
 	now := s.now().UTC()
-	ttl := pol.TTL.D()
-	if req.ttl > 0 {
-		ttl = req.ttl
-	}
-	if ttl <= 0 {
-		ttl = 24 * time.Hour
+	ttl := sendTTL(pol, req)
+	start, due, err := s.dueTime(router, pol, req, now, ttl)
+	if err != nil {
+		return nil, false, err
 	}
 	id, err := uuid.NewV7()
 	if err != nil {
@@ -124,8 +127,8 @@ func (s *Server) accept(ctx context.Context, scope string, req *SendRequest, ide
 		Status:           store.StatusQueued,
 		CreatedAt:        now,
 		UpdatedAt:        now,
-		ExpiresAt:        now.Add(ttl),
-		NextAt:           now,
+		ExpiresAt:        start.Add(ttl), // ttl counts from send_at
+		NextAt:           due,
 		Limit:            recipientLimit(pol, now),
 	}
 	if err := ctx.Err(); err != nil {
@@ -137,7 +140,8 @@ func (s *Server) accept(ctx context.Context, scope string, req *SendRequest, ide
 	// room: stored already leased to it, it skips the store's claim query.
 	// Should this process die first, the lease expires and any instance
 	// claims it.
-	handoff := s.deps.Handoff && s.deps.Dispatch.Reserve()
+	// A scheduled message is a row due later: nothing to hand over.
+	handoff := !due.After(now) && s.deps.Handoff && s.deps.Dispatch.Reserve()
 	if handoff {
 		m.LeaseOwner = s.deps.Dispatch.Owner()
 		m.LeaseUntil = now.Add(s.deps.Dispatch.Lease())
@@ -335,7 +339,7 @@ func (s *Server) getMessage(c *echo.Context) error {
 	if !mayRead(c, m) {
 		return messageNotFound(id)
 	}
-	v := messageView(m, true)
+	v := s.viewOf(m, true)
 	if m.CallbackURL != "" {
 		cbs, err := s.deps.Store.Callbacks(c.Request().Context(), m.ID)
 		if err != nil {
@@ -364,7 +368,10 @@ func (s *Server) listMessages(c *echo.Context) error {
 		Limit:   50,
 	}
 	if p.Status != "" && !p.Status.Valid() {
-		return badRequest("invalid_query", "status", "unknown status %q (want queued, sending, sent, delivered, read, failed or expired)", p.Status)
+		return badRequest("invalid_query", "status", "unknown status %q (want scheduled, queued, sending, sent, delivered, read, failed, expired or canceled)", p.Status)
+	}
+	if p.Status == store.StatusScheduled || p.Status == store.StatusQueued {
+		p.Now = s.now()
 	}
 	for _, b := range []struct {
 		field string
@@ -397,7 +404,7 @@ func (s *Server) listMessages(c *echo.Context) error {
 	}
 	out := ListResponse{Messages: make([]MessageView, 0, len(res.Messages)), NextCursor: res.NextCursor}
 	for _, m := range res.Messages {
-		out.Messages = append(out.Messages, messageView(m, false))
+		out.Messages = append(out.Messages, s.viewOf(m, false))
 	}
 	return c.JSON(http.StatusOK, out)
 }

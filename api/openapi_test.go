@@ -206,6 +206,25 @@ func TestOpenAPIMatchesLiveResponses(t *testing.T) {
 	sc.do(call{method: "GET", path: "/v1/messages?tag=otp&since=2026-01-01T00%3A00%3A00Z&until=2099-01-01T00%3A00%3A00Z", key: readKey, want: 200})
 	sc.do(call{method: "GET", path: "/v1/inbound?limit=1&channel=sms&from=%2B15551234567&since=2026-01-01T00%3A00%3A00Z", key: readKey, want: 200})
 
+	// Scheduled sends: stored at once, shown and listed as scheduled,
+	// explained, canceled (twice: idempotent).
+	later := time.Now().Add(time.Hour).UTC().Format(time.RFC3339)
+	scheduled := `{"to":{"phone":"+15551234567"},"body":"Your order ships tomorrow","policy":"otp","send_at":"` + later + `",` +
+		`"callback_url":"https://app.example.com/hooks/switchboard"}`
+	sched := sc.do(call{method: "POST", path: "/v1/messages", key: sendKey, body: scheduled, want: 202})
+	require.Equal(t, "scheduled", sched.body["status"], string(sched.raw))
+	sid := sched.body["id"].(string)
+	sm := sc.do(call{method: "GET", path: "/v1/messages/" + sid, key: readKey, want: 200})
+	require.Equal(t, "send_at", sm.body["wait_reason"], string(sm.raw))
+	sl := sc.do(call{method: "GET", path: "/v1/messages?status=scheduled", key: readKey, want: 200})
+	require.Contains(t, string(sl.raw), sid)
+	sx := sc.do(call{method: "POST", path: "/v1/routes/explain", key: sendKey, body: scheduled, want: 200})
+	require.Equal(t, "send_at", sx.body["wait_reason"], string(sx.raw))
+	c := sc.do(call{method: "POST", path: "/v1/messages/" + sid + "/cancel", key: sendKey, want: 200})
+	require.Equal(t, "canceled", c.body["status"], string(c.raw))
+	c = sc.do(call{method: "POST", path: "/v1/messages/" + sid + "/cancel", key: adminKey, want: 200})
+	require.Equal(t, "canceled", c.body["status"], string(c.raw))
+
 	// Channels, overrides, sim, explain.
 	sc.do(call{method: "POST", path: "/v1/channels/whatsapp/disable", key: adminKey, body: `{"reason":"incident 42"}`, want: 200})
 	ex := sc.do(call{method: "POST", path: "/v1/routes/explain", key: sendKey, body: otp, want: 200})
@@ -264,6 +283,11 @@ func TestOpenAPIMatchesLiveResponses(t *testing.T) {
 		{call{method: "POST", path: "/v1/messages", key: sendKey, body: `{"to":{"phone":"+15551234567"}}`, want: 422, badRequest: true}, "missing_field"},
 		{call{method: "POST", path: "/v1/messages", key: sendKey, body: `{"to":{"phone":"+15551234567"},"body":"hi","ttl":"forever"}`, want: 422, badRequest: true}, "invalid_ttl"},
 		{call{method: "POST", path: "/v1/messages", key: sendKey, body: `{"to":{"phone":"+15551234567"},"body":"hi","policy":"nope"}`, want: 422}, "unknown_policy"},
+		{call{method: "POST", path: "/v1/messages", key: sendKey, body: `{"to":{"phone":"+15551234567"},"body":"hi","send_at":"tomorrow"}`, want: 422, badRequest: true}, "invalid_send_at"},
+		{call{method: "POST", path: "/v1/messages", key: sendKey, body: `{"to":{"phone":"+15551234567"},"body":"hi","policy":"otp","send_at":"2099-01-01T00:00:00Z"}`, want: 422}, "invalid_send_at"},
+		{call{method: "POST", path: "/v1/messages/" + id + "/cancel", key: sendKey, want: 409}, "not_cancelable"},
+		{call{method: "POST", path: "/v1/messages/0193a7e0-0000-7000-8000-000000000000/cancel", key: adminKey, want: 404}, "not_found"},
+		{call{method: "POST", path: "/v1/messages/" + id + "/cancel", key: readKey, want: 403}, "forbidden"},
 		{call{method: "POST", path: "/v1/messages", key: sendKey, body: `{"to":{"telegram":"12345"},"body":"hi"}`, want: 422}, "no_route"},
 		{call{method: "POST", path: "/v1/messages", key: sendKey, body: otp, hdr: []string{"Idempotency-Key", "spec-1"}, want: 422}, "idempotency_mismatch"},
 		{call{method: "POST", path: "/v1/routes/explain", key: sendKey, body: `{"to":{"phone":"+15551234567"},"body":"hi","policy":"nope"}`, want: 422}, "unknown_policy"},

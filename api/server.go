@@ -76,6 +76,9 @@ type Deps struct {
 	// EnqueueTimeout bounds a send's write to the store, which does not
 	// end with the request (see accept). Zero: 20 s.
 	EnqueueTimeout time.Duration
+	// CallbackDue, if set, is called when the API itself made a status
+	// callback due (a cancel): the callback sender claims it at once.
+	CallbackDue func()
 }
 
 // Server is the HTTP API.
@@ -145,6 +148,7 @@ func New(d Deps) *Server {
 	// Each feature area registers its own routes from its own file.
 	s.registerOps(e, v1)
 	s.registerInbound(v1) // api/inbound.go
+	s.registerSchedule(v1)
 	s.registerAPIDocs(e, v1)
 	ui.Register(e, uiBackend{s}, s.log) // the support dashboard, /ui/ (package api/ui)
 	s.echo = e

@@ -48,7 +48,7 @@ func (b uiBackend) KeyByName(name string) (ui.Key, bool) {
 }
 
 func (b uiBackend) MessageView(m *store.Message, withBody bool) view.MessageView {
-	return messageView(m, withBody)
+	return b.s.viewOf(m, withBody)
 }
 
 func (b uiBackend) ChannelView(l *routing.Lane) view.ChannelView { return b.s.channelView(l) }

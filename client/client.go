@@ -100,6 +100,10 @@ type SendRequest struct {
 	TTL         string            `json:"ttl,omitempty"`
 	CallbackURL string            `json:"callback_url,omitempty"`
 	Metadata    map[string]string `json:"metadata,omitempty"`
+	// SendAt schedules the send: the message is stored at once (status
+	// scheduled) and goes out at that time, or when the policy's quiet
+	// hours end; ttl counts from it. Zero: now.
+	SendAt time.Time `json:"send_at,omitzero"`
 }
 
 // SendResponse is the gateway's 202.
@@ -112,6 +116,10 @@ type SendResponse struct {
 	// IdempotencyKey is the key the send used: the caller's, or the one
 	// Send made up. Send again with it to retry without a duplicate.
 	IdempotencyKey string `json:"-"`
+	// A scheduled message's due time, and why it waits: send_at or
+	// quiet_hours (Status is "scheduled").
+	NextAttemptAt *time.Time `json:"next_attempt_at,omitempty"`
+	WaitReason    string     `json:"wait_reason,omitempty"`
 }
 
 // Attempt is one try on one channel.
@@ -154,6 +162,7 @@ type Message struct {
 	UpdatedAt     time.Time         `json:"updated_at"`
 	ExpiresAt     time.Time         `json:"expires_at"`
 	NextAttemptAt *time.Time        `json:"next_attempt_at,omitempty"`
+	WaitReason    string            `json:"wait_reason,omitempty"` // while scheduled: send_at or quiet_hours
 	Attempts      []Attempt         `json:"attempts,omitempty"`
 }
 
@@ -217,6 +226,22 @@ func (c *Client) Send(ctx context.Context, req *SendRequest, idempotencyKey stri
 func (c *Client) Get(ctx context.Context, id string) (*Message, error) {
 	var out Message
 	if _, err := c.do(ctx, http.MethodGet, "/v1/messages/"+url.PathEscape(id), nil, nil, &out, true); err != nil {
+		return nil, err
+	}
+	return &out, nil
+}
+
+// CodeNotCancelable is the 409 of Cancel for a message a provider may
+// already have (sending or later).
+const CodeNotCancelable = "not_cancelable"
+
+// Cancel cancels a message no provider has had yet (scheduled or queued):
+// it becomes canceled, which is final. Canceling it again returns it as it
+// is. A message already handed over is an *Error with Code
+// CodeNotCancelable (409).
+func (c *Client) Cancel(ctx context.Context, id string) (*Message, error) {
+	var out Message
+	if _, err := c.do(ctx, http.MethodPost, "/v1/messages/"+url.PathEscape(id)+"/cancel", nil, nil, &out, true); err != nil {
 		return nil, err
 	}
 	return &out, nil
@@ -371,6 +396,11 @@ type Explanation struct {
 	// to.whatsapp), ISO 3166 alpha-2; "" without a phone number.
 	Country   string            `json:"country,omitempty"`
 	Countries map[string]string `json:"countries,omitempty"` // by field: phone, whatsapp
+	// SendsAt is when the message would go out, when not now: its send_at
+	// or the end of its policy's quiet hours; WaitReason and Wait say why.
+	SendsAt    *time.Time `json:"sends_at,omitempty"`
+	WaitReason string     `json:"wait_reason,omitempty"`
+	Wait       string     `json:"wait,omitempty"`
 }
 
 // Explain asks which channel req would go to now, and why. Nothing is sent.
@@ -400,6 +430,9 @@ type BatchResult struct {
 	Route    []string `json:"route,omitempty"`
 	Replayed bool     `json:"idempotent_replay,omitempty"`
 	Error    *Error   `json:"error,omitempty"`
+	// A scheduled item's due time and why it waits (see SendResponse).
+	NextAttemptAt *time.Time `json:"next_attempt_at,omitempty"`
+	WaitReason    string     `json:"wait_reason,omitempty"`
 }
 
 // BatchResponse is the answer to a batch: one result per item, in order.

@@ -323,6 +323,8 @@ type Policy struct {
 	// Limits and Countries are abuse controls (see countries.go).
 	Limits    Limits    `yaml:"limits"`
 	Countries Countries `yaml:"countries"`
+	// QuietHours: no provider gets a message inside the window (quiet.go).
+	QuietHours *QuietHours `yaml:"quiet_hours"`
 
 	Line int `yaml:"-"`
 }

@@ -356,6 +356,7 @@ func (v *checker) policies(channelsBroken bool) {
 			v.errorf(p+".on_ambiguous", "unknown value %q (want %s or %s)", pol.OnAmbiguous, AmbiguousFailover, AmbiguousAssumeSent)
 		}
 		v.checkAbuse(p, pol)
+		v.checkQuiet(p, pol.QuietHours)
 	}
 }
 

@@ -109,11 +109,10 @@ type Options struct {
 	// rate limits, the failed-authentication throttle): tests advance it
 	// instead of sleeping. Default time.Now.
 	LimitClock func() time.Time
-	// DispatchClock, if set, is the dispatcher's clock: when it claims
-	// due messages and judges their deadlines (receipt and read
-	// timeouts), so tests move past a deadline instead of sleeping.
-	// Default time.Now.
-	DispatchClock func() time.Time
+	// Clock, if set, is the clock of the API's accept time and send_at,
+	// and of the dispatcher's claims and steps: tests move it forward to
+	// make a scheduled message due, instead of sleeping. Default time.Now.
+	Clock func() time.Time
 }
 
 // New builds a gateway from cfg. Nothing runs until Run.
@@ -199,7 +198,7 @@ func New(ctx context.Context, cfg *config.Config, o Options) (*Gateway, error) {
 			g.Callbacks.Wake()
 		}
 	}
-	g.Dispatcher = routing.NewDispatcher(g.Store, router, cfg.Dispatch, routing.DispatcherOptions{Owner: owner, Logger: log, Observer: g.Metrics, CallbackDue: callbackDue, Now: o.DispatchClock})
+	g.Dispatcher = routing.NewDispatcher(g.Store, router, cfg.Dispatch, routing.DispatcherOptions{Owner: owner, Logger: log, Observer: g.Metrics, CallbackDue: callbackDue, Now: o.Clock})
 	g.receipts.Wake = g.Dispatcher.Wake
 	g.receipts.CallbackDue = callbackDue
 	g.receipts.Router = g.Dispatcher.Router // receipt breaker: silent-outage detection
@@ -232,6 +231,7 @@ func New(ctx context.Context, cfg *config.Config, o Options) (*Gateway, error) {
 		Handoff:  true,
 		// Abuse limits (api/limits.go).
 		RateLimited: g.Metrics.RateLimited, AuthFailed: g.Metrics.AuthFailed, AdmissionRefused: g.Metrics.AdmissionRefused, LimitNow: o.LimitClock,
+		Now: o.Clock, CallbackDue: callbackDue,
 	}
 	deps.Inbound = g.inboundHandler(log, callbackDue)
 	if cfg.Server.MetricsListen != "" {

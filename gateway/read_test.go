@@ -61,7 +61,7 @@ func TestReadTimeoutFailover(t *testing.T) {
 	var skew atomic.Int64 // the dispatcher's clock runs this far ahead
 	clock := func() time.Time { return time.Now().Add(time.Duration(skew.Load())) }
 	ctx, cancel := context.WithCancel(context.Background())
-	g, err := gateway.New(ctx, cfg, gateway.Options{Logger: slog.New(slog.DiscardHandler), ConfigFile: path, DispatchClock: clock})
+	g, err := gateway.New(ctx, cfg, gateway.Options{Logger: slog.New(slog.DiscardHandler), ConfigFile: path, Clock: clock})
 	require.NoError(t, err)
 	// The callbacks the dispatcher queues are due by its clock.
 	g.Callbacks.Now = clock

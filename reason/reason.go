@@ -53,6 +53,9 @@ const (
 	WaitDisabled    Reason = "wait_disabled"
 	WaitBreaker     Reason = "wait_breaker"
 	WaitRateLimited Reason = "wait_rate_limited" // a 429: never a failover
+	// Scheduled sends: the message waits for its time, not for a channel.
+	SendAt     Reason = "send_at"     // the send's send_at is still ahead
+	QuietHours Reason = "quiet_hours" // the policy's quiet hours cover the recipient's local time
 )
 
 // Kind groups reasons by what they do to a route.
@@ -163,6 +166,12 @@ var table = map[Reason]*info{
 	}},
 	WaitRateLimited: {kind: KindWait, sentence: func(f Facts) string {
 		return f.Channel + " asked us to slow down, so the message waits for it" + paren(f.Error)
+	}},
+	SendAt: {kind: KindWait, sentence: func(f Facts) string {
+		return f.Channel + " takes the message once the time it was scheduled for (send_at) comes" + paren(f.Error)
+	}},
+	QuietHours: {kind: KindWait, sentence: func(f Facts) string {
+		return f.Channel + " takes the message once the policy's quiet hours end in the recipient's time zone" + paren(f.Error)
 	}},
 }
 

@@ -41,6 +41,8 @@ func TestContract(t *testing.T) {
 		{reason.WaitDisabled, "wait_disabled", reason.KindWait, config.TriggerUnhealthy, reason.WaitDisabled, ""},
 		{reason.WaitBreaker, "wait_breaker", reason.KindWait, config.TriggerBreakerOpen, reason.WaitBreaker, ""},
 		{reason.WaitRateLimited, "wait_rate_limited", reason.KindWait, "", reason.WaitRateLimited, ""},
+		{reason.SendAt, "send_at", reason.KindWait, "", reason.SendAt, ""},
+		{reason.QuietHours, "quiet_hours", reason.KindWait, "", reason.QuietHours, ""},
 	}
 	require.Len(t, tests, len(reason.All()), "every reason is pinned here")
 	for _, tt := range tests {

@@ -259,6 +259,9 @@ func (s *stepper) try(ctx context.Context, m *store.Message, name string) bool {
 		t.NextAt = s.now
 		return true
 	}
+	if s.quietWait(m) {
+		return true
+	}
 	lane := s.r.lanes[name]
 	if wait := lane.reserve(d.now()); wait > 0 {
 		// Over the channel's configured rate: wait in the queue.

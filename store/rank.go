@@ -13,7 +13,7 @@ import (
 
 // Statuses lists every message status, in rank order.
 func Statuses() []Status {
-	return []Status{StatusQueued, StatusSending, StatusSent, StatusDelivered, StatusRead, StatusFailed, StatusExpired}
+	return []Status{StatusQueued, StatusSending, StatusSent, StatusDelivered, StatusRead, StatusFailed, StatusExpired, StatusCanceled}
 }
 
 // AttemptStatuses lists every attempt status, in rank order.

@@ -18,7 +18,7 @@ func TestStatusListsInRankOrder(t *testing.T) {
 		require.GreaterOrEqual(t, s.Rank(), prev, s)
 		prev = s.Rank()
 	}
-	require.Len(t, store.Statuses(), 7)
+	require.Len(t, store.Statuses(), 8)
 	prev = -1
 	for _, s := range store.AttemptStatuses() {
 		require.GreaterOrEqual(t, s.Rank(), max(prev, 0), s)

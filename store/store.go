@@ -29,10 +29,15 @@ var (
 	ErrClosed = errors.New("store closed")
 	// ErrInvalidCursor: ListParams.Cursor did not come from a ListResult.
 	ErrInvalidCursor = errors.New("invalid cursor")
+	// ErrNotCancelable: Cancel found the message already handed to a
+	// provider (sending or later), leased by a dispatcher about to hand it
+	// over, or final with another status.
+	ErrNotCancelable = errors.New("message can no longer be canceled")
 )
 
 // Status is a message's status. It only moves forward in this order:
-// queued < sending < sent < delivered < read; failed and expired are final.
+// queued < sending < sent < delivered < read; failed, expired and canceled
+// are final.
 type Status string
 
 const (
@@ -43,6 +48,14 @@ const (
 	StatusRead      Status = "read"
 	StatusFailed    Status = "failed"
 	StatusExpired   Status = "expired"
+	StatusCanceled  Status = "canceled" // by the API before any provider had it (see Canceler)
+
+	// StatusScheduled is never stored: it is how the API shows a queued
+	// message with no attempt whose due time is still ahead (a send_at, or
+	// quiet hours), see Message.Scheduled. Keeping it out of the stored
+	// statuses leaves Claim's "status IN (...)" and the queue indexes as
+	// they are.
+	StatusScheduled Status = "scheduled"
 )
 
 // Rank orders statuses; a write never lowers a message's rank. Final
@@ -51,7 +64,7 @@ const (
 // expired (a late receipt): that is handled by RecordReceipt explicitly.
 func (s Status) Rank() int {
 	switch s {
-	case StatusQueued:
+	case StatusQueued, StatusScheduled:
 		return 0
 	case StatusSending:
 		return 1
@@ -61,7 +74,7 @@ func (s Status) Rank() int {
 		return 3
 	case StatusRead:
 		return 4
-	case StatusFailed, StatusExpired:
+	case StatusFailed, StatusExpired, StatusCanceled:
 		return 5
 	}
 	return -1
@@ -70,7 +83,7 @@ func (s Status) Rank() int {
 // Final reports whether no more work will be done for the message.
 func (s Status) Final() bool {
 	switch s {
-	case StatusDelivered, StatusRead, StatusFailed, StatusExpired:
+	case StatusDelivered, StatusRead, StatusFailed, StatusExpired, StatusCanceled:
 		return true
 	}
 	return false
@@ -286,8 +299,13 @@ type ListParams struct {
 	// milliseconds, so the bounds are an id range (see IDFloor) that walks
 	// the primary key and every (x, id) index with no extra index. Since is
 	// inclusive, Until exclusive; zero means unbounded.
-	Since  time.Time
-	Until  time.Time
+	Since time.Time
+	Until time.Time
+	// Now tells queued from scheduled (Message.Scheduled): with Now set,
+	// Status queued leaves out the messages scheduled after Now. Zero:
+	// queued is every stored queued message, and scheduled is judged by
+	// the store's clock.
+	Now    time.Time
 	Limit  int    // default 50, max 500
 	Cursor string // opaque; from a previous ListResult
 }
@@ -340,8 +358,9 @@ type Store interface {
 	// When Enqueue returns without error the message is on disk.
 	//
 	// m is not modified. An empty ID gets a new UUIDv7, a zero CreatedAt the
-	// current time, and a zero NextAt means due at CreatedAt (a new message
-	// is always due). The routing fields of m (Status, Step, Attempts, ...)
+	// current time, and a zero NextAt means due at CreatedAt. A NextAt
+	// after CreatedAt stores a scheduled message (Message.Scheduled):
+	// Claim takes it when that time comes. The routing fields of m (Status, Step, Attempts, ...)
 	// are ignored. Empty Route, Tags and Metadata come back nil.
 	//
 	// Pre-claimed: when m.LeaseOwner is set and m.LeaseUntil is not zero,

@@ -16,8 +16,8 @@ import (
 
 // ---- messages ----
 
-var uiStatuses = []store.Status{store.StatusQueued, store.StatusSending, store.StatusSent,
-	store.StatusDelivered, store.StatusRead, store.StatusFailed, store.StatusExpired}
+var uiStatuses = []store.Status{store.StatusScheduled, store.StatusQueued, store.StatusSending, store.StatusSent,
+	store.StatusDelivered, store.StatusRead, store.StatusFailed, store.StatusExpired, store.StatusCanceled}
 
 type uiMessagesData struct {
 	Q, Status, Channel, Policy, Tag, From, To, TZO string
@@ -145,6 +145,9 @@ func (s *dash) uiMessages(c *echo.Context) error {
 	if p.Status != "" && !p.Status.Valid() {
 		d.Error = "Unknown status " + d.Status + "."
 	}
+	if p.Status == store.StatusScheduled || p.Status == store.StatusQueued {
+		p.Now = s.now() // scheduled is queued with a due time after now
+	}
 	var err error
 	if p.Since, err = parseLocal(d.From, d.TZO); err != nil {
 		d.Error = "From: " + err.Error()
@@ -196,6 +199,8 @@ func (s *dash) uiMessages(c *echo.Context) error {
 
 type uiMessageData struct {
 	M         MessageView
+	Wait      string // why a scheduled message waits, in words
+	CanCancel bool   // scheduled or queued: the cancel button
 	Delivered string // channel that took it
 	Steps     []uiStep
 	Route     []uiRouteHop
@@ -238,6 +243,7 @@ func (s *dash) uiMessage(c *echo.Context) error {
 	}
 	v := s.b.MessageView(m, true)
 	d := uiMessageData{M: v}
+	s.scheduleFacts(&d, m)
 	pol := s.b.Router().Policy(m.Policy)
 	used := map[string]bool{}
 	for i, a := range v.Attempts {

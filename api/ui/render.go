@@ -137,7 +137,7 @@ func (s *dash) uiStatic(c *echo.Context) error {
 
 var statusIcons = map[string]string{
 	"queued": "◷", "sending": "↻", "sent": "↗", "delivered": "✓", "read": "✓✓", "failed": "✕", "expired": "◔",
-	"skipped": "↷", "undelivered": "✕",
+	"skipped": "↷", "undelivered": "✕", "scheduled": "◴", "canceled": "⊘",
 	"healthy": "✓", "degraded": "⚠", "down": "✕", "disabled": "⊘",
 	"closed": "✓", "open": "✕", "half-open": "◐",
 	"pending": "◷", "gave_up": "✕",
@@ -145,7 +145,7 @@ var statusIcons = map[string]string{
 
 var statusTone = map[string]string{
 	"queued": "wait", "sending": "wait", "sent": "wait", "delivered": "ok", "read": "ok", "failed": "bad", "expired": "bad",
-	"skipped": "muted", "undelivered": "bad",
+	"skipped": "muted", "undelivered": "bad", "scheduled": "wait", "canceled": "muted",
 	"healthy": "ok", "degraded": "warn", "down": "bad", "disabled": "muted",
 	"closed": "ok", "open": "bad", "half-open": "warn",
 	"pending": "wait", "gave_up": "bad",

@@ -78,6 +78,7 @@ func Register(e *echo.Echo, b Backend, log *slog.Logger) {
 	g.GET("/channels", s.uiChannels, s.uiAuth)
 	g.POST("/channels/:name/disable", s.uiOverride(true), s.uiSameOrigin, s.uiAuth, s.uiCSRF, s.uiAdmin)
 	g.POST("/channels/:name/enable", s.uiOverride(false), s.uiSameOrigin, s.uiAuth, s.uiCSRF, s.uiAdmin)
+	g.POST("/messages/:id/cancel", s.uiCancel, s.uiSameOrigin, s.uiAuth, s.uiCSRF, s.uiAdmin)
 }
 
 // uiHeaders: no caching of pages that hold personal data, and a strict

@@ -31,7 +31,10 @@ type MessageView struct {
 	UpdatedAt     time.Time         `json:"updated_at"`
 	ExpiresAt     time.Time         `json:"expires_at"`
 	NextAttemptAt *time.Time        `json:"next_attempt_at,omitempty"`
-	Attempts      []AttemptView     `json:"attempts,omitempty"`
+	// WaitReason says why a scheduled message waits: send_at or
+	// quiet_hours (a reason.Reason of KindWait).
+	WaitReason string        `json:"wait_reason,omitempty"`
+	Attempts   []AttemptView `json:"attempts,omitempty"`
 	// Callbacks are the status callbacks queued for the message, oldest
 	// first (GET /v1/messages/{id} only, when it has a callback_url).
 	Callbacks []CallbackView `json:"callbacks,omitempty"`

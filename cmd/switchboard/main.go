@@ -19,6 +19,7 @@ Usage:
   switchboard serve [--config FILE] [--listen ADDR]   run the gateway
   switchboard send [flags]                            send a message through a running gateway
   switchboard status [flags] ID                       show a message and its attempts
+  switchboard cancel [flags] ID                       cancel a scheduled or queued message
   switchboard config validate FILE                    check a config file
   switchboard config diff OLD NEW                     what a reload from OLD to NEW would change
   switchboard routes explain [flags]                  where a message would go, offline (--assume-down: what if)
@@ -48,6 +49,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		err = cmdSend(ctx, args[1:], stdout)
 	case "status":
 		err = cmdStatus(ctx, args[1:], stdout)
+	case "cancel":
+		err = cmdCancel(ctx, args[1:], stdout)
 	case "config":
 		err = cmdConfig(args[1:], stdout)
 	case "routes":

@@ -58,7 +58,11 @@ func cmdSend(ctx context.Context, args []string, stdout io.Writer) error {
 	fs.StringVar(&req.TTL, "ttl", "", "time to live, e.g. 10m")
 	idem := fs.String("idempotency-key", "", "Idempotency-Key header")
 	asJSON := fs.Bool("json", false, "print the raw JSON response")
+	sendAt := fs.String("send-at", "", "send later: an RFC 3339 time, e.g. 2026-11-23T18:00:00Z")
 	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if err := parseSendAt(*sendAt, &req); err != nil {
 		return err
 	}
 	if *tags != "" {
@@ -84,6 +88,9 @@ func cmdSend(ctx context.Context, args []string, stdout io.Writer) error {
 		replay = " (idempotent replay)"
 	}
 	fmt.Fprintf(stdout, "accepted %s%s: policy %s, route %s\n", res.ID, replay, res.Policy, strings.Join(res.Route, " -> "))
+	if res.Status == string(store.StatusScheduled) && res.NextAttemptAt != nil {
+		fmt.Fprintf(stdout, "scheduled: %s\n", dueLine(*res.NextAttemptAt, res.WaitReason))
+	}
 	return nil
 }
 
@@ -127,6 +134,7 @@ func printMessage(w io.Writer, m *client.Message) {
 		fmt.Fprint(w, " (delivered more than once)")
 	}
 	fmt.Fprintf(w, "\n  policy:  %s, route %s\n  created: %s\n", m.Policy, strings.Join(m.Route, " -> "), m.CreatedAt.Local().Format(time.RFC3339))
+	printDue(w, m)
 	if m.LastError != "" {
 		fmt.Fprintf(w, "  error:   %s\n", m.LastError)
 	}

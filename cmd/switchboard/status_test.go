@@ -30,3 +30,21 @@ func TestStatusSaysWhyTheRouteMovedOn(t *testing.T) {
 	require.Contains(t, out.String(), "moved on: whatsapp rejected the message: sim: recipient rejected (error)")
 	require.Contains(t, out.String(), "moved on: sms was skipped: its circuit breaker was open after repeated failures (breaker_open)")
 }
+
+// TestStatusShowsSchedule: a scheduled message shows its due time and why
+// it waits; a canceled one its status.
+func TestStatusShowsSchedule(t *testing.T) {
+	t.Parallel()
+	at := time.Date(2026, 12, 3, 9, 0, 0, 0, time.UTC)
+	due := at.Add(11 * time.Hour)
+	var out bytes.Buffer
+	printMessage(&out, &client.Message{ID: "m1", Status: "scheduled", Policy: "news", Route: []string{"sms"}, CreatedAt: at,
+		NextAttemptAt: &due, WaitReason: "quiet_hours"})
+	require.Contains(t, out.String(), "status:  scheduled")
+	require.Contains(t, out.String(), "due:     "+due.Local().Format(time.RFC3339))
+	require.Contains(t, out.String(), "quiet hours end in the recipient's time zone; quiet_hours)")
+	out.Reset()
+	printMessage(&out, &client.Message{ID: "m2", Status: "canceled", Policy: "news", Route: []string{"sms"}, CreatedAt: at})
+	require.Contains(t, out.String(), "status:  canceled")
+	require.NotContains(t, out.String(), "due:")
+}

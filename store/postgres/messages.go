@@ -168,6 +168,16 @@ func listQuery(p store.ListParams, after string, limit int) (string, []any) {
 	case store.StatusFailed, store.StatusExpired:
 		// A literal, so the planner can match messages_status_bad's predicate.
 		where = append(where, "status = '"+string(p.Status)+"'")
+	case store.StatusScheduled:
+		// Not stored: queued with no attempt and a due time ahead
+		// (store.Message.Scheduled); queued leaves those out.
+		where = append(where, "status = 'queued' AND attempts = 0 AND next_at > "+arg(listNow(p)))
+	case store.StatusQueued:
+		if p.Now.IsZero() {
+			where = append(where, "status = "+arg(string(p.Status)))
+			break
+		}
+		where = append(where, "status = 'queued' AND (attempts > 0 OR next_at IS NULL OR next_at <= "+arg(listNow(p))+")")
 	default:
 		where = append(where, "status = "+arg(string(p.Status)))
 	}
@@ -211,4 +221,12 @@ func (s *Store) Stats(ctx context.Context, now time.Time) (store.QueueStats, err
 	}
 	st.Pending, st.Due, st.OldestDue = int(pending), int(due), fromTS(oldest)
 	return st, nil
+}
+
+// listNow is the time that tells scheduled from queued in a List.
+func listNow(p store.ListParams) time.Time {
+	if p.Now.IsZero() {
+		return time.Now()
+	}
+	return micro(p.Now)
 }

@@ -233,7 +233,8 @@ func scansPrimaryKey(p store.ListParams) bool {
 // resumes when the stretch was full.
 func cappedListQuery(p store.ListParams, after string, limit, scanCap int) (q string, args []any, edgeQ string, edgeArgs []any) {
 	bw, ba := idBounds("id", p, after)
-	stretch := `SELECT id AS s_id, status AS s_status, channel AS s_channel, policy AS s_policy FROM messages`
+	stretch := `SELECT id AS s_id, status AS s_status, channel AS s_channel, policy AS s_policy,
+		attempts AS s_attempts, next_at AS s_next_at FROM messages`
 	if len(bw) > 0 {
 		stretch += " WHERE " + strings.Join(bw, " AND ")
 	}
@@ -243,7 +244,8 @@ func cappedListQuery(p store.ListParams, after string, limit, scanCap int) (q st
 		fa []any
 	)
 	if p.Status != "" {
-		fw, fa = append(fw, "st.s_status = ?"), append(fa, string(p.Status))
+		w, a := statusCond("st.s_", p)
+		fw, fa = append(fw, w), append(fa, a...)
 	}
 	if p.Channel != "" {
 		fw, fa = append(fw, "st.s_channel = ?"), append(fa, p.Channel)
@@ -300,8 +302,8 @@ func rowFilters(p store.ListParams, byTag bool) (where []string, args []any) {
 		// No index: the newest-first walk of the primary key finds these
 		// soon (most messages are delivered; queued, sending and sent are
 		// the newest).
-		where = append(where, "status = ?")
-		args = append(args, string(p.Status))
+		w, a := statusCond("", p)
+		where, args = append(where, w), append(args, a...)
 	}
 	if p.Channel != "" {
 		where = append(where, "channel = ?")
@@ -343,4 +345,26 @@ func (s *Store) Stats(ctx context.Context, now time.Time) (store.QueueStats, err
 	}
 	st.OldestDue = fromNanos(oldest)
 	return st, nil
+}
+
+// statusCond is the condition for p.Status over columns named
+// prefix+"status" and so on. Scheduled is not stored: it is queued with no
+// attempt and a due time after p.Now (store.Message.Scheduled), and
+// queued leaves those out.
+func statusCond(prefix string, p store.ListParams) (string, []any) {
+	now := p.Now
+	if now.IsZero() {
+		now = time.Now()
+	}
+	st, att, next := prefix+"status", prefix+"attempts", prefix+"next_at"
+	switch p.Status {
+	case store.StatusScheduled:
+		return st + " = 'queued' AND " + att + " = 0 AND " + next + " > ?", []any{now.UnixNano()}
+	case store.StatusQueued:
+		if p.Now.IsZero() {
+			break
+		}
+		return st + " = 'queued' AND (" + att + " > 0 OR " + next + " IS NULL OR " + next + " <= ?)", []any{now.UnixNano()}
+	}
+	return st + " = ?", []any{string(p.Status)}
 }

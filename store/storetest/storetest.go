@@ -53,6 +53,9 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"Purge", testPurge},
 		{"RecipientLimit", testRecipientLimit},
 		{"Close", testClose},
+		{"Cancel", testCancel},
+		{"CancelRace", testCancelRace},
+		{"ListScheduled", testListScheduled},
 	}
 	for _, tc := range suite {
 		t.Run(tc.name, func(t *testing.T) {

@@ -11,7 +11,7 @@ func TestSQL(t *testing.T) {
 	for _, tc := range []struct{ got, want string }{
 		{NotFinal, "('queued', 'sending', 'sent')"},
 		{StatusRank("m.status"), "(CASE m.status WHEN 'queued' THEN 0 WHEN 'sending' THEN 1 WHEN 'sent' THEN 2" +
-			" WHEN 'delivered' THEN 3 WHEN 'read' THEN 4 WHEN 'failed' THEN 5 WHEN 'expired' THEN 5 ELSE -1 END)"},
+			" WHEN 'delivered' THEN 3 WHEN 'read' THEN 4 WHEN 'failed' THEN 5 WHEN 'expired' THEN 5 WHEN 'canceled' THEN 5 ELSE -1 END)"},
 		{AttemptRank("status"), "(CASE status WHEN 'skipped' THEN 0 WHEN 'failed' THEN 0 WHEN 'sent' THEN 1" +
 			" WHEN 'undelivered' THEN 2 WHEN 'delivered' THEN 3 WHEN 'read' THEN 4 ELSE -1 END)"},
 	} {
