@@ -46,7 +46,7 @@ func (s *Store) Enqueue(ctx context.Context, m *store.Message) (*store.Message, 
 		keys = store.RecipientKeys(n.To)
 	}
 
-	v, err := s.do(ctx, func(w *writer) (any, error) {
+	v, err := s.doInsert(ctx, n.ID, func(w *writer) (any, error) {
 		if m.Limit != nil {
 			// Checked and recorded inside the single writer's transaction:
 			// no other write runs between the count and the insert, so two
