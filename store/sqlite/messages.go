@@ -46,7 +46,7 @@ func (s *Store) Enqueue(ctx context.Context, m *store.Message) (*store.Message, 
 		keys = store.RecipientKeys(n.To)
 	}
 
-	v, err := s.do(ctx, func(w *writer) (any, error) {
+	v, err := s.doInsert(ctx, n.ID, func(w *writer) (any, error) {
 		if m.Limit != nil {
 			// Checked and recorded inside the single writer's transaction:
 			// no other write runs between the count and the insert, so two
@@ -283,8 +283,9 @@ func idBounds(idCol string, p store.ListParams, after string) (where []string, a
 func rowFilters(p store.ListParams, byTag bool) (where []string, args []any) {
 	if p.To != "" {
 		// Each term matches one partial index, so SQLite can use an OR-union
-		// of index lookups instead of a scan.
-		where = append(where, "(to_phone = ? OR to_whatsapp = ? OR to_email = ? OR to_telegram = ?)")
+		// of index lookups instead of a scan. A WhatsApp number equal to the
+		// phone number is found through the phone index (0012).
+		where = append(where, "(to_phone = ? OR (to_whatsapp = ? AND to_whatsapp IS NOT to_phone) OR to_email = ? OR to_telegram = ?)")
 		args = append(args, p.To, p.To, p.To, p.To)
 	}
 	if p.Tag != "" && !byTag {

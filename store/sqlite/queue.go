@@ -130,8 +130,18 @@ func (s *Store) Advance(ctx context.Context, t *store.Transition) error {
 		t.ReadWait}
 	_, err = s.do(ctx, func(w *writer) (any, error) {
 		if t.Owner != "" {
+			res, err := w.st.advanceNoCallback.Exec(fast...)
+			if err != nil {
+				return nil, fmt.Errorf("update message: %w", err)
+			}
+			if n, err := res.RowsAffected(); err != nil {
+				return nil, fmt.Errorf("update message: %w", err)
+			} else if n == 1 {
+				// No callback URL: nothing to report (queueAdvanceCallback).
+				return nil, upsertAttempts(w, t, atts)
+			}
 			var cb cbState
-			err := cb.scan(w.st.advanceOwned.QueryRow(fast...))
+			err = cb.scan(w.st.advanceOwned.QueryRow(fast...))
 			switch {
 			case err == nil:
 				if err := upsertAttempts(w, t, atts); err != nil {

@@ -223,10 +223,18 @@ func Open(ctx context.Context, path string, opts ...Option) (*Store, error) {
 // If ctx ends after the op was queued the op may still commit; the caller
 // then sees ctx's error, as with any timeout on a remote database.
 func (s *Store) do(ctx context.Context, fn opFunc) (any, error) {
+	return s.submit(ctx, &op{fn: fn, ctx: ctx, done: make(chan result, 1)})
+}
+
+// doInsert is do for an op that inserts the message id (see orderInserts).
+func (s *Store) doInsert(ctx context.Context, id string, fn opFunc) (any, error) {
+	return s.submit(ctx, &op{fn: fn, ctx: ctx, done: make(chan result, 1), insertID: id})
+}
+
+func (s *Store) submit(ctx context.Context, o *op) (any, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	o := &op{fn: fn, ctx: ctx, done: make(chan result, 1)}
 	s.mu.RLock()
 	if s.closed {
 		s.mu.RUnlock()

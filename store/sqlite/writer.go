@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"slices"
+	"strings"
 	"sync"
 
 	"github.com/switchboard-gw/switchboard/store"
@@ -24,6 +25,9 @@ type op struct {
 	fn   opFunc
 	ctx  context.Context
 	done chan result // buffered: the writer never waits for a caller
+	// insertID is the id of the message the op inserts (Enqueue), or "".
+	// The writer runs a batch's inserts in id order (see orderInserts).
+	insertID string
 }
 
 type result struct {
@@ -235,10 +239,25 @@ func (w *writer) run() {
 				o.done <- result{err: err}
 			}
 		} else {
+			orderInserts(batch)
 			w.commit(batch, results[:len(batch)])
 		}
 		clear(batch) // let answered ops be collected
 	}
+}
+
+// orderInserts moves a batch's inserts after its other ops, in message id
+// order. Ids are UUIDv7, taken when the request arrived, and requests reach
+// the writer slightly out of that order: an id below the b-tree's last key
+// lands inside the rightmost leaf instead of after it, and when that leaf
+// is full SQLite rebalances it with its siblings (three or four pages
+// rewritten, and written to the WAL, instead of one new page). In id order
+// the inserts of messages, their tag rows and the due index append at the
+// right edge. Every op of a batch was submitted concurrently and none has
+// been answered, so running them in any order is a valid serialization;
+// the other ops keep their order.
+func orderInserts(batch []*op) {
+	slices.SortStableFunc(batch, func(a, b *op) int { return strings.Compare(a.insertID, b.insertID) })
 }
 
 // commit runs batch in one transaction and answers every op only after
