@@ -314,6 +314,7 @@ type Store interface {
 	DueMaker
 	RecentAttempts
 	RecipientCounter
+	SuppressionStore
 
 	// Enqueue durably stores a new message (status queued, due at NextAt).
 	// When m has an idempotency key already stored in the same scope, it

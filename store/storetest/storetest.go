@@ -51,6 +51,8 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"Stats", testStats},
 		{"Purge", testPurge},
 		{"RecipientLimit", testRecipientLimit},
+		{"Suppressions", testSuppressions},
+		{"SuppressionPaging", testSuppressionPaging},
 		{"Close", testClose},
 	}
 	for _, tc := range suite {
