@@ -41,6 +41,8 @@ type Metrics struct {
 	admissionRefused *prometheus.CounterVec
 
 	cbIsolation callbackIsolation // callbacks.go
+
+	suppressions *prometheus.CounterVec // suppressions.go
 }
 
 var _ routing.Observer = (*Metrics)(nil)
@@ -117,6 +119,7 @@ func New() *Metrics {
 		m.probes, m.probeTime, m.callbacks, m.purged, m.purgeOK, m.purgeFails, m.reloadOK, m.reloadTime,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	m.registerCallbackIsolation()
+	m.registerSuppressions()
 	return m
 }
 

@@ -154,6 +154,11 @@ func (f *SuppressionFilter) Set(address string, present bool) {
 	f.mu.Unlock()
 }
 
+// Empty reports whether no address has an entry: one atomic load, so a
+// store with an empty list answers a lookup without even listing the
+// recipient's addresses.
+func (f *SuppressionFilter) Empty() bool { return f.n.Load() == 0 }
+
 // MayHave reports whether any of keys' addresses may have an entry.
 func (f *SuppressionFilter) MayHave(keys []Suppression) bool {
 	if f.n.Load() == 0 || len(keys) == 0 {

@@ -179,6 +179,9 @@ func (s *Store) ListSuppressions(ctx context.Context, p store.SuppressionListPar
 func (s *Store) SuppressionsFor(ctx context.Context, to store.Recipient) ([]store.Suppression, error) {
 	// Other instances' changes reach the filter through the listener.
 	s.startListener()
+	if s.suppressed.Empty() {
+		return nil, nil
+	}
 	keys := to.SuppressionKeys()
 	if !s.suppressed.MayHave(keys) {
 		return nil, nil

@@ -157,6 +157,9 @@ func (s *Store) ListSuppressions(ctx context.Context, p store.SuppressionListPar
 // SuppressionsFor implements store.SuppressionStore; it reads only when
 // the filter says an address of to may be on the list.
 func (s *Store) SuppressionsFor(ctx context.Context, to store.Recipient) ([]store.Suppression, error) {
+	if s.suppressed.Empty() {
+		return nil, nil
+	}
 	keys := to.SuppressionKeys()
 	if !s.suppressed.MayHave(keys) {
 		return nil, nil
