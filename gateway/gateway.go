@@ -227,6 +227,7 @@ func New(ctx context.Context, cfg *config.Config, o Options) (*Gateway, error) {
 		Handoff:  true,
 		// Abuse limits (api/limits.go).
 		RateLimited: g.Metrics.RateLimited, AuthFailed: g.Metrics.AuthFailed, AdmissionRefused: g.Metrics.AdmissionRefused, LimitNow: o.LimitClock,
+		SuppressionChanged: g.Metrics.SuppressionChanged,
 	}
 	if cfg.Server.MetricsListen != "" {
 		// Only on its own listener: the main one faces the internet.

@@ -46,14 +46,14 @@ type SuppressionPage struct {
 
 // SuppressionAddress normalises an address the way the API normalises a
 // message's To fields, so an entry and a message always meet: surrounding
-// space trimmed, Twilio's "whatsapp:" prefix dropped, emails compared
-// without regard to case.
+// space trimmed, Twilio's "whatsapp:" prefix dropped, and an address with
+// an @ (an email, a Telegram @channel, both case-insensitive) lowercased.
+// The rule is the same for every kind (kind is for the callers' clarity),
+// so a lookup by address alone finds every kind's entries.
 func SuppressionAddress(kind, address string) string {
-	address = strings.TrimSpace(address)
-	switch kind {
-	case "whatsapp":
-		address = strings.TrimPrefix(address, "whatsapp:")
-	case "email":
+	_ = kind
+	address = strings.TrimPrefix(strings.TrimSpace(address), "whatsapp:")
+	if strings.Contains(address, "@") {
 		address = strings.ToLower(address)
 	}
 	return address

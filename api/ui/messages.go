@@ -202,6 +202,7 @@ type uiMessageData struct {
 	Late      bool
 	Dups      []string // channels that delivered it
 	Callbacks []store.Callback
+	OptOuts   []store.Suppression // the recipient's entries on the opt-out list (optouts.go)
 }
 
 type uiRouteHop struct {
@@ -288,6 +289,7 @@ func (s *dash) uiMessage(c *echo.Context) error {
 	if d.Callbacks, err = s.b.Store().Callbacks(c.Request().Context(), m.ID); err != nil {
 		s.log.Warn("dashboard: list callbacks", "err", err)
 	}
+	d.OptOuts = s.optOuts(c.Request().Context(), m.To)
 	page := s.page(c, "Message "+shortID(m.ID), "messages", &d)
 	page.LiveURL = c.Request().URL.RequestURI()
 	return s.render(c, http.StatusOK, "message", page)
