@@ -101,7 +101,7 @@ func (s *Server) listSuppressions(c *echo.Context) error {
 	q := c.Request().URL.Query()
 	p := store.SuppressionListParams{Kind: q.Get("kind"), Cursor: q.Get("cursor"), Limit: store.DefaultListLimit}
 	if p.Kind != "" {
-		if err := suppressionKind(p.Kind, badRequest, "kind"); err != nil {
+		if err := suppressionKind(p.Kind, badRequestQuery, "kind"); err != nil {
 			return err
 		}
 	}

@@ -180,7 +180,7 @@ func TestSuppressionsAPI(t *testing.T) {
 		code, field            string
 	}{
 		{"a send key may not list", http.MethodGet, path, sendKey, 403, "forbidden", ""},
-		{"an unknown kind filter", http.MethodGet, path + "?kind=pigeon", readKey, 400, "invalid_field", "kind"},
+		{"an unknown kind filter", http.MethodGet, path + "?kind=pigeon", readKey, 400, "invalid_query", "kind"},
 		{"an address filter that is not E.164 for its kind", http.MethodGet, path + "?kind=sms&address=12", readKey, 400, "invalid_query", "address"},
 		{"a limit out of range", http.MethodGet, path + "?limit=501", readKey, 400, "invalid_query", "limit"},
 		{"a cursor from nowhere", http.MethodGet, path + "?cursor=bm9wZQ", readKey, 400, "invalid_query", "cursor"},
