@@ -14,6 +14,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/switchboard-gw/switchboard/client"
 	"github.com/switchboard-gw/switchboard/config"
 )
 
@@ -359,4 +360,40 @@ func scrape(t *testing.T, url string) string {
 	data, err := io.ReadAll(resp.Body)
 	require.NoError(t, err)
 	return string(data)
+}
+
+// TestSuppressionsClient: the Go client's opt-out calls against a running
+// gateway.
+func TestSuppressionsClient(t *testing.T) {
+	t.Parallel()
+	base := optOutGateway(t, simSMS)
+	ctx := t.Context()
+	admin := client.New(base, adminKey)
+	s, err := admin.Suppress(ctx, "+15550100011", "sms", "asked by email")
+	require.NoError(t, err)
+	require.Equal(t, client.Suppression{Address: "+15550100011", Kind: "sms", Reason: "asked by email", Source: "api", CreatedAt: s.CreatedAt}, *s)
+	_, err = admin.Suppress(ctx, "whatsapp:+15550100011", "whatsapp", "")
+	require.NoError(t, err)
+	_, err = admin.Suppress(ctx, "+15550100012", "sms", "")
+	require.NoError(t, err)
+	_, err = admin.Suppress(ctx, "+1555", "sms", "")
+	var ae *client.Error
+	require.ErrorAs(t, err, &ae)
+	require.Equal(t, "invalid_recipient", ae.Code)
+	require.Equal(t, "address", ae.Field)
+
+	var got []string
+	for e, err := range client.New(base, readKey).Suppressions(ctx, client.SuppressionParams{Limit: 2}) {
+		require.NoError(t, err)
+		got = append(got, e.Kind+" "+e.Address)
+	}
+	require.Equal(t, []string{"sms +15550100011", "whatsapp +15550100011", "sms +15550100012"}, got, "every page")
+	page, err := admin.SuppressionPage(ctx, client.SuppressionParams{Address: "+15550100011", Kind: "whatsapp"})
+	require.NoError(t, err)
+	require.Len(t, page.Suppressions, 1)
+
+	require.NoError(t, admin.Unsuppress(ctx, "+15550100011", "sms"))
+	err = admin.Unsuppress(ctx, "+15550100011", "sms")
+	require.ErrorAs(t, err, &ae)
+	require.Equal(t, "not_found", ae.Code)
 }
