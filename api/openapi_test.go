@@ -221,6 +221,8 @@ func TestOpenAPIMatchesLiveResponses(t *testing.T) {
 	// The opt-out list.
 	sc.do(call{method: "POST", path: "/v1/suppressions", key: adminKey, body: `{"address":"+15551230077","kind":"sms","reason":"STOP"}`, want: 201})
 	sc.do(call{method: "POST", path: "/v1/suppressions", key: adminKey, body: `{"address":"Ana@Example.com","kind":"email"}`, want: 201})
+	oe := sc.do(call{method: "POST", path: "/v1/routes/explain", key: sendKey, body: `{"to":{"phone":"+15551230077","email":"ana@example.com"},"body":"hi","policy":"otp"}`, want: 200})
+	require.Contains(t, string(oe.raw), `"reason":"opted_out"`)
 	sl := sc.do(call{method: "GET", path: "/v1/suppressions?limit=1", key: readKey, want: 200})
 	require.NotEmpty(t, sl.body["next_cursor"], string(sl.raw))
 	sc.do(call{method: "GET", path: "/v1/suppressions?kind=sms&address=%2B15551230077&cursor=" + sl.body["next_cursor"].(string), key: readKey, want: 200})

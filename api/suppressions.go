@@ -1,6 +1,7 @@
 package api
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net/http"
@@ -16,6 +17,7 @@ import (
 	"github.com/switchboard-gw/switchboard/admission"
 	"github.com/switchboard-gw/switchboard/channels"
 	"github.com/switchboard-gw/switchboard/pii"
+	"github.com/switchboard-gw/switchboard/routing"
 	"github.com/switchboard-gw/switchboard/store"
 )
 
@@ -203,4 +205,15 @@ func (s *Server) suppressionChanged(kind, action string) {
 	if s.deps.SuppressionChanged != nil {
 		s.deps.SuppressionChanged(kind, string(store.SourceAPI), action)
 	}
+}
+
+// explainOptOuts marks the channels of an explanation the recipient opted
+// out of, as the dispatcher would skip them.
+func (s *Server) explainOptOuts(ctx context.Context, to store.Recipient, e *routing.Explanation) error {
+	entries, err := s.deps.Store.SuppressionsFor(ctx, to)
+	if err != nil {
+		return fmt.Errorf("look up the recipient's opt-outs: %w", err)
+	}
+	e.WithOptOuts(entries)
+	return nil
 }

@@ -260,6 +260,12 @@ func TestOptedOutOTPGoesByEmail(t *testing.T) {
 	status, body := call(t, http.MethodPost, base+"/v1/suppressions", adminKey, `{"address":"`+phone+`","kind":"sms","reason":"STOP by phone call"}`)
 	require.Equal(t, http.StatusCreated, status, "%v", body)
 
+	// Explain says so too.
+	status, body = call(t, http.MethodPost, base+"/v1/routes/explain", sendKey, `{"to":`+customer+`,"body":"Your code is 123456","tags":["otp"]}`)
+	require.Equal(t, http.StatusOK, status, "%v", body)
+	require.Equal(t, "email", body["channel"], "%v", body)
+	require.Equal(t, "opted_out", body["channels"].([]any)[0].(map[string]any)["reason"])
+
 	m := waitMessage(t, base, send(customer), goneBy("email"))
 	as := attemptsOf(m)
 	require.Len(t, as, 2, "%v", m)

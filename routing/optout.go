@@ -50,7 +50,7 @@ var errOptOutUnknown = errors.New("could not read the suppression list")
 // message (no address, no longer configured) keeps its reason.
 func (s *stepper) optOut(ctx context.Context, m *store.Message, dec Decision) (Decision, error) {
 	if dec.Kind == "" || dec.Reason == reason.NoAddress || dec.Reason == reason.UnknownChannel {
-		return dec, nil
+		return dec, nil // no lookup for a channel the message skips anyway
 	}
 	l := &s.optOuts
 	if !l.done && s.d.store != nil { // the step tests run without a store
@@ -60,14 +60,50 @@ func (s *stepper) optOut(ctx context.Context, m *store.Message, dec Decision) (D
 	if l.err != nil {
 		return dec, fmt.Errorf("%w: %w", errOptOutUnknown, l.err)
 	}
-	for _, e := range l.entries {
+	return applyOptOut(dec, l.entries), nil
+}
+
+// applyOptOut is dec, or an opted_out skip when one of entries (the
+// recipient's) names its channel's kind.
+func applyOptOut(dec Decision, entries []store.Suppression) Decision {
+	if dec.Kind == "" || dec.Reason == reason.NoAddress || dec.Reason == reason.UnknownChannel {
+		return dec
+	}
+	for _, e := range entries {
 		if e.Kind == dec.Kind {
 			dec.Use, dec.Reason = false, reason.OptedOut
 			dec.Detail = optOutDetail(e)
-			return dec, nil
+			return dec
 		}
 	}
-	return dec, nil
+	return dec
+}
+
+// WithOptOuts marks the channels of e whose kind the recipient opted out
+// of (entries, from store.SuppressionsFor) opted_out and says where the
+// message would go then, so an explanation says what the dispatcher,
+// which checks the list, would do.
+func (e *Explanation) WithOptOuts(entries []store.Suppression) {
+	if len(entries) == 0 {
+		return
+	}
+	e.Channel = ""
+	for i, d := range e.Channels {
+		d = applyOptOut(d, entries)
+		e.Channels[i] = d
+		if e.Channel == "" && d.Use {
+			e.Channel = d.Channel
+		}
+	}
+	for _, d := range e.Channels {
+		if d.Use {
+			break
+		}
+		if d.Reason.Wait() {
+			e.Channel = "" // the dispatcher waits for this channel: nowhere now
+			break
+		}
+	}
 }
 
 // optOutDetail says, for the attempt's error text and the dashboard, which
