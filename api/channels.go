@@ -234,6 +234,9 @@ func (s *Server) explain(c *echo.Context) error {
 				return err
 			}
 		}
+		if err := s.explainOptOuts(c.Request().Context(), req.To, &out); err != nil {
+			return err
+		}
 		resp := ExplainResponse{Explanation: out}
 		resp.Country, resp.Countries = explainCountries(phones)
 		if err := s.explainWhen(router, req, &resp); err != nil {

@@ -36,9 +36,8 @@ const (
 	telegramSecret = "tg_webhook_secret-for-tests"
 )
 
-// suppressions is the suppression list, kept in memory, that the test
-// store adds to the SQLite store: the inbound path uses it through the
-// gateway as it will use the store's own.
+// suppressions records the inbound path's calls to the suppression list
+// in order, then hands them to the SQLite store's own list.
 type suppressions struct {
 	mu    sync.Mutex
 	calls []string // "suppress ADDRESS KIND REASON SOURCE", "unsuppress ADDRESS KIND"
@@ -68,7 +67,17 @@ func (s *suppressions) take() []string {
 
 type suppressingStore struct {
 	store.Store
-	*suppressions
+	rec *suppressions
+}
+
+func (s suppressingStore) Suppress(ctx context.Context, sp store.Suppression) error {
+	_ = s.rec.Suppress(ctx, sp)
+	return s.Store.Suppress(ctx, sp)
+}
+
+func (s suppressingStore) Unsuppress(ctx context.Context, address, kind string) (bool, error) {
+	_, _ = s.rec.Unsuppress(ctx, address, kind)
+	return s.Store.Unsuppress(ctx, address, kind)
 }
 
 // appHook is the app's inbound callback endpoint: it answers 500 to the
@@ -135,13 +144,13 @@ func (h *appHook) waitCalls(t *testing.T, id string, n int) []appCall {
 
 type inboundBundle struct {
 	*testBundle
-	sup  *suppressions // nil: the store keeps no suppression list
+	sup  *suppressions // the inbound path's calls to the suppression list
 	hook *appHook
 }
 
 // setupInbound runs a gateway with Twilio SMS and WhatsApp, WhatsApp
 // Cloud and Telegram channels and inbound callbacks to a loopback app.
-func setupInbound(t *testing.T, withSuppressions bool) *inboundBundle {
+func setupInbound(t *testing.T) *inboundBundle {
 	t.Helper()
 	tw, _ := fakeTwilio(t)
 	graph := fakeGraph(t)
@@ -179,11 +188,8 @@ inbound: {callback_url: %q, callback_secret: "${SB_TEST_INBOUND_SECRET}"}
 	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "sb.db"))
 	require.NoError(t, err)
 	ib := &inboundBundle{hook: hook}
-	var gst store.Store = st
-	if withSuppressions {
-		ib.sup = &suppressions{}
-		gst = suppressingStore{Store: st, suppressions: ib.sup}
-	}
+	ib.sup = &suppressions{}
+	gst := suppressingStore{Store: st, rec: ib.sup}
 	g, err := gateway.New(ctx, cfg, gateway.Options{Logger: slog.New(slog.DiscardHandler), Store: gst})
 	require.NoError(t, err)
 	g.Callbacks.FirstRetry = 10 * time.Millisecond
@@ -300,7 +306,7 @@ func (ib *inboundBundle) inbound(t *testing.T, q string) []map[string]any {
 
 func TestInboundWebhooksStoreAndApplyKeywords(t *testing.T) {
 	t.Parallel()
-	ib := setupInbound(t, true)
+	ib := setupInbound(t)
 
 	tests := []struct {
 		name    string
@@ -360,7 +366,15 @@ func TestInboundWebhooksStoreAndApplyKeywords(t *testing.T) {
 			require.Equal(t, 200, tt.send(t, "Yes, 3pm works", "1", true))
 			require.Equal(t, 200, tt.send(t, " stop ", "2", true))
 			require.Equal(t, 200, tt.send(t, " stop ", "2", true), "the provider's retry")
+			listed := ib.do(t, "GET", "/v1/suppressions?kind="+tt.kind+"&address="+url.QueryEscape(tt.from), adminKey, "")
+			require.Equal(t, 200, listed.status)
+			entries, _ := listed.body["suppressions"].([]any)
+			require.Len(t, entries, 1, "the store's opt-out list has the sender: %v", listed.body)
+			entry := entries[0].(map[string]any)
+			require.Equal(t, []any{tt.from, tt.kind, "STOP", "inbound"}, []any{entry["address"], entry["kind"], entry["reason"], entry["source"]})
 			require.Equal(t, 200, tt.send(t, "Start", "3", true))
+			listed = ib.do(t, "GET", "/v1/suppressions?kind="+tt.kind+"&address="+url.QueryEscape(tt.from), adminKey, "")
+			require.Empty(t, listed.body["suppressions"], "START took the sender off the list")
 			require.Equal(t, []string{
 				"suppress " + tt.from + " " + tt.kind + " STOP inbound",
 				"suppress " + tt.from + " " + tt.kind + " STOP inbound", // the retry applies it again: idempotent
@@ -379,19 +393,9 @@ func TestInboundWebhooksStoreAndApplyKeywords(t *testing.T) {
 	}
 }
 
-func TestInboundStoredWithoutSuppressionList(t *testing.T) {
-	t.Parallel()
-	ib := setupInbound(t, false)
-	code, _, _ := ib.twilio(t, "sms", twilioIncoming("SM77", "+15551230009", "STOP", false), twilioToken)
-	require.Equal(t, 200, code)
-	got := ib.inbound(t, "")
-	require.Len(t, got, 1)
-	require.Equal(t, "STOP", got[0]["text"])
-}
-
 func TestInboundReplyAndCallback(t *testing.T) {
 	t.Parallel()
-	ib := setupInbound(t, true)
+	ib := setupInbound(t)
 
 	// An OTP goes out on Twilio WhatsApp; the customer replies to it.
 	id := ib.do(t, "POST", "/v1/messages", sendKey, `{"to":{"whatsapp":"+15551234567"},"body":"Your code is 123456","policy":"otp"}`).body["id"].(string)
@@ -449,7 +453,7 @@ func TestInboundReplyAndCallback(t *testing.T) {
 
 func TestInboundList(t *testing.T) {
 	t.Parallel()
-	ib := setupInbound(t, true)
+	ib := setupInbound(t)
 	for i := range 5 {
 		from := "+15551230001"
 		if i%2 == 1 {

@@ -238,6 +238,16 @@ func TestOpenAPIMatchesLiveResponses(t *testing.T) {
 	sc.do(call{method: "POST", path: "/v1/channels/sms/disable", key: adminKey, want: 200})
 	sc.do(call{method: "POST", path: "/v1/channels/sms/enable", key: adminKey, want: 200})
 
+	// The opt-out list.
+	sc.do(call{method: "POST", path: "/v1/suppressions", key: adminKey, body: `{"address":"+15551230077","kind":"sms","reason":"STOP"}`, want: 201})
+	sc.do(call{method: "POST", path: "/v1/suppressions", key: adminKey, body: `{"address":"Ana@Example.com","kind":"email"}`, want: 201})
+	oe := sc.do(call{method: "POST", path: "/v1/routes/explain", key: sendKey, body: `{"to":{"phone":"+15551230077","email":"ana@example.com"},"body":"hi","policy":"otp"}`, want: 200})
+	require.Contains(t, string(oe.raw), `"reason":"opted_out"`)
+	supl := sc.do(call{method: "GET", path: "/v1/suppressions?limit=1", key: readKey, want: 200})
+	require.NotEmpty(t, supl.body["next_cursor"], string(supl.raw))
+	sc.do(call{method: "GET", path: "/v1/suppressions?kind=sms&address=%2B15551230077&cursor=" + supl.body["next_cursor"].(string), key: readKey, want: 200})
+	sc.do(call{method: "DELETE", path: "/v1/suppressions/email/ana@example.com", key: adminKey, want: 204})
+
 	// Batch: accepted, refused and replayed items side by side.
 	batch := `{"messages":[` + otp + `,` +
 		`{"to":{"phone":"+15551234567"},"body":"hi","policy":"nope"},` +
@@ -312,6 +322,18 @@ func TestOpenAPIMatchesLiveResponses(t *testing.T) {
 		{call{method: "GET", path: "/v1/messages?cursor=%21%21bogus", key: readKey, want: 400}, "invalid_query"},
 		{call{method: "GET", path: "/v1/inbound?limit=0", key: readKey, want: 400, badRequest: true}, "invalid_query"},
 		{call{method: "GET", path: "/v1/inbound", key: sendKey, want: 403}, "forbidden"},
+		{call{method: "POST", path: "/v1/suppressions", key: readKey, body: `{"address":"+15551230077","kind":"sms"}`, want: 403}, "forbidden"},
+		{call{method: "GET", path: "/v1/suppressions", key: sendKey, want: 403}, "forbidden"},
+		{call{method: "POST", path: "/v1/suppressions", key: adminKey, body: `{"address":"12","kind":"sms"}`, want: 422}, "invalid_recipient"},
+		{call{method: "POST", path: "/v1/suppressions", key: adminKey, body: `{"address":"+15551230077","kind":"fax"}`, want: 422, badRequest: true}, "invalid_field"},
+		{call{method: "POST", path: "/v1/suppressions", key: adminKey, body: `{"address":"+15551230077"}`, want: 422, badRequest: true}, "missing_field"},
+		{call{method: "POST", path: "/v1/suppressions", key: adminKey, body: `{"address":"+15551230077","kind":"sms","by":"me"}`, want: 400, badRequest: true}, "unknown_field"},
+		{call{method: "GET", path: "/v1/suppressions?limit=0", key: readKey, want: 400, badRequest: true}, "invalid_query"},
+		{call{method: "GET", path: "/v1/suppressions?kind=fax", key: readKey, want: 400}, "invalid_query"},
+		{call{method: "GET", path: "/v1/suppressions?cursor=%21%21bogus", key: readKey, want: 400}, "invalid_query"},
+		{call{method: "DELETE", path: "/v1/suppressions/sms/12", key: adminKey, want: 400}, "invalid_recipient"},
+		{call{method: "DELETE", path: "/v1/suppressions/whatsapp/%2B15551230077", key: adminKey, want: 404}, "not_found"},
+		{call{method: "DELETE", path: "/v1/suppressions/sms/%2B15551230077", key: readKey, want: 403}, "forbidden"},
 	}
 	for _, e := range errs {
 		r := sc.do(e.call)

@@ -79,6 +79,10 @@ type Deps struct {
 	// CallbackDue, if set, is called when the API itself made a status
 	// callback due (a cancel): the callback sender claims it at once.
 	CallbackDue func()
+
+	// SuppressionChanged counts an entry of the opt-out list added or
+	// removed through the API (nil: not counted).
+	SuppressionChanged func(kind, source, action string)
 }
 
 // Server is the HTTP API.
@@ -141,6 +145,9 @@ func New(d Deps) *Server {
 	v1.POST("/channels/:name/enable", s.enableChannel, s.keys.requireRole(admin))
 	v1.POST("/channels/:name/sim", s.setSimMode, s.keys.requireRole(admin))
 	v1.POST("/routes/explain", s.explain, s.keys.requireRole(send, read, admin))
+	v1.GET("/suppressions", s.listSuppressions, s.keys.requireRole(read, admin))
+	v1.POST("/suppressions", s.addSuppression, s.keys.requireRole(admin))
+	v1.DELETE("/suppressions/:kind/:address", s.removeSuppression, s.keys.requireRole(admin))
 	// Provider callbacks: channels.WebhookPrefix is the one spelling of
 	// the path, which providers also build their callback URLs from.
 	e.GET(channels.WebhookPrefix+":provider", s.webhook)

@@ -34,8 +34,22 @@ type Error struct {
 	Class      Class
 	Code       string        // provider error code, if any ("21211", "554")
 	RetryAfter time.Duration // for RateLimited
-	Err        error
+	// OptedOut: the provider refused because the recipient opted out of
+	// (or blocked) this sender; errors.Is(err, ErrOptedOut) reports it.
+	// The channel decides it from the provider's own code; routing never
+	// reads the text.
+	OptedOut bool
+	Err      error
 }
+
+// ErrOptedOut is what errors.Is finds in a send refused because the
+// recipient opted out (Twilio 21610, Telegram's 403 "bot was blocked by
+// the user"). Such an error is Permanent: it says nothing about the
+// provider's health and never counts against the channel's breaker.
+var ErrOptedOut = errors.New("the recipient opted out")
+
+// Is reports ErrOptedOut for an opted-out refusal.
+func (e *Error) Is(target error) bool { return target == ErrOptedOut && e.OptedOut }
 
 func (e *Error) Error() string {
 	if e.Code != "" {

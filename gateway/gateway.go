@@ -232,6 +232,7 @@ func New(ctx context.Context, cfg *config.Config, o Options) (*Gateway, error) {
 		// Abuse limits (api/limits.go).
 		RateLimited: g.Metrics.RateLimited, AuthFailed: g.Metrics.AuthFailed, AdmissionRefused: g.Metrics.AdmissionRefused, LimitNow: o.LimitClock,
 		Now: o.Clock, CallbackDue: callbackDue,
+		SuppressionChanged: g.Metrics.SuppressionChanged,
 	}
 	deps.Inbound = g.inboundHandler(log, callbackDue)
 	if cfg.Server.MetricsListen != "" {

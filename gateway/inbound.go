@@ -16,12 +16,7 @@ func (g *Gateway) inboundHandler(log *slog.Logger, callbackDue func()) *inbound.
 		CallbackDue: callbackDue,
 		Logger:      log.With("component", "inbound"),
 		Obs:         g.Metrics,
-	}
-	// MERGE: the suppression list's Suppress/Unsuppress are store.Store
-	// methods on the opt-out branch; once merged, set
-	// h.Suppressor = g.Store directly and drop this assertion.
-	if sup, ok := g.Store.(inbound.Suppressor); ok {
-		h.Suppressor = sup
+		Suppressor:  g.Store,
 	}
 	return h
 }

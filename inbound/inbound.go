@@ -62,6 +62,9 @@ func Keyword(text string) (keyword string, a Action) {
 // Observer counts inbound messages (metrics).
 type Observer interface {
 	Inbound(channel, action string)
+	// SuppressionChanged counts a keyword's change to the opt-out list
+	// (source "inbound", action "added" or "removed").
+	SuppressionChanged(kind, source, action string)
 }
 
 // Handler implements channels.InboundSink.
@@ -135,9 +138,14 @@ func (h *Handler) apply(ctx context.Context, m *Message, keyword string, a Actio
 		if err != nil {
 			return fmt.Errorf("suppress %s on %s: %w", mask(channels.Kind(m.Kind), m.From), m.Kind, err)
 		}
+		h.changed(m.Kind, "added")
 	case OptIn:
-		if _, err := h.Suppressor.Unsuppress(ctx, m.From, m.Kind); err != nil {
+		removed, err := h.Suppressor.Unsuppress(ctx, m.From, m.Kind)
+		if err != nil {
 			return fmt.Errorf("unsuppress %s on %s: %w", mask(channels.Kind(m.Kind), m.From), m.Kind, err)
+		}
+		if removed {
+			h.changed(m.Kind, "removed")
 		}
 	}
 	return nil
@@ -159,4 +167,10 @@ func mask(kind channels.Kind, addr string) string {
 		return pii.Email(addr)
 	}
 	return pii.ID(addr)
+}
+
+func (h *Handler) changed(kind, action string) {
+	if h.Obs != nil {
+		h.Obs.SuppressionChanged(kind, string(store.SourceInbound), action)
+	}
 }

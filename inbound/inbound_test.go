@@ -90,6 +90,8 @@ type counts struct {
 	n  map[inbound.Action]int
 }
 
+func (c *counts) SuppressionChanged(_, _, _ string) {}
+
 func (c *counts) Inbound(_, action string) {
 	c.mu.Lock()
 	defer c.mu.Unlock()

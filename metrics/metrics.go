@@ -43,6 +43,7 @@ type Metrics struct {
 	cbIsolation callbackIsolation // callbacks.go
 
 	inbound *prometheus.CounterVec // inbound.go
+	suppressions *prometheus.CounterVec // suppressions.go
 }
 
 var _ routing.Observer = (*Metrics)(nil)
@@ -120,6 +121,7 @@ func New() *Metrics {
 		m.probes, m.probeTime, m.callbacks, m.purged, m.purgeOK, m.purgeFails, m.reloadOK, m.reloadTime,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	m.registerCallbackIsolation()
+	m.registerSuppressions()
 	return m
 }
 

@@ -46,6 +46,10 @@ const (
 	// Skips: the channel cannot take this message at all.
 	NoAddress      Reason = "no_address"
 	UnknownChannel Reason = "unknown_channel"
+	// OptedOut: the recipient is on the suppression list for the channel's
+	// kind (STOP, a provider's "unsubscribed", an admin), or the provider
+	// refused the send because they opted out (which put them on it).
+	OptedOut Reason = "opted_out"
 
 	// Waits: the policy does not fail over on the trigger, so the message
 	// waits for the channel (bounded by its TTL).
@@ -154,6 +158,12 @@ var table = map[Reason]*info{
 	}},
 	UnknownChannel: {kind: KindSkip, sentence: func(f Facts) string {
 		return f.Channel + " was skipped: it is no longer configured"
+	}},
+	OptedOut: {kind: KindSkip, sentence: func(f Facts) string {
+		if f.Skipped {
+			return f.Channel + " was skipped: the recipient opted out of it" + paren(f.Error)
+		}
+		return f.Channel + " refused the message because the recipient opted out, so they are now suppressed on it" + paren(f.Error)
 	}},
 	WaitUnhealthy: {kind: KindWait, trigger: config.TriggerUnhealthy, sentence: func(f Facts) string {
 		return f.Channel + " is down by its health checks, and the policy waits for it rather than fail over" + paren(f.Error)

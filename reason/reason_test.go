@@ -37,6 +37,7 @@ func TestContract(t *testing.T) {
 		{reason.Canary, "canary", reason.KindCanary, config.TriggerSilent, reason.Canary, "silent"},
 		{reason.NoAddress, "no_address", reason.KindSkip, "", reason.NoAddress, ""},
 		{reason.UnknownChannel, "unknown_channel", reason.KindSkip, "", reason.UnknownChannel, ""},
+		{reason.OptedOut, "opted_out", reason.KindSkip, "", reason.OptedOut, ""},
 		{reason.WaitUnhealthy, "wait_unhealthy", reason.KindWait, config.TriggerUnhealthy, reason.WaitUnhealthy, ""},
 		{reason.WaitDisabled, "wait_disabled", reason.KindWait, config.TriggerUnhealthy, reason.WaitDisabled, ""},
 		{reason.WaitBreaker, "wait_breaker", reason.KindWait, config.TriggerBreakerOpen, reason.WaitBreaker, ""},
@@ -101,7 +102,11 @@ func TestSentences(t *testing.T) {
 		{"error, transient", reason.Error, reason.Facts{Channel: "SMS", ErrorClass: "transient", Error: "503"},
 			"SMS kept failing with temporary errors until its retries ran out (last: 503)"},
 		{"error, no class", reason.Error, reason.Facts{Channel: "SMS"}, "SMS failed: no details"},
-		{"a reason this version does not know", reason.Parse("opted_out"), reason.Facts{Channel: "SMS"}, "SMS was left (opted_out)"},
+		{"opted out, skipped", reason.OptedOut, reason.Facts{Channel: "SMS", Skipped: true, Error: "STOP, inbound, 2026-12-03"},
+			"SMS was skipped: the recipient opted out of it (STOP, inbound, 2026-12-03)"},
+		{"opted out, told by the provider", reason.OptedOut, reason.Facts{Channel: "SMS", Error: "21610"},
+			"SMS refused the message because the recipient opted out, so they are now suppressed on it (21610)"},
+		{"a reason this version does not know", reason.Parse("over_budget"), reason.Facts{Channel: "SMS"}, "SMS was left (over_budget)"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

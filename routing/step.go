@@ -29,6 +29,11 @@ type stepper struct {
 	now     time.Time // when the step started
 	expires time.Time // the message's TTL; zero: none
 	seq     int       // the last attempt number used
+	// optOuts: the recipient's suppression entries, read on first use;
+	// optedOut: the channels this step left because they opted out
+	// (optout.go).
+	optOuts  optOutLookup
+	optedOut []string
 }
 
 // step decides what happens to m now. It calls at most the channels needed
@@ -185,7 +190,11 @@ func (s *stepper) currentTrigger(c *store.Attempt, rh *ReceiptHealth, timeout ti
 func (s *stepper) walkRoute(ctx context.Context, m *store.Message) {
 	for s.t.Step < len(m.Route) {
 		name := m.Route[s.t.Step]
-		dec := s.r.decide(s.pol, name, m.To, s.d.now())
+		dec, err := s.optOut(ctx, m, s.r.decide(s.pol, name, m.To, s.d.now()))
+		if err != nil {
+			s.lookupFailed(m, err)
+			return
+		}
 		var done bool
 		if dec.Use {
 			done = s.try(ctx, m, name)
@@ -198,6 +207,10 @@ func (s *stepper) walkRoute(ctx context.Context, m *store.Message) {
 	}
 	s.finish(store.StatusFailed)
 	lastErr := s.t.LastError
+	if s.exhaustedByOptOut() {
+		s.t.LastError = optedOutError(s.optedOut)
+		return
+	}
 	if lastErr == "" {
 		lastErr = "no channel in the route could take the message (see attempts)"
 	}
@@ -235,6 +248,9 @@ func (s *stepper) pass(ctx context.Context, m *store.Message, dec Decision) bool
 		Status: store.AttemptSkipped, Reason: dec.Reason, Error: dec.Detail,
 		StartedAt: s.now, EndedAt: s.now,
 	})
+	if dec.Reason == reason.OptedOut {
+		s.optedOut = append(s.optedOut, dec.Channel)
+	}
 	s.moveOn()
 	return false
 }
@@ -284,6 +300,9 @@ func (s *stepper) try(ctx context.Context, m *store.Message, name string) bool {
 		return true
 	case errors.Is(err, errBreakerOpen):
 		return s.breakerRefused(a)
+	case errors.Is(err, channels.ErrOptedOut):
+		s.providerOptedOut(ctx, m, lane, a, err)
+		return false
 	}
 	return s.failed(lane, a, err, end)
 }

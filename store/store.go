@@ -351,6 +351,7 @@ type Store interface {
 	RecentAttempts
 	RecipientCounter
 	InboundStore
+	SuppressionStore
 
 	// Enqueue durably stores a new message (status queued, due at NextAt).
 	// When m has an idempotency key already stored in the same scope, it

@@ -57,6 +57,8 @@ type Store interface {
 	Callbacks(ctx context.Context, messageID string) ([]store.Callback, error)
 	// RecentAttempts feeds the channel page's statistics.
 	RecentAttempts(ctx context.Context, acceptedSince, since time.Time, limit int) ([]store.Attempt, error)
+	// ListSuppressions shows the recipient's opt-outs (the message page).
+	ListSuppressions(ctx context.Context, p store.SuppressionListParams) (store.SuppressionPage, error)
 }
 
 // Key is an API key as the dashboard knows it: never its value.

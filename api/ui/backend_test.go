@@ -57,6 +57,10 @@ func (f fakeStore) RecentAttempts(context.Context, time.Time, time.Time, int) ([
 	return nil, nil
 }
 
+func (f fakeStore) ListSuppressions(context.Context, store.SuppressionListParams) (store.SuppressionPage, error) {
+	return store.SuppressionPage{}, nil
+}
+
 func (b *fakeBackend) Config() *config.Config         { return b.cfg }
 func (b *fakeBackend) Store() ui.Store                { return fakeStore{b.msg} }
 func (b *fakeBackend) Router() *routing.Router        { return b.router }

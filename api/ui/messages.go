@@ -207,6 +207,7 @@ type uiMessageData struct {
 	Late      bool
 	Dups      []string // channels that delivered it
 	Callbacks []store.Callback
+	OptOuts   []store.Suppression // the recipient's entries on the opt-out list (optouts.go)
 }
 
 type uiRouteHop struct {
@@ -299,6 +300,7 @@ func (s *dash) uiMessage(c *echo.Context) error {
 	if d.Callbacks, err = s.b.Store().Callbacks(c.Request().Context(), m.ID); err != nil {
 		s.log.Warn("dashboard: list callbacks", "err", err)
 	}
+	d.OptOuts = s.optOuts(c.Request().Context(), m.To)
 	page := s.page(c, "Message "+shortID(m.ID), "messages", &d)
 	page.LiveURL = c.Request().URL.RequestURI()
 	return s.render(c, http.StatusOK, "message", page)

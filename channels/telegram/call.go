@@ -113,7 +113,7 @@ func apiError(op string, x *exchange, e *tgbotapi.Error) *channels.Error {
 	if code == 0 {
 		code = x.status // a stand-in that answered ok:false without a code
 	}
-	ce := &channels.Error{Class: codeClass(code), Code: strconv.Itoa(code)}
+	ce := &channels.Error{Class: codeClass(code), Code: strconv.Itoa(code), OptedOut: blockedByUser(code, e.Message)}
 	desc := e.Message
 	if desc == "" {
 		desc = fmt.Sprintf("HTTP %d %s", x.status, http.StatusText(x.status))
@@ -143,6 +143,14 @@ type describedError struct {
 
 func (d describedError) Error() string { return d.desc }
 func (d describedError) Unwrap() error { return d.err }
+
+// blockedByUser reports the Bot API's answer to a send to a user who
+// blocked the bot: 403 "Forbidden: bot was blocked by the user". The Bot
+// API has no finer code than 403 (which also means kicked from a group, or
+// never started), so its description tells them apart, here and only here.
+func blockedByUser(code int, desc string) bool {
+	return code == http.StatusForbidden && strings.Contains(strings.ToLower(desc), "bot was blocked by the user")
+}
 
 // codeClass maps the Bot API's error_code. It differs from
 // channels.HTTPClass in two places, both from Telegram's own meanings:

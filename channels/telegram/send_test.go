@@ -165,6 +165,7 @@ func TestSendErrors(t *testing.T) {
 		wantRetryAfter time.Duration
 		wantText       string // a part of the error text
 		wantAPIError   bool   // errors.As finds *tgbotapi.Error
+		wantOptedOut   bool   // errors.Is(err, channels.ErrOptedOut)
 	}{
 		{
 			name:           "429 with retry_after",
@@ -190,6 +191,7 @@ func TestSendErrors(t *testing.T) {
 			wantCode:     "403",
 			wantText:     "telegram: sendMessage: Forbidden: bot was blocked by the user (permanent 403)",
 			wantAPIError: true,
+			wantOptedOut: true,
 		},
 		{
 			name:         "403 kicked from the group",
@@ -298,6 +300,7 @@ func TestSendErrors(t *testing.T) {
 			}
 			var apiErr *tgbotapi.Error
 			require.Equal(t, tt.wantAPIError, errors.As(err, &apiErr))
+			require.Equal(t, tt.wantOptedOut, errors.Is(err, channels.ErrOptedOut), "only a user who blocked the bot opted out")
 			if tt.cancelled {
 				require.Zero(t, api.hits.Load(), "nothing reached the provider")
 			}

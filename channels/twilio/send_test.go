@@ -218,6 +218,7 @@ func TestSendErrorClasses(t *testing.T) {
 		wantCode  string
 		wantRetry time.Duration
 		wantErr   string // exact text when set
+		optedOut  bool   // errors.Is(err, channels.ErrOptedOut)
 	}{
 		{name: "21211 invalid To", h: twilioError(400, 21211, "The 'To' number 123 is not a valid phone number."),
 			wantClass: channels.Permanent, wantCode: "21211",
@@ -225,7 +226,7 @@ func TestSendErrorClasses(t *testing.T) {
 		{name: "21614 not a mobile number", h: twilioError(400, 21614, "'To' number is not a valid mobile number"),
 			wantClass: channels.Permanent, wantCode: "21614"},
 		{name: "21610 unsubscribed", h: twilioError(400, 21610, "Attempt to send to unsubscribed recipient"),
-			wantClass: channels.Permanent, wantCode: "21610"},
+			wantClass: channels.Permanent, wantCode: "21610", optedOut: true},
 		{name: "21408 region not enabled", h: twilioError(400, 21408, "Permission to send an SMS has not been enabled for the region indicated by the 'To' number"),
 			wantClass: channels.Permanent, wantCode: "21408"},
 		{name: "63016 outside the WhatsApp window", h: twilioError(400, 63016, "Failed to send freeform message because you are outside the allowed window."),
@@ -285,6 +286,7 @@ func TestSendErrorClasses(t *testing.T) {
 			require.ErrorAs(t, err, &ce)
 			require.Equal(t, tt.wantCode, ce.Code)
 			require.Equal(t, tt.wantRetry, channels.RetryAfterOf(err))
+			require.Equal(t, tt.optedOut, errors.Is(err, channels.ErrOptedOut), "only 21610 says the recipient opted out")
 			require.True(t, strings.HasPrefix(err.Error(), "twilio: create message: "), err.Error())
 			if tt.wantErr != "" {
 				require.EqualError(t, err, tt.wantErr)

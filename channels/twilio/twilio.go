@@ -249,7 +249,7 @@ var codes = map[int]codeInfo{
 	21212: {channels.Misconfigured, "invalid 'From' number"},
 	21408: {channels.Permanent, "permission to send to this region is not enabled"},
 	21606: {channels.Misconfigured, "'From' is not a message-capable number of this account"},
-	21610: {channels.Permanent, "recipient unsubscribed (replied STOP)"},
+	21610: {channels.Permanent, "recipient unsubscribed (replied STOP)"}, // codeUnsubscribed
 	21614: {channels.Permanent, "'To' is not a mobile number"},
 	21617: {channels.Permanent, "body too long"},
 	63007: {channels.Misconfigured, "no WhatsApp sender for 'From' on this account"},
@@ -263,6 +263,11 @@ var codes = map[int]codeInfo{
 	63028: {channels.Misconfigured, "template parameters do not match: check content_variables"},
 	63054: {channels.Misconfigured, "WhatsApp template unavailable for use"},
 }
+
+// codeUnsubscribed is "Attempt to send to unsubscribed recipient": the
+// person replied STOP. The error says so (channels.ErrOptedOut), and
+// routing puts them on the suppression list.
+const codeUnsubscribed = 21610
 
 // restError is Twilio's error answer with a message of our own: twilio-go's
 // text is long and repeats itself. errors.As still finds the original.
@@ -299,7 +304,8 @@ func (c *Channel) classify(op string, err error, rt *call) error {
 		if detail != "" {
 			msg += ": " + detail
 		}
-		ce := &channels.Error{Class: class, Err: &restError{msg: msg, rest: te}}
+		ce := &channels.Error{Class: class, Err: &restError{msg: msg, rest: te},
+			OptedOut: te.Code == codeUnsubscribed}
 		if te.Code != 0 {
 			ce.Code = fmt.Sprint(te.Code)
 		}

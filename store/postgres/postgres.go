@@ -105,6 +105,10 @@ type Store struct {
 	// listener starts, to hold the listener down.
 	reconnectWait func(ctx context.Context, d time.Duration) bool
 
+	// The opt-out list's in-memory filter (suppressions.go).
+	suppressed *store.SuppressionFilter
+	suppMu     sync.Mutex
+
 	closeOnce sync.Once
 }
 
@@ -150,6 +154,12 @@ func Open(ctx context.Context, dsn string) (*Store, error) {
 		reloads:       make(chan string, 1),
 		ownOrigins:    map[string]struct{}{},
 		reconnectWait: sleep,
+		suppressed:    store.NewSuppressionFilter(),
+	}
+	if err := s.loadSuppressionFilter(ctx, pool); err != nil {
+		cancel()
+		pool.Close()
+		return nil, fmt.Errorf("load the suppression list: %w", err)
 	}
 	s.reloadSeen.Store(gen)
 	s.wg.Go(s.notifier)
@@ -285,7 +295,14 @@ func (s *Store) listenOnce(cfg *pgx.ConnConfig, listening func()) error {
 		return err
 	}
 	defer func() { _ = conn.Close(context.Background()) }()
-	if _, err := conn.Exec(s.ctx, "LISTEN "+dueChannel+"; LISTEN "+overridesChannel+"; LISTEN "+reloadChannel); err != nil {
+	if _, err := conn.Exec(s.ctx, "LISTEN "+dueChannel+"; LISTEN "+overridesChannel+"; LISTEN "+reloadChannel+"; LISTEN "+suppressionsChannel); err != nil {
+		return err
+	}
+	// Suppression changes made while no one listened are not notified.
+	s.suppMu.Lock()
+	err = s.loadSuppressionFilter(s.ctx, conn)
+	s.suppMu.Unlock()
+	if err != nil {
 		return err
 	}
 	signal(s.due)
@@ -307,6 +324,10 @@ func (s *Store) listenOnce(cfg *pgx.ConnConfig, listening func()) error {
 			signal(s.overrides)
 		case reloadChannel:
 			if err := s.catchUpReloads(s.ctx, conn); err != nil {
+				return err
+			}
+		case suppressionsChannel:
+			if err := s.suppressionChanged(s.ctx, conn, n.Payload); err != nil {
 				return err
 			}
 		}

@@ -99,6 +99,10 @@ type Store struct {
 
 	overrides chan struct{} // OverridesChanged; capacity 1, coalesced
 
+	// The opt-out list's in-memory filter (suppressions.go).
+	suppressed *store.SuppressionFilter
+	suppMu     sync.Mutex
+
 	lock     *os.File // the held lock file (lockDatabase); nil where flock is unavailable
 	released Released // what Open released
 }
@@ -215,8 +219,14 @@ func Open(ctx context.Context, path string, opts ...Option) (*Store, error) {
 		wdb.Close()
 		return nil, err
 	}
-	opened = true
-	return &Store{read: rdb, w: w, listScan: o.listScan, overrides: make(chan struct{}, 1), lock: lock, released: released}, nil
+	opened = true // from here Close releases the lock
+	st := &Store{read: rdb, w: w, listScan: o.listScan, overrides: make(chan struct{}, 1), lock: lock, released: released,
+		suppressed: store.NewSuppressionFilter()}
+	if err := st.loadSuppressionFilter(ctx); err != nil {
+		_ = st.Close()
+		return nil, err
+	}
+	return st, nil
 }
 
 // do submits fn to the writer and waits for the batch it lands in to commit.

@@ -52,6 +52,8 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"Stats", testStats},
 		{"Purge", testPurge},
 		{"RecipientLimit", testRecipientLimit},
+		{"Suppressions", testSuppressions},
+		{"SuppressionPaging", testSuppressionPaging},
 		{"Close", testClose},
 		{"Cancel", testCancel},
 		{"CancelRace", testCancelRace},
