@@ -195,6 +195,11 @@ type Attempt struct {
 	Ambiguous bool
 	// Late: a receipt arrived after the route had moved on from this attempt.
 	Late bool
+	// Cost is what the attempt cost (see cost.go); zero: none recorded.
+	// Recorded when the attempt is first written (a declared cost, or a
+	// price in the provider's answer) and replaced by a receipt's
+	// reported price; an upsert of an attempt already stored keeps it.
+	Cost Cost
 
 	StartedAt   time.Time
 	EndedAt     time.Time // zero while waiting for a receipt
@@ -229,6 +234,11 @@ type Transition struct {
 	LastError string
 	NextAt    time.Time // zero: not due
 	Now       time.Time
+
+	// Spend is added to the channels' spend counters in the same
+	// transaction (the costs of the attempts this step made). Empty for
+	// channels without a cost, so they pay nothing for the feature.
+	Spend []Spend
 }
 
 // ReceiptParams is a provider's delivery report, matched to an attempt by
@@ -244,6 +254,10 @@ type ReceiptParams struct {
 	// At) so the dispatcher moves down the route (the policy's "undelivered"
 	// trigger). Without it the message becomes failed.
 	FailoverOnUndelivered bool
+	// Cost, if not zero, is the price the receipt reports for the
+	// attempt: it replaces the attempt's cost as DecideCost says, and the
+	// spend counters move with it, whatever the receipt's status does.
+	Cost Cost
 }
 
 // ReceiptResult says what a receipt did.
@@ -314,6 +328,7 @@ type Store interface {
 	DueMaker
 	RecentAttempts
 	RecipientCounter
+	SpendReader
 
 	// Enqueue durably stores a new message (status queued, due at NextAt).
 	// When m has an idempotency key already stored in the same scope, it

@@ -88,6 +88,11 @@ func (s *Store) RecordReceipt(ctx context.Context, p store.ReceiptParams) (store
 			Status: st.status, Channel: st.channel, Attempts: st.attempts, Duplicate: st.duplicate,
 			LastError: st.lastErr, NextAt: fromTS(nextAt),
 		}, p, at)
+		if !p.Cost.IsZero() {
+			if err := receiptCost(ctx, tx, b, st.id, seq, p.Channel, p.Cost); err != nil {
+				return err
+			}
+		}
 		if !d.Result.Changed {
 			return nil
 		}

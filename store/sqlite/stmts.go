@@ -35,6 +35,17 @@ var advanceOwnedSQL = `UPDATE messages SET
 			WHERE id = ?10 AND lease_owner = ?11 AND status IN ` + notFinal + `
 			RETURNING ` + cbStateCols
 
+// upsertAttemptSet is what an upsert of an attempt already recorded
+// changes; its cost is kept (a receipt's reported price replaces it).
+var upsertAttemptSet = `
+				reason = excluded.reason,
+				ended_at = excluded.ended_at,
+				error = excluded.error,
+				error_class = excluded.error_class,
+				ambiguous = excluded.ambiguous,
+				status = CASE WHEN ` + sqlshared.AttemptRank("excluded.status") + ` > ` + sqlshared.AttemptRank("attempts.status") + `
+					THEN excluded.status ELSE attempts.status END`
+
 var releaseSQL = `UPDATE messages SET lease_owner = '', lease_until = NULL
 			WHERE id IN (SELECT id FROM messages INDEXED BY messages_due
 				WHERE next_at IS NOT NULL AND lease_owner = ?1 AND lease_owner <> '')`
@@ -60,6 +71,8 @@ type stmts struct {
 	claim, currentAttempt          *sql.Stmt
 	advanceOwned, advanceState     *sql.Stmt
 	upsertAttempt, advanceFinal    *sql.Stmt
+	upsertAttemptCost, addSpend    *sql.Stmt
+	attemptCost, setAttemptCost    *sql.Stmt
 	releaseLeases                  *sql.Stmt
 	receiptState                   *sql.Stmt
 	receiptAttempt, receiptMessage *sql.Stmt
@@ -99,16 +112,16 @@ func (s *stmts) prepare(ctx context.Context, conn *sql.Conn) error {
 		// sends Advance down the slow path (advanceState).
 		{&s.advanceOwned, advanceOwnedSQL},
 		{&s.advanceState, `SELECT status, lease_owner, attempts FROM messages WHERE id = ?`},
-		{&s.upsertAttempt, `INSERT INTO attempts (` + attCols + `)
+		{&s.upsertAttempt, `INSERT INTO attempts (` + sqlshared.AttemptInsertColumns + `)
 			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-			ON CONFLICT (message_id, seq) DO UPDATE SET
-				reason = excluded.reason,
-				ended_at = excluded.ended_at,
-				error = excluded.error,
-				error_class = excluded.error_class,
-				ambiguous = excluded.ambiguous,
-				status = CASE WHEN ` + sqlshared.AttemptRank("excluded.status") + ` > ` + sqlshared.AttemptRank("attempts.status") + `
-					THEN excluded.status ELSE attempts.status END`},
+			ON CONFLICT (message_id, seq) DO UPDATE SET` + upsertAttemptSet},
+		// Costs (cost.go): only attempts and receipts that carry one.
+		{&s.upsertAttemptCost, `INSERT INTO attempts (` + attCols + `)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+			ON CONFLICT (message_id, seq) DO UPDATE SET` + upsertAttemptSet},
+		{&s.addSpend, addSpendSQL},
+		{&s.attemptCost, attemptCostSQL},
+		{&s.setAttemptCost, setAttemptCostSQL},
 		// Used when the message fields are not the caller's to change: only
 		// keep the attempt count in step with the rows and drop an owned lease.
 		{&s.advanceFinal, `UPDATE messages SET attempts = MAX(attempts, ?2),

@@ -51,6 +51,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"Stats", testStats},
 		{"Purge", testPurge},
 		{"RecipientLimit", testRecipientLimit},
+		{"CostAndSpend", testCostAndSpend},
 		{"Close", testClose},
 	}
 	for _, tc := range suite {
