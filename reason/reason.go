@@ -37,6 +37,11 @@ const (
 	NoReceipt   Reason = "no_receipt"   // accepted, no delivered receipt by the deadline
 	Undelivered Reason = "undelivered"  // the provider reported it undelivered
 	Silent      Reason = "silent"       // the channel accepts messages but does not deliver them
+	// Budget: the channel's spend today (UTC) reached its budget. It has
+	// no failover_on trigger: the route always moves on, since waiting
+	// for the next UTC day would outlive most messages' TTL, and a budget
+	// is ops saying "no more on this channel today".
+	Budget Reason = "budget"
 
 	// Canary: the message also went through a silent channel, in parallel
 	// with its fallback, to tell whether the channel is back.
@@ -134,6 +139,9 @@ var table = map[Reason]*info{
 			return f.Channel + " was skipped: it has stopped confirming deliveries (a silent outage)" + paren(f.Error)
 		}
 		return f.Channel + " accepted the message, but it has stopped confirming deliveries (a silent outage), so we did not wait for its deadline" + paren(f.Error)
+	}},
+	Budget: {kind: KindTrigger, sentence: func(f Facts) string {
+		return f.Channel + " was skipped: it has spent its budget for today (UTC)" + paren(f.Error)
 	}},
 	Canary: {kind: KindCanary, trigger: config.TriggerSilent, sentence: func(f Facts) string {
 		return f.Channel + " has stopped confirming deliveries (a silent outage); the message also went through it as a canary, to tell whether it is back" + paren(f.Error)

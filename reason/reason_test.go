@@ -33,6 +33,7 @@ func TestContract(t *testing.T) {
 		{reason.NoReceipt, "no_receipt", reason.KindTrigger, config.TriggerNoReceipt, reason.NoReceipt, "no_receipt"},
 		{reason.Undelivered, "undelivered", reason.KindTrigger, config.TriggerUndelivered, reason.Undelivered, "undelivered"},
 		{reason.Silent, "silent", reason.KindTrigger, config.TriggerSilent, reason.Silent, "silent"},
+		{reason.Budget, "budget", reason.KindTrigger, "", reason.Budget, "budget"},
 		{reason.Canary, "canary", reason.KindCanary, config.TriggerSilent, reason.Canary, "silent"},
 		{reason.NoAddress, "no_address", reason.KindSkip, "", reason.NoAddress, ""},
 		{reason.UnknownChannel, "unknown_channel", reason.KindSkip, "", reason.UnknownChannel, ""},
@@ -96,6 +97,8 @@ func TestSentences(t *testing.T) {
 		{"error, transient", reason.Error, reason.Facts{Channel: "SMS", ErrorClass: "transient", Error: "503"},
 			"SMS kept failing with temporary errors until its retries ran out (last: 503)"},
 		{"error, no class", reason.Error, reason.Facts{Channel: "SMS"}, "SMS failed: no details"},
+		{"budget", reason.Budget, reason.Facts{Channel: "SMS", Skipped: true, Error: "spent 50 USD of 50 USD"},
+			"SMS was skipped: it has spent its budget for today (UTC) (spent 50 USD of 50 USD)"},
 		{"a reason this version does not know", reason.Parse("opted_out"), reason.Facts{Channel: "SMS"}, "SMS was left (opted_out)"},
 	}
 	for _, tt := range tests {
@@ -109,14 +112,14 @@ func TestSentences(t *testing.T) {
 // the store is kept as it is, and counts as nothing this version acts on.
 func TestUnknownReasonSurvives(t *testing.T) {
 	t.Parallel()
-	r := reason.Parse("budget")
-	require.Equal(t, "budget", r.String())
+	r := reason.Parse("carrier_quota")
+	require.Equal(t, "carrier_quota", r.String())
 	require.False(t, r.Known())
 	require.Equal(t, reason.KindNone, r.Kind())
 	require.False(t, r.Failover())
 	require.False(t, r.Wait())
 	_, ok := r.FailoverLabel()
 	require.False(t, ok)
-	require.Equal(t, "skipped_budget", r.SkippedOutcome())
+	require.Equal(t, "skipped_carrier_quota", r.SkippedOutcome())
 	require.False(t, slices.Contains(reason.All(), r))
 }

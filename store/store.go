@@ -268,6 +268,9 @@ type ReceiptResult struct {
 	Status    Status // the message's status after the receipt
 	Duplicate bool   // the message is now known delivered on two channels
 	Changed   bool   // false if the receipt was stale (ranked lower) and ignored
+	// Spend: how the spend counters moved with the receipt's cost (see
+	// ReceiptParams.Cost); set even when Changed is false.
+	Spend []Spend
 }
 
 // ListParams filters and pages messages, newest first.

@@ -49,7 +49,7 @@ func queueSpend(b *pgx.Batch, spend []store.Spend) {
 // receiptCost applies a receipt's reported cost to its attempt and moves
 // the spend counters with it (store.DecideCost), in the receipt's
 // transaction, under its message's lock.
-func receiptCost(ctx context.Context, tx querier, b *pgx.Batch, id string, seq int, channel string, c store.Cost) error {
+func receiptCost(ctx context.Context, tx querier, b *pgx.Batch, id string, seq int, channel string, c store.Cost) ([]store.Spend, error) {
 	var (
 		old     store.Cost
 		micros  int64
@@ -59,17 +59,17 @@ func receiptCost(ctx context.Context, tx querier, b *pgx.Batch, id string, seq i
 	err := tx.QueryRow(ctx, `SELECT `+sqlshared.AttemptCostColumns+`, started_at FROM attempts WHERE message_id = $1 AND seq = $2`,
 		id, seq).Scan(&micros, &old.Currency, &source, &old.Detail, &started)
 	if err != nil {
-		return fmt.Errorf("read attempt cost: %w", err)
+		return nil, fmt.Errorf("read attempt cost: %w", err)
 	}
 	old.Micros, old.Source = money.Micros(micros), store.CostSource(source)
 	replace, deltas := store.DecideCost(old, c, channel, fromTS(started))
 	if !replace {
-		return nil
+		return nil, nil
 	}
 	b.Queue(`UPDATE attempts SET cost_micros = $1, cost_currency = $2, cost_source = $3, cost_detail = $4
 		WHERE message_id = $5 AND seq = $6`, append(sqlshared.CostArgs(c), id, seq)...)
 	queueSpend(b, deltas)
-	return nil
+	return deltas, nil
 }
 
 // ChannelSpend reads every channel's spend on day.

@@ -89,9 +89,11 @@ func (s *Store) RecordReceipt(ctx context.Context, p store.ReceiptParams) (store
 			LastError: st.lastErr, NextAt: fromTS(nextAt),
 		}, p, at)
 		if !p.Cost.IsZero() {
-			if err := receiptCost(ctx, tx, b, st.id, seq, p.Channel, p.Cost); err != nil {
+			spend, err := receiptCost(ctx, tx, b, st.id, seq, p.Channel, p.Cost)
+			if err != nil {
 				return err
 			}
+			d.Result.Spend = spend
 		}
 		if !d.Result.Changed {
 			return nil

@@ -36,24 +36,24 @@ func addSpend(w *writer, spend []store.Spend) error {
 
 // receiptCost applies a receipt's reported cost to its attempt and moves
 // the spend counters with it (store.DecideCost), in the receipt's op.
-func receiptCost(w *writer, id string, seq int, channel string, c store.Cost) error {
+func receiptCost(w *writer, id string, seq int, channel string, c store.Cost) ([]store.Spend, error) {
 	var (
 		old     store.Cost
 		source  string
 		started nanoTime
 	)
 	if err := w.st.attemptCost.QueryRow(id, seq).Scan(&old.Micros, &old.Currency, &source, &old.Detail, &started); err != nil {
-		return fmt.Errorf("read attempt cost: %w", err)
+		return nil, fmt.Errorf("read attempt cost: %w", err)
 	}
 	old.Source = store.CostSource(source)
 	replace, deltas := store.DecideCost(old, c, channel, started.Time())
 	if !replace {
-		return nil
+		return nil, nil
 	}
 	if _, err := w.st.setAttemptCost.Exec(append(sqlshared.CostArgs(c), id, seq)...); err != nil {
-		return fmt.Errorf("set attempt cost: %w", err)
+		return nil, fmt.Errorf("set attempt cost: %w", err)
 	}
-	return addSpend(w, deltas)
+	return deltas, addSpend(w, deltas)
 }
 
 // ChannelSpend reads every channel's spend on day.
