@@ -33,7 +33,7 @@ type SpendBook struct {
 	log   *slog.Logger
 
 	mu  sync.Mutex
-	day string                 // the UTC day the figures are for
+	day string // the UTC day the figures are for
 	by  map[spendKey]money.Micros
 	// reached remembers the channels whose budget-reached event was
 	// logged today, so it is logged once a day per channel.
