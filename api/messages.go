@@ -17,8 +17,8 @@ import (
 	"github.com/labstack/echo/v5"
 
 	"github.com/switchboard-gw/switchboard/config"
-	"github.com/switchboard-gw/switchboard/routing"
 	"github.com/switchboard-gw/switchboard/money"
+	"github.com/switchboard-gw/switchboard/routing"
 	"github.com/switchboard-gw/switchboard/store"
 )
 
