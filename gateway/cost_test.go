@@ -5,6 +5,8 @@ import (
 	"testing"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/switchboard-gw/switchboard/client"
 )
 
 // costConfig: SMS costs 0.001 per message plus 0.0079 per segment and may
@@ -89,6 +91,18 @@ func TestBudgetMovesTheRouteOn(t *testing.T) {
 	tb.waitLog(t, "channel budget reached", "the budget-reached event")
 	tb.waitLog(t, "failover_reasons=\"sms: budget\"", "the degraded event")
 	require.Equal(t, 1.0, tb.sample(t, `switchboard_messages_degraded_total{channel="email",policy="default"}`))
+
+	// The Go client reads the same.
+	rc := client.New(tb.base, readKey)
+	got, err := rc.Get(t.Context(), id)
+	require.NoError(t, err)
+	require.Equal(t, []client.Amount{{Currency: "USD", Amount: "0.0002"}}, got.Cost)
+	require.Equal(t, &client.Cost{Amount: "0.0002", Currency: "USD", Source: "declared"}, got.Attempts[1].Cost)
+	chs, err := rc.Channels(t.Context())
+	require.NoError(t, err)
+	require.Equal(t, "sms", chs[0].Name)
+	require.True(t, chs[0].Spend.Budget.Reached)
+	require.Equal(t, "0.0178", chs[0].Spend.Budget.Spent)
 
 	// explain says the same, with the detail.
 	status, ex := tb.do(t, http.MethodPost, "/v1/routes/explain", adminKey, costMessage)
