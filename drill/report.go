@@ -63,7 +63,9 @@ type Report struct {
 	// Silent is the primary's silent outage, seen by its receipt breaker:
 	// present when the primary went silent or a silent target asks.
 	Silent *SilentReport `json:"silent,omitempty"`
-	Phases []*Phase      `json:"phases"`
+	// Budgets: one per channel with a budget (budget.go).
+	Budgets []*BudgetReport `json:"budgets,omitempty"`
+	Phases  []*Phase        `json:"phases"`
 
 	Events   []EventReport           `json:"events"`
 	Channels map[string][]Transition `json:"channels"` // breaker, health and sim mode over time
@@ -349,6 +351,7 @@ func analyze(r *run) *Report {
 	rep.Latency.Before, rep.Latency.During, rep.Latency.After = latency(before), latency(during), latency(after)
 
 	rep.Silent = a.silent(outStart, outEnd)
+	rep.Budgets = a.budgets()
 
 	for _, name := range r.order {
 		for _, s := range r.samples[name] {
@@ -636,6 +639,7 @@ func (rep *Report) check(sc *Scenario, r *run) {
 	}
 	rep.checkWindow("", sc.Primary, &t, o, ret)
 	rep.checkSilent(sc.Primary, &t)
+	rep.checkBudgets(&t)
 	for i, e := range r.events {
 		if e.Targets == nil {
 			continue
@@ -763,6 +767,7 @@ func (rep *Report) Print(w io.Writer) {
 		p("    recovery: %s up at %s, healthy again (silent cleared) after %s, first message delivered by %s after %s",
 			rep.Primary, secs(s.UpAt), secs(s.HealthyAfter), rep.Primary, secs(s.ReturnAfter))
 	}
+	rep.printBudgets(p)
 	p("  phases:")
 	for _, ph := range rep.Phases {
 		p("    [%5.1fs %5.1fs) %-34s posted %4d delivered %s failed %d expired %d | %s fail-calls %d (%d msgs) rcpt-waits %d | %s",
