@@ -58,3 +58,18 @@ func TestCostAndBudget(t *testing.T) {
 		})
 	}
 }
+
+// TestCostDiff: a reload that changes a budget or adds a cost says so
+// (the channel is rebuilt with the new settings).
+func TestCostDiff(t *testing.T) {
+	t.Parallel()
+	with := func(sms string) *Config {
+		c, err := Parse("t.yaml", []byte(strings.Replace(okRest, "sms: {type: sim, kind: sms}", "sms: {type: sim, kind: sms, "+sms+"}", 1)))
+		require.NoError(t, err)
+		return c
+	}
+	old := with(`budget: {per_day: 50, currency: USD}`)
+	d := Compare(old, with(`budget: {per_day: 20, currency: USD}, cost: {per_segment: 0.0079, currency: USD}`))
+	require.True(t, d.ChannelChanged("sms"))
+	require.Equal(t, "~ channel sms: cost: none → {per_segment: 0.0079, currency: USD}, budget.per_day: 50 → 20", d.String())
+}
