@@ -2,11 +2,15 @@ package gateway_test
 
 import (
 	"net/http"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
 	"github.com/switchboard-gw/switchboard/client"
+	"github.com/switchboard-gw/switchboard/internal/testpg"
+	"github.com/switchboard-gw/switchboard/routing"
 )
 
 // costConfig: SMS costs 0.001 per message plus 0.0079 per segment and may
@@ -109,4 +113,38 @@ func TestBudgetMovesTheRouteOn(t *testing.T) {
 	require.Equal(t, http.StatusOK, status, "%v", ex)
 	require.Equal(t, "email", ex["channel"])
 	require.Equal(t, "budget", ex["channels"].([]any)[0].(map[string]any)["reason"])
+}
+
+// TestBudgetSharedOnPostgres: two gateways on one PostgreSQL store count
+// one spend. SMS spent its budget through A; B's GET /v1/channels shows
+// it at once (the store's counters), B's routing skips SMS once its spend
+// book has read the counters back (within routing.SpendRefresh), and B's
+// next message goes by email with reason budget.
+func TestBudgetSharedOnPostgres(t *testing.T) {
+	t.Parallel()
+	yml := strings.Replace(costConfig, `store: {driver: sqlite, dsn: "%DSN%"}`, `store: {driver: postgres, dsn: "`+testpg.DB(t)+`"}`, 1)
+	require.NotEqual(t, costConfig, yml)
+	a := setup(t, yml, false)
+	b := setup(t, yml, false)
+
+	for range 2 {
+		id := a.send(t, costMessage)
+		a.waitMessage(t, id, "delivered", func(m map[string]any) bool { return m["status"] == "delivered" })
+	}
+	sms := b.channel(t, "sms")["spend"].(map[string]any)
+	require.Equal(t, true, sms["budget"].(map[string]any)["reached"], "%v", sms)
+
+	deadline := time.Now().Add(routing.SpendRefresh + 10*time.Second)
+	for {
+		status, ex := b.do(t, http.MethodPost, "/v1/routes/explain", adminKey, costMessage)
+		require.Equal(t, http.StatusOK, status, "%v", ex)
+		if ex["channels"].([]any)[0].(map[string]any)["reason"] == "budget" {
+			break
+		}
+		require.True(t, time.Now().Before(deadline), "B never saw the budget reached: %v", ex)
+		time.Sleep(pollEvery)
+	}
+	id := b.send(t, costMessage)
+	m := b.waitMessage(t, id, "delivered by email", deliveredOn("email"))
+	require.Equal(t, "budget", m["attempts"].([]any)[0].(map[string]any)["failover_reason"])
 }
