@@ -76,8 +76,10 @@ func testCostAndSpend(t *testing.T, open func(t *testing.T) store.Store) {
 	// A delivered receipt with Twilio's reported price replaces the
 	// estimate; the counter moves by the difference.
 	reported := store.Cost{Micros: 7500, Currency: "USD", Source: store.CostReported}
-	e.receipt(store.ReceiptParams{Channel: "sms", ProviderID: providerID(sms[0], "sms", 1), Status: store.AttemptDelivered,
+	res0 := e.receipt(store.ReceiptParams{Channel: "sms", ProviderID: providerID(sms[0], "sms", 1), Status: store.AttemptDelivered,
 		At: t0.Add(2 * time.Minute), Cost: reported})
+	require.Equal(t, []store.Spend{{Channel: "sms", Day: day, Currency: "USD", Micros: -7900}, {Channel: "sms", Day: day, Currency: "USD", Micros: 7500}},
+		res0.Spend, "the result says how the counters moved")
 	require.Equal(t, reported, e.get(sms[0]).History[0].Cost)
 	require.Equal(t, map[string]money.Micros{"USD": 15400}, e.spendOf(day, "sms"))
 
