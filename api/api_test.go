@@ -35,7 +35,7 @@ auth:
     - {name: support, key: ` + readKey + `, role: read}
     - {name: ops, key: ` + adminKey + `, role: admin}
 channels:
-  whatsapp: {type: sim, kind: whatsapp, receipt_delay: 5ms, probe: {interval: 1h}}
+  whatsapp: {type: sim, kind: whatsapp, receipt_delay: 5ms, probe: {interval: 1h}, cost: {per_message: 0.005, currency: USD}, budget: {per_day: 1000, currency: USD}}
   sms:      {type: sim, kind: sms, receipt_delay: 5ms, probe: {interval: 1h}}
   email:    {type: sim, kind: email, receipt_delay: 5ms, probe: {interval: 1h}}
 policies:

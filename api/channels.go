@@ -86,9 +86,15 @@ func (s *Server) channelView(l *routing.Lane) ChannelView {
 
 func (s *Server) listChannels(c *echo.Context) error {
 	lanes := s.deps.Dispatch.Router().Lanes()
+	day, spend, err := s.todaySpend(c.Request().Context())
+	if err != nil {
+		return err
+	}
 	out := make([]ChannelView, 0, len(lanes))
 	for _, l := range lanes {
-		out = append(out, s.channelView(l))
+		v := s.channelView(l)
+		v.Spend = spendView(l, day, spend[l.Name])
+		out = append(out, v)
 	}
 	return c.JSON(http.StatusOK, map[string]any{"channels": out})
 }

@@ -17,6 +17,7 @@ import (
 	"github.com/labstack/echo/v5"
 
 	"github.com/switchboard-gw/switchboard/config"
+	"github.com/switchboard-gw/switchboard/money"
 	"github.com/switchboard-gw/switchboard/routing"
 	"github.com/switchboard-gw/switchboard/store"
 )
@@ -294,14 +295,18 @@ func messageView(m *store.Message, withBody bool) MessageView {
 		v.LastError = m.LastError
 	}
 	v.IsFallback = store.IsFallback(m.Channel, m.Route)
+	var total money.Totals
 	for _, a := range m.History {
 		v.Attempts = append(v.Attempts, AttemptView{
 			Seq: a.Seq, Channel: a.Channel, Status: string(a.Status), ProviderID: a.ProviderID,
 			ErrorClass: a.ErrorClass, Error: a.Error, Info: a.Info, Reason: a.Reason.String(),
 			Ambiguous: a.Ambiguous, Late: a.Late, StartedAt: a.StartedAt.UTC(),
 			EndedAt: timePtr(a.EndedAt), DeliveredAt: timePtr(a.DeliveredAt), ReadAt: timePtr(a.ReadAt),
+			Cost: costView(a.Cost),
 		})
+		total.Add(a.Cost.Currency, a.Cost.Micros)
 	}
+	v.Cost = total.Amounts()
 	return v
 }
 

@@ -192,6 +192,7 @@ func TestOpenAPIMatchesLiveResponses(t *testing.T) {
 		m := sc.do(call{method: "GET", path: "/v1/messages/" + id, key: readKey, want: 200})
 		if m.body["status"] == "delivered" {
 			require.NotEmpty(t, m.body["attempts"])
+			require.NotEmpty(t, m.body["cost"], "whatsapp declares a cost: the cost schemas are checked")
 			break
 		}
 		require.True(t, time.Now().Before(deadline), "message never delivered: %s", m.raw)

@@ -54,6 +54,11 @@ type Result struct {
 	// Delivered is true when acceptance already means delivery (SMTP handoff
 	// to a server with no receipts is not that; a sync API that confirms is).
 	Delivered bool
+	// Price, if the provider's answer carried one (see price.go).
+	Price *Price
+	// Segments is how many SMS segments the message went as (0: unknown),
+	// for a declared cost per segment.
+	Segments int
 }
 
 // Channel is one configured provider account.
@@ -92,6 +97,8 @@ type Receipt struct {
 	Status     ReceiptStatus
 	At         time.Time
 	Error      string // provider's error text for undelivered/failed
+	// Price, if the report carried one (see price.go).
+	Price *Price
 }
 
 // ReceiptSink takes delivery reports from channels (the sim channel, or a

@@ -138,6 +138,42 @@ type Attempt struct {
 	EndedAt        *time.Time `json:"ended_at,omitempty"`
 	DeliveredAt    *time.Time `json:"delivered_at,omitempty"`
 	ReadAt         *time.Time `json:"read_at,omitempty"` // a read receipt (WhatsApp)
+	// Cost is what the attempt cost; nil when none is recorded.
+	Cost *Cost `json:"cost,omitempty"`
+}
+
+// Amount is a sum of money: Amount is an exact decimal string ("0.0158"),
+// never a float; parse it with a decimal type (or money.Parse).
+type Amount struct {
+	Currency string `json:"currency"` // ISO 4217
+	Amount   string `json:"amount"`
+}
+
+// Cost is what one attempt cost. Source is "reported" (the provider's
+// price) or "declared" (the channel's configured cost, an estimate until a
+// reported price replaces it).
+type Cost struct {
+	Amount   string `json:"amount"`
+	Currency string `json:"currency"`
+	Source   string `json:"source"`
+	Detail   string `json:"detail,omitempty"`
+}
+
+// Spend is a channel's spend today (UTC) and its budget.
+type Spend struct {
+	Day    string   `json:"day"`
+	Spent  []Amount `json:"spent"`
+	Budget *Budget  `json:"budget,omitempty"`
+}
+
+// Budget is a channel's daily budget; Reached means routes skip the
+// channel (failover reason "budget") until the UTC day ends.
+type Budget struct {
+	PerDay    string `json:"per_day"`
+	Currency  string `json:"currency"`
+	Spent     string `json:"spent"`
+	Reached   bool   `json:"reached"`
+	Remaining string `json:"remaining"`
 }
 
 // Message is a message and its attempts. Body and Attempts are set by Get,
@@ -164,6 +200,8 @@ type Message struct {
 	NextAttemptAt *time.Time        `json:"next_attempt_at,omitempty"`
 	WaitReason    string            `json:"wait_reason,omitempty"` // while scheduled: send_at or quiet_hours
 	Attempts      []Attempt         `json:"attempts,omitempty"`
+	// Cost is what the message cost so far, one total per currency.
+	Cost []Amount `json:"cost,omitempty"`
 }
 
 // CodeRecipientRateLimited is the 429 for a recipient at its policy's
@@ -340,6 +378,9 @@ type Channel struct {
 	LastProbe      *Probe `json:"last_probe,omitempty"`
 	DisabledReason string `json:"disabled_reason,omitempty"`
 	SimMode        string `json:"sim_mode,omitempty"`
+	// Spend is today's spend and budget (GET /v1/channels only); nil for
+	// a channel with no cost, no budget and nothing spent.
+	Spend *Spend `json:"spend,omitempty"`
 }
 
 // Channels lists the channels in config order (read or admin key).

@@ -322,6 +322,11 @@ func fieldChanges(key string, a, b reflect.Value, out *[]Change) {
 		structChanges(key, a, b, out)
 		return
 	}
+	// An optional section (cost, budget): key by key when both are set.
+	if a.Kind() == reflect.Pointer && a.Type().Elem().Kind() == reflect.Struct && !a.IsNil() && !b.IsNil() {
+		structChanges(key, a.Elem(), b.Elem(), out)
+		return
+	}
 	if reflect.DeepEqual(a.Interface(), b.Interface()) {
 		return
 	}
@@ -342,6 +347,21 @@ func format(v reflect.Value) string {
 		}
 	}
 	switch v.Kind() {
+	case reflect.Pointer:
+		if v.IsNil() {
+			return "none"
+		}
+		if v.Elem().Kind() == reflect.Struct {
+			var parts []string
+			for i := range v.Elem().NumField() {
+				f := v.Elem().Field(i)
+				if name := yamlName(v.Elem().Type().Field(i)); name != "" && !f.IsZero() {
+					parts = append(parts, name+": "+format(f))
+				}
+			}
+			return "{" + strings.Join(parts, ", ") + "}"
+		}
+		return format(v.Elem())
 	case reflect.Slice:
 		parts := make([]string, v.Len())
 		for i := range v.Len() {

@@ -216,6 +216,10 @@ type Channel struct {
 	// Receipts is the receipt breaker: silent-outage detection from
 	// delivery receipts (see ReceiptHealth).
 	Receipts ReceiptHealth `yaml:"receipts"`
+	// Cost and Budget: what a message on this channel costs, and how much
+	// it may spend per UTC day (see cost.go). Nil: none.
+	Cost   *Cost   `yaml:"cost"`
+	Budget *Budget `yaml:"budget"`
 
 	// Options is the channel's YAML mapping with the common keys above removed.
 	Options yaml.Node `yaml:"-"`

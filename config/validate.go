@@ -286,6 +286,7 @@ func (v *checker) channels() {
 		v.atLeast(p+".probe.fail_after", ch.Probe.FailAfter, 1)
 		v.atLeast(p+".probe.recover_after", ch.Probe.RecoverAfter, 1)
 		v.receipts(p+".receipts", ch.Receipts)
+		v.cost(p, ch) // config/cost.go
 	}
 }
 

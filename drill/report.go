@@ -63,7 +63,9 @@ type Report struct {
 	// Silent is the primary's silent outage, seen by its receipt breaker:
 	// present when the primary went silent or a silent target asks.
 	Silent *SilentReport `json:"silent,omitempty"`
-	Phases []*Phase      `json:"phases"`
+	// Budgets: one per channel with a budget (budget.go).
+	Budgets []*BudgetReport `json:"budgets,omitempty"`
+	Phases  []*Phase        `json:"phases"`
 
 	// Read is read-based failover on the primary (read.go): present when
 	// a message was read on it or moved on with no_read.
@@ -354,6 +356,7 @@ func analyze(r *run) *Report {
 
 	rep.Silent = a.silent(outStart, outEnd)
 	rep.Read = a.read()
+	rep.Budgets = a.budgets()
 
 	for _, name := range r.order {
 		for _, s := range r.samples[name] {
@@ -642,6 +645,7 @@ func (rep *Report) check(sc *Scenario, r *run) {
 	rep.checkWindow("", sc.Primary, &t, o, ret)
 	rep.checkSilent(sc.Primary, &t)
 	rep.checkRead(&t)
+	rep.checkBudgets(&t)
 	for i, e := range r.events {
 		if e.Targets == nil {
 			continue
@@ -770,6 +774,7 @@ func (rep *Report) Print(w io.Writer) {
 			rep.Primary, secs(s.UpAt), secs(s.HealthyAfter), rep.Primary, secs(s.ReturnAfter))
 	}
 	rep.printRead(p)
+	rep.printBudgets(p)
 	p("  phases:")
 	for _, ph := range rep.Phases {
 		p("    [%5.1fs %5.1fs) %-34s posted %4d delivered %s failed %d expired %d | %s fail-calls %d (%d msgs) rcpt-waits %d | %s",

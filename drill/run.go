@@ -75,6 +75,7 @@ type run struct {
 	sends     map[string]map[string]int // message id -> channel -> sim accepts
 	order     []string                  // channel names in config order
 	wall      time.Duration
+	spend     []store.Spend // the store's spend counters at the end
 }
 
 // Run performs the drill and returns its report. The error is for a drill
@@ -265,6 +266,10 @@ func Run(ctx context.Context, sc *Scenario, o Options) (*Report, error) {
 			}
 		}
 		r.sends[p.id] = per
+	}
+	// The spend counters budgets decide on (the day the traffic ran).
+	if r.spend, err = st.ChannelSpend(ctx, store.SpendDay(r.t0)); err != nil {
+		return nil, fmt.Errorf("read channel spend: %w", err)
 	}
 	if err := stop(); err != nil {
 		return nil, fmt.Errorf("gateway: %w", err)

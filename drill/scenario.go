@@ -184,6 +184,13 @@ type Targets struct {
 	// MaxTakeover: for those, the longest time from the primary's delivered
 	// receipt to the fallback's.
 	MaxTakeover *Duration `yaml:"max_no_read_takeover" json:"max_no_read_takeover,omitempty"`
+	// Budgets (budget.go): MaxBudgetOvershoot caps, per channel with a
+	// budget, how far its day's spend went past the budget (in the
+	// budget's currency); MinBudgetFallbackRatio is the share of messages
+	// posted after a channel's budget was reached that were delivered on
+	// another channel.
+	MaxBudgetOvershoot     *string  `yaml:"max_budget_overshoot" json:"max_budget_overshoot,omitempty"`
+	MinBudgetFallbackRatio *float64 `yaml:"min_budget_fallback_ratio" json:"min_budget_fallback_ratio,omitempty"`
 }
 
 // silentTargets says whether t sets any of the silent-outage targets.

@@ -39,10 +39,11 @@ type Metrics struct {
 	rateLimited      *prometheus.CounterVec
 	authFailures     *prometheus.CounterVec
 	admissionRefused *prometheus.CounterVec
+	cost             *prometheus.CounterVec // cost.go
 
 	cbIsolation callbackIsolation // callbacks.go
 
-	inbound *prometheus.CounterVec // inbound.go
+	inbound      *prometheus.CounterVec // inbound.go
 	suppressions *prometheus.CounterVec // suppressions.go
 }
 
@@ -117,6 +118,7 @@ func New() *Metrics {
 	m.newAbuse()
 	m.Registry.MustRegister(m.rateLimited, m.authFailures, m.admissionRefused)
 	m.registerInbound()
+	m.Registry.MustRegister(m.newCost())
 	m.Registry.MustRegister(m.accepted, m.finished, m.attempts, m.sendTime, m.failovers, m.degraded, m.receipts,
 		m.probes, m.probeTime, m.callbacks, m.purged, m.purgeOK, m.purgeFails, m.reloadOK, m.reloadTime,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))

@@ -38,6 +38,11 @@ const (
 	Undelivered Reason = "undelivered"  // the provider reported it undelivered
 	Silent      Reason = "silent"       // the channel accepts messages but does not deliver them
 	NoRead      Reason = "no_read"      // delivered, no read receipt within the policy's read_timeout
+	// Budget: the channel's spend today (UTC) reached its budget. It has
+	// no failover_on trigger: the route always moves on, since waiting
+	// for the next UTC day would outlive most messages' TTL, and a budget
+	// is ops saying "no more on this channel today".
+	Budget Reason = "budget"
 
 	// Canary: the message also went through a silent channel, in parallel
 	// with its fallback, to tell whether the channel is back.
@@ -149,6 +154,9 @@ var table = map[Reason]*info{
 			within = " within " + f.Within.String()
 		}
 		return f.Channel + " delivered the message but the recipient did not read it" + within
+	}},
+	Budget: {kind: KindTrigger, sentence: func(f Facts) string {
+		return f.Channel + " was skipped: it has spent its budget for today (UTC)" + paren(f.Error)
 	}},
 	Canary: {kind: KindCanary, trigger: config.TriggerSilent, sentence: func(f Facts) string {
 		return f.Channel + " has stopped confirming deliveries (a silent outage); the message also went through it as a canary, to tell whether it is back" + paren(f.Error)

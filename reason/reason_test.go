@@ -34,6 +34,7 @@ func TestContract(t *testing.T) {
 		{reason.Undelivered, "undelivered", reason.KindTrigger, config.TriggerUndelivered, reason.Undelivered, "undelivered"},
 		{reason.Silent, "silent", reason.KindTrigger, config.TriggerSilent, reason.Silent, "silent"},
 		{reason.NoRead, "no_read", reason.KindTrigger, config.TriggerNoRead, reason.NoRead, "no_read"},
+		{reason.Budget, "budget", reason.KindTrigger, "", reason.Budget, "budget"},
 		{reason.Canary, "canary", reason.KindCanary, config.TriggerSilent, reason.Canary, "silent"},
 		{reason.NoAddress, "no_address", reason.KindSkip, "", reason.NoAddress, ""},
 		{reason.UnknownChannel, "unknown_channel", reason.KindSkip, "", reason.UnknownChannel, ""},
@@ -107,6 +108,8 @@ func TestSentences(t *testing.T) {
 		{"opted out, told by the provider", reason.OptedOut, reason.Facts{Channel: "SMS", Error: "21610"},
 			"SMS refused the message because the recipient opted out, so they are now suppressed on it (21610)"},
 		{"a reason this version does not know", reason.Parse("over_budget"), reason.Facts{Channel: "SMS"}, "SMS was left (over_budget)"},
+		{"budget", reason.Budget, reason.Facts{Channel: "SMS", Skipped: true, Error: "spent 50 USD of 50 USD"},
+			"SMS was skipped: it has spent its budget for today (UTC) (spent 50 USD of 50 USD)"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -119,14 +122,14 @@ func TestSentences(t *testing.T) {
 // the store is kept as it is, and counts as nothing this version acts on.
 func TestUnknownReasonSurvives(t *testing.T) {
 	t.Parallel()
-	r := reason.Parse("budget")
-	require.Equal(t, "budget", r.String())
+	r := reason.Parse("carrier_quota")
+	require.Equal(t, "carrier_quota", r.String())
 	require.False(t, r.Known())
 	require.Equal(t, reason.KindNone, r.Kind())
 	require.False(t, r.Failover())
 	require.False(t, r.Wait())
 	_, ok := r.FailoverLabel()
 	require.False(t, ok)
-	require.Equal(t, "skipped_budget", r.SkippedOutcome())
+	require.Equal(t, "skipped_carrier_quota", r.SkippedOutcome())
 	require.False(t, slices.Contains(reason.All(), r))
 }

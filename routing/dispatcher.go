@@ -64,6 +64,9 @@ type Dispatcher struct {
 	renewTicker func(every time.Duration) (<-chan time.Time, func())
 	// callbackDue: DispatcherOptions.CallbackDue.
 	callbackDue func()
+	// spend is today's spend per channel, for budgets (spend.go).
+	spend     *SpendBook
+	spendErrs lograte.Limiter
 }
 
 // DispatcherOptions configures NewDispatcher.
@@ -113,7 +116,8 @@ func NewDispatcher(s store.Store, r *Router, cfg config.Dispatch, o DispatcherOp
 	if d.cfg.Poll <= 0 {
 		d.cfg.Poll = config.Duration(200 * time.Millisecond)
 	}
-	d.router.Store(r)
+	d.spend = NewSpendBook(s, d.log)
+	d.SetRouter(r)
 	d.local = make(chan *store.Message, 2*d.cfg.Workers)
 	return d
 }
@@ -159,7 +163,12 @@ func (d *Dispatcher) Router() *Router { return d.router.Load() }
 
 // SetRouter swaps the router; messages already being processed finish with
 // the old one.
-func (d *Dispatcher) SetRouter(r *Router) { d.router.Store(r) }
+func (d *Dispatcher) SetRouter(r *Router) {
+	if r != nil {
+		r.spend = d.spend // budgets are decided on the dispatcher's book, which outlives reloads
+	}
+	d.router.Store(r)
+}
 
 // Wake makes an idle dispatcher look for work now (after an enqueue).
 func (d *Dispatcher) Wake() {
@@ -183,6 +192,11 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 		defer close(renewDone)
 		d.renewLoop(stopRenew)
 	}()
+	spendDone := make(chan struct{})
+	go func() {
+		defer close(spendDone)
+		d.spendLoop(stopRenew)
+	}()
 	for {
 		select {
 		case <-ctx.Done():
@@ -190,6 +204,7 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 			d.inflight.Wait()
 			close(stopRenew)
 			<-renewDone
+			<-spendDone
 			// A fresh context: the run context is already cancelled, and
 			// releasing leases is what lets a restart pick the work up at once.
 			rctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
@@ -398,12 +413,14 @@ func (d *Dispatcher) canary(ctx context.Context, t *store.Transition, m *store.M
 	case res.Delivered:
 		a.Status, a.ProviderID, a.DeliveredAt = store.AttemptDelivered, res.ProviderID, end
 		a.Info = joinInfo(a.Info, res.Info)
+		d.charge(t, lane, m, &a, res)
 		t.Attempts = append(t.Attempts, a)
 		t.Channel, t.Status, t.NextAt = lane.Name, store.StatusDelivered, time.Time{}
 		return true
 	default:
 		a.Status, a.ProviderID = store.AttemptSent, res.ProviderID
 		a.Info = joinInfo(a.Info, res.Info)
+		d.charge(t, lane, m, &a, res)
 		timeout := pol.ReceiptTimeout[lane.Name].D()
 		if timeout <= 0 {
 			timeout = lane.receipts.canaryTimeout()

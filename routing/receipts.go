@@ -8,7 +8,9 @@ import (
 	"time"
 
 	"github.com/switchboard-gw/switchboard/channels"
+	"github.com/switchboard-gw/switchboard/config"
 	"github.com/switchboard-gw/switchboard/internal/lograte"
+	"github.com/switchboard-gw/switchboard/money"
 	"github.com/switchboard-gw/switchboard/store"
 )
 
@@ -47,6 +49,7 @@ func (rc *Receipts) Receipt(ctx context.Context, r channels.Receipt) error {
 		return err
 	}
 	rc.withReadTimeouts(&p)
+	p.Cost = rc.priced(r)
 	res, err := rc.Store.RecordReceipt(ctx, p)
 	if errors.Is(err, store.ErrNotFound) {
 		go rc.retry(p)
@@ -83,6 +86,7 @@ func (rc *Receipts) retry(p store.ReceiptParams) {
 const receiptReadTimeout = 5 * time.Second
 
 func (rc *Receipts) applied(p store.ReceiptParams, res store.ReceiptResult) {
+	rc.spent(res.Spend)
 	finished := res.Changed && p.Status == store.AttemptDelivered && res.Status.Final() && !res.Duplicate && !res.Late
 	if res.Changed && rc.CallbackDue != nil {
 		rc.CallbackDue()
@@ -142,4 +146,50 @@ func receiptParams(r channels.Receipt) (store.ReceiptParams, error) {
 		return p, errors.New("receipt needs a channel and a provider id")
 	}
 	return p, nil
+}
+
+// priced is the cost a receipt's price says (see receiptCost), priced with
+// its channel's declared cost; zero when it says none.
+func (rc *Receipts) priced(r channels.Receipt) store.Cost {
+	if r.Price == nil {
+		return store.Cost{}
+	}
+	var c *config.Cost
+	if rc.Router != nil {
+		if rt := rc.Router(); rt != nil {
+			if l := rt.Lane(r.Channel); l != nil {
+				c = l.Config.Cost
+			}
+		}
+	}
+	return receiptCost(r.Price, c)
+}
+
+// spent counts the spend a receipt's cost moved: in the dispatcher's book
+// (a correction may be negative) and in the metric, which is a counter:
+// it takes the net increase per currency, and a price that came in lower
+// than its estimate leaves it where it was (see README, "Cost and
+// budgets": the store's figures are exact, the metric an upper bound).
+func (rc *Receipts) spent(spend []store.Spend) {
+	if len(spend) == 0 {
+		return
+	}
+	var book *SpendBook
+	if rc.Router != nil {
+		if rt := rc.Router(); rt != nil {
+			book = rt.spend
+		}
+	}
+	net := map[spendKey]money.Micros{}
+	for _, sp := range spend {
+		book.Add(sp)
+		net[spendKey{sp.Channel, sp.Currency}] += sp.Micros
+	}
+	if co, ok := rc.Observer.(CostObserver); ok {
+		for k, m := range net {
+			if m > 0 {
+				co.Cost(k.channel, k.currency, m)
+			}
+		}
+	}
 }

@@ -36,6 +36,9 @@ type Router struct {
 	health   Health
 	// readWait: channel name -> policy name -> read timeout (read.go).
 	readWait map[string]map[string]time.Duration
+	// spend is the dispatcher's spend book (set by SetRouter); nil: no
+	// budget is checked (an offline explanation).
+	spend *SpendBook
 }
 
 // NewRouter builds a router. Every route entry must name a lane (config
@@ -230,6 +233,12 @@ func (r *Router) decide(p *config.Policy, name string, to store.Recipient, now t
 	if AddressFor(to, l.Kind) == "" {
 		d.Reason = reason.NoAddress
 		d.Detail = fmt.Sprintf("the message has no %s address", l.Kind)
+		return d
+	}
+	if over, detail := r.spend.overBudget(l, now); over {
+		// Before health: a channel over budget is left whatever the
+		// policy's failover_on says (see reason.Budget).
+		d.Reason, d.Detail = reason.Budget, detail
 		return d
 	}
 	if r.health != nil {

@@ -314,6 +314,7 @@ func (s *stepper) accepted(m *store.Message, lane *Lane, a store.Attempt, res ch
 	a.Status, a.ProviderID = store.AttemptSent, res.ProviderID
 	a.Info = joinInfo(a.Info, res.Info)
 	a.EndedAt = time.Time{}
+	s.d.charge(t, lane, m, &a, res)
 	t.Channel, t.Tries = a.Channel, 0
 	t.Status = maxStatus(t.Status, store.StatusSent)
 	switch timeout := s.pol.ReceiptTimeout[a.Channel].D(); {

@@ -208,6 +208,11 @@ type Attempt struct {
 	Ambiguous bool
 	// Late: a receipt arrived after the route had moved on from this attempt.
 	Late bool
+	// Cost is what the attempt cost (see cost.go); zero: none recorded.
+	// Recorded when the attempt is first written (a declared cost, or a
+	// price in the provider's answer) and replaced by a receipt's
+	// reported price; an upsert of an attempt already stored keeps it.
+	Cost Cost
 
 	StartedAt   time.Time
 	EndedAt     time.Time // zero while waiting for a receipt
@@ -254,6 +259,10 @@ type Transition struct {
 	// receipt meanwhile wins) even though its Status ranks lower: no_read
 	// moved the route on, and its status becomes the next channel's.
 	ReadWait bool
+	// Spend is added to the channels' spend counters in the same
+	// transaction (the costs of the attempts this step made). Empty for
+	// channels without a cost, so they pay nothing for the feature.
+	Spend []Spend
 }
 
 // ReceiptParams is a provider's delivery report, matched to an attempt by
@@ -275,6 +284,10 @@ type ReceiptParams struct {
 	// receipt for the current attempt of such a message leaves it
 	// delivered and due at At + that time (see AwaitsRead).
 	ReadTimeouts map[string]time.Duration
+	// Cost, if not zero, is the price the receipt reports for the
+	// attempt: it replaces the attempt's cost as DecideCost says, and the
+	// spend counters move with it, whatever the receipt's status does.
+	Cost Cost
 }
 
 // ReceiptResult says what a receipt did.
@@ -285,6 +298,9 @@ type ReceiptResult struct {
 	Status    Status // the message's status after the receipt
 	Duplicate bool   // the message is now known delivered on two channels
 	Changed   bool   // false if the receipt was stale (ranked lower) and ignored
+	// Spend: how the spend counters moved with the receipt's cost (see
+	// ReceiptParams.Cost); set even when Changed is false.
+	Spend []Spend
 }
 
 // ListParams filters and pages messages, newest first.
@@ -352,6 +368,7 @@ type Store interface {
 	RecipientCounter
 	InboundStore
 	SuppressionStore
+	SpendReader
 
 	// Enqueue durably stores a new message (status queued, due at NextAt).
 	// When m has an idempotency key already stored in the same scope, it

@@ -7,6 +7,7 @@ package view
 import (
 	"time"
 
+	"github.com/switchboard-gw/switchboard/money"
 	"github.com/switchboard-gw/switchboard/store"
 )
 
@@ -35,6 +36,9 @@ type MessageView struct {
 	// quiet_hours (a reason.Reason of KindWait).
 	WaitReason string        `json:"wait_reason,omitempty"`
 	Attempts   []AttemptView `json:"attempts,omitempty"`
+	// Cost is what the message cost so far, one total per currency, from
+	// its attempts' costs (cost.go); absent when none has one.
+	Cost []money.Amount `json:"cost,omitempty"`
 	// Callbacks are the status callbacks queued for the message, oldest
 	// first (GET /v1/messages/{id} only, when it has a callback_url).
 	Callbacks []CallbackView `json:"callbacks,omitempty"`
@@ -69,6 +73,7 @@ type AttemptView struct {
 	EndedAt     *time.Time `json:"ended_at,omitempty"`
 	DeliveredAt *time.Time `json:"delivered_at,omitempty"`
 	ReadAt      *time.Time `json:"read_at,omitempty"`
+	Cost        *CostView  `json:"cost,omitempty"`
 }
 
 // ChannelView is one channel in GET /v1/channels.
@@ -92,6 +97,9 @@ type ChannelView struct {
 	// Receipts is the receipt breaker's window; absent for a channel no
 	// policy waits on for receipts (it never goes silent).
 	Receipts *ReceiptsView `json:"receipts,omitempty"`
+	// Spend is today's spend and the budget; absent for a channel with no
+	// cost, no budget and nothing spent today.
+	Spend *SpendView `json:"spend,omitempty"`
 }
 
 // ReceiptsView is a channel's receipt breaker: the sends in its sliding

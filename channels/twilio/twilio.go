@@ -195,7 +195,15 @@ func (c *Channel) Send(ctx context.Context, m *channels.Message) (channels.Resul
 	case c.content != nil:
 		res.Info = "template " + c.content.sid
 	case c.kind == channels.SMS:
-		res.Info = CountSegments(m.Body).String()
+		segs := CountSegments(m.Body)
+		res.Info, res.Segments = segs.String(), segs.Count
+	}
+	// Usually null at this point (see price.go); a price that does not
+	// parse is logged and left out, never a failed send.
+	if p, err := parsePrice(deref(msg.Price), deref(msg.PriceUnit)); err != nil {
+		c.log.Warn("twilio price not understood", "channel", c.name, "sid", res.ProviderID, "err", err)
+	} else {
+		res.Price = p
 	}
 	return res, nil
 }

@@ -83,6 +83,13 @@ func (c *Channel) receipts(form url.Values) (channels.WebhookResponse, []channel
 		Status:     rs,
 		At:         time.Now().UTC(),
 	}
+	// Not among the callback's documented parameters, but read when
+	// present (see price.go).
+	if p, err := parsePrice(form.Get("Price"), form.Get("PriceUnit")); err != nil {
+		c.log.Warn("twilio status callback: price not understood", "channel", c.name, "sid", sid, "err", err)
+	} else {
+		rec.Price = p
+	}
 	code, text := form.Get("ErrorCode"), form.Get("ErrorMessage")
 	switch {
 	case rs != channels.ReceiptUndelivered && rs != channels.ReceiptFailed:

@@ -117,7 +117,11 @@ type status struct {
 	Status      string `json:"status"`
 	Timestamp   string `json:"timestamp"` // unix seconds, as a string
 	RecipientID string `json:"recipient_id"`
-	Errors      []struct {
+	// Pricing: whether Meta bills the message and its category. It carries
+	// no amount: routing prices the category from the channel's declared
+	// cost (see pricing.go).
+	Pricing *pricing `json:"pricing"`
+	Errors  []struct {
 		Code      int    `json:"code"`
 		Title     string `json:"title"`
 		Message   string `json:"message"`
@@ -159,6 +163,7 @@ func (c *Cloud) receipts(body []byte) ([]channels.Receipt, error) {
 				if st == channels.ReceiptFailed {
 					r.Error = failure(s)
 				}
+				r.Price = s.Pricing.price()
 				out = append(out, r)
 			}
 		}

@@ -237,7 +237,8 @@ func TestWebhookReceipts(t *testing.T) {
 		{
 			name: "one sent status",
 			body: statusPayload,
-			want: []channels.Receipt{{Channel: "wa", ProviderID: "wamid.HBgLMTU1NTEyMzQ1NjcVAgARGBI0", Status: channels.ReceiptSent, At: at(1750263773)}},
+			want: []channels.Receipt{{Channel: "wa", ProviderID: "wamid.HBgLMTU1NTEyMzQ1NjcVAgARGBI0", Status: channels.ReceiptSent, At: at(1750263773),
+				Price: &channels.Price{Category: "utility", Detail: "whatsapp pricing category=utility pricing_model=PMP billable=true"}}},
 		},
 		{
 			name: "several entries, changes and statuses",

@@ -138,6 +138,9 @@ func printMessage(w io.Writer, m *client.Message) {
 	if m.LastError != "" {
 		fmt.Fprintf(w, "  error:   %s\n", m.LastError)
 	}
+	if len(m.Cost) > 0 {
+		fmt.Fprintf(w, "  cost:    %s\n", costLine(m))
+	}
 	if len(m.Attempts) == 0 {
 		return
 	}
@@ -160,7 +163,20 @@ func printMessage(w io.Writer, m *client.Message) {
 		if a.Late {
 			detail += " (late receipt)"
 		}
+		if a.Cost != nil {
+			detail = strings.TrimSpace(detail + " [" + a.Cost.Amount + " " + a.Cost.Currency + " " + a.Cost.Source + "]")
+		}
 		fmt.Fprintf(tw, "    %d\t%s\t%s\t%s\t%s\n", a.Seq, a.Channel, a.Status, a.StartedAt.Local().Format("15:04:05.000"), detail)
 	}
 	tw.Flush()
+}
+
+// costLine is a message's total cost, per currency: "0.0178 USD" or
+// "0.0079 USD + 0.0050 EUR" (no exchange rates).
+func costLine(m *client.Message) string {
+	parts := make([]string, 0, len(m.Cost))
+	for _, a := range m.Cost {
+		parts = append(parts, a.Amount+" "+a.Currency)
+	}
+	return strings.Join(parts, " + ")
 }

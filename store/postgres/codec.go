@@ -97,9 +97,13 @@ func attemptArgs(messageID string, a *store.Attempt) []any {
 // mid-send records its attempt after the instance that took the message
 // over recorded its own under the same seq (both took the next one), the
 // takeover's flag is what says the message may have gone out twice.
-var upsertAttemptSQL = `INSERT INTO attempts (` + attCols + `)
+// The cost columns keep their defaults here (upsertAttemptCostSQL writes
+// them) and an upsert of an attempt already recorded keeps its cost.
+var upsertAttemptSQL = `INSERT INTO attempts (` + sqlshared.AttemptInsertColumns + `)
 	VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)
-	ON CONFLICT (message_id, seq) DO UPDATE SET
+	ON CONFLICT (message_id, seq) DO UPDATE SET` + upsertAttemptSet
+
+var upsertAttemptSet = `
 		reason = excluded.reason,
 		ended_at = excluded.ended_at,
 		error = excluded.error,

@@ -163,8 +163,9 @@ func (s *Store) Advance(ctx context.Context, t *store.Transition) error {
 		return nil
 	}, func(tx querier, b *pgx.Batch) error {
 		for i := range t.Attempts {
-			b.Queue(upsertAttemptSQL, attemptArgs(t.MessageID, &t.Attempts[i])...)
+			queueAttempt(b, t.MessageID, &t.Attempts[i])
 		}
+		queueSpend(b, t.Spend)
 		d = store.DecideAdvance(store.AdvanceState{Status: st.status, Owner: st.owner, Attempts: st.attempts}, t, maxSeq)
 		switch {
 		case d.Apply:

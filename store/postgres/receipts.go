@@ -89,6 +89,13 @@ func (s *Store) RecordReceipt(ctx context.Context, p store.ReceiptParams) (store
 			Status: st.status, Channel: st.channel, Policy: policy, Attempts: st.attempts, Duplicate: st.duplicate,
 			LastError: st.lastErr, NextAt: fromTS(nextAt),
 		}, p, at)
+		if !p.Cost.IsZero() {
+			spend, err := receiptCost(ctx, tx, b, st.id, seq, p.Channel, p.Cost)
+			if err != nil {
+				return err
+			}
+			d.Result.Spend = spend
+		}
 		if !d.Result.Changed {
 			return nil
 		}

@@ -96,9 +96,15 @@ func scanAttempt(sc scanner) (store.Attempt, error) { return sqlshared.ScanAttem
 
 func scanCallback(sc scanner) (store.Callback, error) { return sqlshared.ScanCallback[nanoTime](sc) }
 
+// attemptArgs are the values of sqlshared.AttemptInsertColumns, followed
+// by the cost columns' when a has a cost.
 func attemptArgs(messageID string, a *store.Attempt) []any {
-	return []any{messageID, a.Seq, a.Step, a.Channel, string(a.Status), a.ProviderID, a.ErrorClass, a.Error,
+	args := []any{messageID, a.Seq, a.Step, a.Channel, string(a.Status), a.ProviderID, a.ErrorClass, a.Error,
 		a.Info, a.Reason.String(), a.Ambiguous, a.Late, nanos(a.StartedAt), nanos(a.EndedAt), nanos(a.DeliveredAt), nanos(a.ReadAt)}
+	if !a.Cost.IsZero() {
+		args = append(args, sqlshared.CostArgs(a.Cost)...)
+	}
+	return args
 }
 
 func utc(t time.Time) time.Time {

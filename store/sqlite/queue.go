@@ -189,11 +189,15 @@ func (s *Store) Advance(ctx context.Context, t *store.Transition) error {
 
 func upsertAttempts(w *writer, t *store.Transition, atts [][]any) error {
 	for i, args := range atts {
-		if _, err := w.st.upsertAttempt.Exec(args...); err != nil {
+		st := w.st.upsertAttempt
+		if !t.Attempts[i].Cost.IsZero() {
+			st = w.st.upsertAttemptCost
+		}
+		if _, err := st.Exec(args...); err != nil {
 			return fmt.Errorf("record attempt %d: %w", t.Attempts[i].Seq, err)
 		}
 	}
-	return nil
+	return addSpend(w, t.Spend)
 }
 
 // Release drops owner's leases so another process can claim the messages

@@ -37,7 +37,14 @@ func (s *Store) RecordReceipt(ctx context.Context, p store.ReceiptParams) (store
 			return nil, fmt.Errorf("find attempt: %w", err)
 		}
 		rs.AttemptStatus, rs.Status, rs.NextAt = store.AttemptStatus(attStatus), store.Status(status), fromNanos(nextAt)
+		var spend []store.Spend
+		if !p.Cost.IsZero() {
+			if spend, err = receiptCost(w, rs.MessageID, rs.Seq, p.Channel, p.Cost); err != nil {
+				return nil, err
+			}
+		}
 		d := store.DecideReceipt(rs, p, at)
+		d.Result.Spend = spend
 		if !d.Result.Changed {
 			return d.Result, nil
 		}

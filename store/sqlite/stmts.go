@@ -49,6 +49,17 @@ var advanceNoCallbackSQL = `UPDATE messages SET
 			next_at = ?8, updated_at = ?9, lease_owner = '', lease_until = NULL
 			WHERE id = ?10 AND lease_owner = ?11 AND status IN ` + notFinal + ` AND callback_url = '' AND NOT ?12`
 
+// upsertAttemptSet is what an upsert of an attempt already recorded
+// changes; its cost is kept (a receipt's reported price replaces it).
+var upsertAttemptSet = `
+				reason = excluded.reason,
+				ended_at = excluded.ended_at,
+				error = excluded.error,
+				error_class = excluded.error_class,
+				ambiguous = excluded.ambiguous,
+				status = CASE WHEN ` + sqlshared.AttemptRank("excluded.status") + ` > ` + sqlshared.AttemptRank("attempts.status") + `
+					THEN excluded.status ELSE attempts.status END`
+
 var releaseSQL = `UPDATE messages SET lease_owner = '', lease_until = NULL
 			WHERE id IN (SELECT id FROM messages INDEXED BY messages_due
 				WHERE next_at IS NOT NULL AND lease_owner = ?1 AND lease_owner <> '')`
@@ -75,6 +86,8 @@ type stmts struct {
 	advanceOwned, advanceState     *sql.Stmt
 	advanceNoCallback              *sql.Stmt
 	upsertAttempt, advanceFinal    *sql.Stmt
+	upsertAttemptCost, addSpend    *sql.Stmt
+	attemptCost, setAttemptCost    *sql.Stmt
 	releaseLeases                  *sql.Stmt
 	receiptState                   *sql.Stmt
 	receiptAttempt, receiptMessage *sql.Stmt
@@ -115,16 +128,16 @@ func (s *stmts) prepare(ctx context.Context, conn *sql.Conn) error {
 		{&s.advanceNoCallback, advanceNoCallbackSQL},
 		{&s.advanceOwned, advanceOwnedSQL},
 		{&s.advanceState, `SELECT status, lease_owner, attempts FROM messages WHERE id = ?`},
-		{&s.upsertAttempt, `INSERT INTO attempts (` + attCols + `)
+		{&s.upsertAttempt, `INSERT INTO attempts (` + sqlshared.AttemptInsertColumns + `)
 			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-			ON CONFLICT (message_id, seq) DO UPDATE SET
-				reason = excluded.reason,
-				ended_at = excluded.ended_at,
-				error = excluded.error,
-				error_class = excluded.error_class,
-				ambiguous = excluded.ambiguous,
-				status = CASE WHEN ` + sqlshared.AttemptRank("excluded.status") + ` > ` + sqlshared.AttemptRank("attempts.status") + `
-					THEN excluded.status ELSE attempts.status END`},
+			ON CONFLICT (message_id, seq) DO UPDATE SET` + upsertAttemptSet},
+		// Costs (cost.go): only attempts and receipts that carry one.
+		{&s.upsertAttemptCost, `INSERT INTO attempts (` + attCols + `)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+			ON CONFLICT (message_id, seq) DO UPDATE SET` + upsertAttemptSet},
+		{&s.addSpend, addSpendSQL},
+		{&s.attemptCost, attemptCostSQL},
+		{&s.setAttemptCost, setAttemptCostSQL},
 		// Used when the message fields are not the caller's to change: only
 		// keep the attempt count in step with the rows and drop an owned lease.
 		{&s.advanceFinal, `UPDATE messages SET attempts = MAX(attempts, ?2),

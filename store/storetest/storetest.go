@@ -54,6 +54,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"RecipientLimit", testRecipientLimit},
 		{"Suppressions", testSuppressions},
 		{"SuppressionPaging", testSuppressionPaging},
+		{"CostAndSpend", testCostAndSpend},
 		{"Close", testClose},
 		{"Cancel", testCancel},
 		{"CancelRace", testCancelRace},

@@ -88,15 +88,17 @@ func ScanMessage[T any, PT Time[T], C any, PC Collections[C]](sc Scanner, extra 
 func ScanAttempt[T any, PT Time[T]](sc Scanner) (store.Attempt, error) {
 	var (
 		a                         store.Attempt
-		status, why               string
+		status, why, costSource   string
 		started, ended, delivered T
 		read                      T
 	)
 	if err := sc.Scan(&a.MessageID, &a.Seq, &a.Step, &a.Channel, &status, &a.ProviderID, &a.ErrorClass, &a.Error,
-		&a.Info, &why, &a.Ambiguous, &a.Late, PT(&started), PT(&ended), PT(&delivered), PT(&read)); err != nil {
+		&a.Info, &why, &a.Ambiguous, &a.Late, PT(&started), PT(&ended), PT(&delivered), PT(&read),
+		&a.Cost.Micros, &a.Cost.Currency, &costSource, &a.Cost.Detail); err != nil {
 		return a, err
 	}
 	a.Status, a.Reason = store.AttemptStatus(status), reason.Parse(why)
+	a.Cost.Source = store.CostSource(costSource)
 	a.StartedAt, a.EndedAt, a.DeliveredAt = PT(&started).Time(), PT(&ended).Time(), PT(&delivered).Time()
 	a.ReadAt = PT(&read).Time()
 	return a, nil
@@ -147,8 +149,22 @@ func MessageColumnsOf(alias string) string {
 }
 
 // AttemptColumns are the attempts columns ScanAttempt reads, in order.
-const AttemptColumns = `message_id, seq, step, channel, status, provider_id, error_class, error,
+const AttemptColumns = AttemptInsertColumns + `, ` + AttemptCostColumns
+
+// AttemptInsertColumns are the columns an attempt without a cost is
+// written with: the cost columns keep their defaults, so attempts on
+// channels without a cost write what they wrote before costs existed.
+const AttemptInsertColumns = `message_id, seq, step, channel, status, provider_id, error_class, error,
 	info, reason, ambiguous, late, started_at, ended_at, delivered_at, read_at`
+
+// AttemptCostColumns are an attempt's cost (migration 0011), written only
+// for an attempt that has one.
+const AttemptCostColumns = `cost_micros, cost_currency, cost_source, cost_detail`
+
+// CostArgs are the values of AttemptCostColumns for c.
+func CostArgs(c store.Cost) []any {
+	return []any{int64(c.Micros), c.Currency, string(c.Source), c.Detail}
+}
 
 // CallbackColumns are the callbacks columns ScanCallback reads, in order.
 const CallbackColumns = `id, COALESCE(message_id, inbound_id), url, scope, payload, status, attempts, last_error, created_at, next_at, finished_at`
