@@ -80,12 +80,12 @@ func (s *Server) accept(ctx context.Context, scope string, req *SendRequest, ide
 		return nil, false, err
 	}
 	router := s.deps.Dispatch.Router()
-	pol, err := router.SelectPolicy(req.Policy, req.Tags)
+	pol, err := router.SelectPolicy(req.Policy, phones.MatchInput(req.Tags))
 	if err != nil {
 		if errors.Is(err, routing.ErrUnknownPolicy) {
 			return nil, false, unprocessable("unknown_policy", "policy", "no policy named %q is configured", req.Policy)
 		}
-		return nil, false, unprocessable("no_policy", "policy", "no policy matches the message's tags and no \"default\" policy is configured")
+		return nil, false, unprocessable("no_policy", "policy", "no policy matches the message's tags and country, and no \"default\" policy is configured")
 	}
 	if !hasAddressForRoute(router, pol.Route, req.To) {
 		return nil, false, unprocessable("no_route", "to", "the message has no address for any channel of policy %q (route: %s)", pol.Name, strings.Join(pol.Route, ", "))

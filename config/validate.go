@@ -354,6 +354,7 @@ func (v *checker) policies(channelsBroken bool) {
 			v.errorf(p+".on_ambiguous", "unknown value %q (want %s or %s)", pol.OnAmbiguous, AmbiguousFailover, AmbiguousAssumeSent)
 		}
 		v.checkAbuse(p, pol)
+		v.checkMatch(p, pol.Match) // config/match.go
 	}
 }
 

@@ -64,7 +64,8 @@ func cmdRoutes(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	defer closeAll()
-	exp, err := router.ExplainMessage(*policy, splitList(*tags), to, splitList(*assume))
+	in := phones.MatchInput(splitList(*tags))
+	exp, err := router.ExplainMessage(*policy, in, to, splitList(*assume))
 	switch {
 	case errors.Is(err, routing.ErrUnknownPolicy):
 		return fmt.Errorf("--policy: %w", err)
@@ -80,10 +81,10 @@ func cmdRoutes(args []string, stdout, stderr io.Writer) error {
 	if phones.Phone != nil || phones.WhatsApp != nil {
 		c := phones.Countries()
 		out.Countries = &c
-		if out.Country = c.Phone; out.Country == "" {
-			out.Country = c.WhatsApp
+		if out.Country, out.CountryFrom = c.Phone, "phone"; out.Country == "" {
+			out.Country, out.CountryFrom = c.WhatsApp, "whatsapp"
 		}
-		if pol, err := router.SelectPolicy(*policy, splitList(*tags)); err == nil {
+		if pol, err := router.SelectPolicy(*policy, in); err == nil {
 			countryErr = phones.CheckCountries(pol.Name, pol.Countries)
 		}
 	}
