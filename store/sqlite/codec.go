@@ -96,7 +96,7 @@ func scanCallback(sc scanner) (store.Callback, error) { return sqlshared.ScanCal
 
 func attemptArgs(messageID string, a *store.Attempt) []any {
 	return []any{messageID, a.Seq, a.Step, a.Channel, string(a.Status), a.ProviderID, a.ErrorClass, a.Error,
-		a.Info, a.Reason.String(), a.Ambiguous, a.Late, nanos(a.StartedAt), nanos(a.EndedAt), nanos(a.DeliveredAt)}
+		a.Info, a.Reason.String(), a.Ambiguous, a.Late, nanos(a.StartedAt), nanos(a.EndedAt), nanos(a.DeliveredAt), a.Sender}
 }
 
 func utc(t time.Time) time.Time {

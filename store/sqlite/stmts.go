@@ -100,7 +100,7 @@ func (s *stmts) prepare(ctx context.Context, conn *sql.Conn) error {
 		{&s.advanceOwned, advanceOwnedSQL},
 		{&s.advanceState, `SELECT status, lease_owner, attempts FROM messages WHERE id = ?`},
 		{&s.upsertAttempt, `INSERT INTO attempts (` + attCols + `)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 			ON CONFLICT (message_id, seq) DO UPDATE SET
 				reason = excluded.reason,
 				ended_at = excluded.ended_at,
