@@ -54,6 +54,11 @@ type Result struct {
 	// Delivered is true when acceptance already means delivery (SMTP handoff
 	// to a server with no receipts is not that; a sync API that confirms is).
 	Delivered bool
+	// Sender is the sender the attempt used (a From number or sender ID,
+	// a messaging service SID, a WhatsApp phone number id), stored on the
+	// attempt. A channel that picks its sender by the destination's
+	// country returns it with its error too, once it has picked one.
+	Sender string
 }
 
 // Channel is one configured provider account.
