@@ -47,9 +47,9 @@ type Channel struct {
 	from       string // normalized; "" when a messaging service picks it
 	serviceSID string
 	senders    senders.Map // by destination country, normalized; nil: from or serviceSID
-	content    *content // nil: messages go as Body
-	endpoint   *url.URL // nil: Twilio's own
-	callback   string   // StatusCallback URL; "" without a public URL
+	content    *content    // nil: messages go as Body
+	endpoint   *url.URL    // nil: Twilio's own
+	callback   string      // StatusCallback URL; "" without a public URL
 	transport  *http.Transport
 	validator  client.RequestValidator
 	log        *slog.Logger
