@@ -293,7 +293,7 @@ func messageView(m *store.Message, withBody bool) MessageView {
 	for _, a := range m.History {
 		v.Attempts = append(v.Attempts, AttemptView{
 			Seq: a.Seq, Channel: a.Channel, Status: string(a.Status), ProviderID: a.ProviderID,
-			ErrorClass: a.ErrorClass, Error: a.Error, Info: a.Info, Reason: a.Reason.String(),
+			ErrorClass: a.ErrorClass, Error: a.Error, Info: a.Info, Sender: a.Sender, Reason: a.Reason.String(),
 			Ambiguous: a.Ambiguous, Late: a.Late, StartedAt: a.StartedAt.UTC(),
 			EndedAt: timePtr(a.EndedAt), DeliveredAt: timePtr(a.DeliveredAt),
 		})

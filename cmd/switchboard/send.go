@@ -152,6 +152,9 @@ func printMessage(w io.Writer, m *client.Message) {
 		if a.Late {
 			detail += " (late receipt)"
 		}
+		if a.Sender != "" {
+			detail = strings.TrimSpace(detail + " (sender " + a.Sender + ")")
+		}
 		fmt.Fprintf(tw, "    %d\t%s\t%s\t%s\t%s\n", a.Seq, a.Channel, a.Status, a.StartedAt.Local().Format("15:04:05.000"), detail)
 	}
 	tw.Flush()
