@@ -41,6 +41,9 @@ type Options struct {
 	// ReadDelay, when set, emits a read receipt this long after the
 	// delivered one, as WhatsApp does.
 	ReadDelay config.Duration `yaml:"read_delay"`
+	// Sender, when set, is reported as the sender of every accepted
+	// send (Result.Sender), as a provider channel reports its From.
+	Sender string `yaml:"sender"`
 }
 
 // DefaultOptions are the values used for keys the YAML leaves out. Options
