@@ -1,6 +1,10 @@
 package admission
 
-import "github.com/switchboard-gw/switchboard/config"
+import (
+	"github.com/nyaruka/phonenumbers"
+
+	"github.com/switchboard-gw/switchboard/config"
+)
 
 // Destination is the country a policy's match.countries is judged on: the
 // phone number's, else the whatsapp number's, with the field it was read
@@ -22,8 +26,18 @@ func (p Phones) MatchInput(tags []string) *config.MatchInput {
 	in := &config.MatchInput{Tags: tags}
 	if p.Phone != nil || p.WhatsApp != nil {
 		in.Country = p.Destination
+		in.Regions = p.regions
 	}
 	return in
+}
+
+// regions are the countries the destination number's calling code serves.
+func (p Phones) regions() []string {
+	n := p.Phone
+	if n == nil {
+		n = p.WhatsApp
+	}
+	return phonenumbers.GetRegionCodesForCountryCode(n.CountryCode)
 }
 
 // CountryOf is the country of an E.164 address, as Number.Country places

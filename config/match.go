@@ -17,6 +17,11 @@ type MatchInput struct {
 	// only when a policy matches on countries, and at most once. Nil: no
 	// phone number.
 	Country func() (country, field string)
+	// Regions, if set, lists the countries the destination's calling code
+	// serves (cheap: no pattern is run). When none of them is in a match's
+	// countries, or all are, the match is decided without placing the
+	// number (MatchPolicy only: explain always says the country).
+	Regions func() []string
 
 	placed         bool
 	country, field string
@@ -65,17 +70,48 @@ func (m Match) Fits(in *MatchInput) (ok bool, why string) {
 }
 
 // MatchPolicy returns the first of policies whose match the message fits,
-// or nil (the caller falls back to "default").
+// or nil (the caller falls back to "default"). It decides as Fits does,
+// placing the number only when the calling code's regions disagree about
+// a match's countries (+1 against [IN, BR] needs no placing; against [US,
+// CA] it does).
 func MatchPolicy(policies []*Policy, in *MatchInput) *Policy {
 	for _, p := range policies {
-		if p == nil {
-			continue
-		}
-		if ok, _ := p.Match.Fits(in); ok {
+		if p != nil && p.Match.fits(in) {
 			return p
 		}
 	}
 	return nil
+}
+
+// fits is Fits without the reason.
+func (m Match) fits(in *MatchInput) bool {
+	if len(m.Tags) == 0 && len(m.Countries) == 0 {
+		return false
+	}
+	if len(m.Tags) > 0 && !slices.ContainsFunc(m.Tags, func(t string) bool { return slices.Contains(in.Tags, t) }) {
+		return false
+	}
+	if len(m.Countries) == 0 {
+		return true
+	}
+	if in.Regions != nil && !in.placed {
+		if rs := in.Regions(); len(rs) > 0 {
+			n := 0
+			for _, r := range rs {
+				if slices.Contains(m.Countries, r) {
+					n++
+				}
+			}
+			switch n {
+			case 0:
+				return false
+			case len(rs):
+				return true
+			}
+		}
+	}
+	country, _ := in.Destination()
+	return country != "" && slices.Contains(m.Countries, country)
 }
 
 // PolicyMatch is one policy's verdict on a message, for explain.
