@@ -104,10 +104,29 @@ func cmdRoutes(args []string, stdout, stderr io.Writer) error {
 		}
 		fmt.Fprintln(stdout)
 	}
+	printPolicies(stdout, exp.Policies)
 	if countryErr != nil {
 		return fmt.Errorf("a send would be refused (422 country_not_allowed): %w", countryErr)
 	}
 	return nil
+}
+
+// printPolicies says why each policy did or did not match.
+func printPolicies(w io.Writer, ps []config.PolicyMatch) {
+	if len(ps) == 0 {
+		return
+	}
+	fmt.Fprintln(w)
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "POLICY\tMATCHED\tWHY")
+	for _, p := range ps {
+		matched := "no"
+		if p.Matched {
+			matched = "yes"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\n", p.Policy, matched, p.Reason)
+	}
+	_ = tw.Flush()
 }
 
 // offlineRouter builds the config's router with no network I/O: channels
