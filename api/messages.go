@@ -295,7 +295,7 @@ func messageView(m *store.Message, withBody bool) MessageView {
 			Seq: a.Seq, Channel: a.Channel, Status: string(a.Status), ProviderID: a.ProviderID,
 			ErrorClass: a.ErrorClass, Error: a.Error, Info: a.Info, Sender: a.Sender, Reason: a.Reason.String(),
 			Ambiguous: a.Ambiguous, Late: a.Late, StartedAt: a.StartedAt.UTC(),
-			EndedAt: timePtr(a.EndedAt), DeliveredAt: timePtr(a.DeliveredAt),
+			EndedAt: timePtr(a.EndedAt), DeliveredAt: timePtr(a.DeliveredAt), ReadAt: timePtr(a.ReadAt),
 		})
 	}
 	return v

@@ -204,6 +204,7 @@ func TestOpenAPIMatchesLiveResponses(t *testing.T) {
 	require.NotEmpty(t, page.body["next_cursor"])
 	sc.do(call{method: "GET", path: "/v1/messages?limit=1&cursor=" + page.body["next_cursor"].(string) + "&to=%2B15551234567&channel=whatsapp&policy=otp", key: readKey, want: 200})
 	sc.do(call{method: "GET", path: "/v1/messages?tag=otp&since=2026-01-01T00%3A00%3A00Z&until=2099-01-01T00%3A00%3A00Z", key: readKey, want: 200})
+	sc.do(call{method: "GET", path: "/v1/inbound?limit=1&channel=sms&from=%2B15551234567&since=2026-01-01T00%3A00%3A00Z", key: readKey, want: 200})
 
 	// Channels, overrides, sim, explain.
 	sc.do(call{method: "POST", path: "/v1/channels/whatsapp/disable", key: adminKey, body: `{"reason":"incident 42"}`, want: 200})
@@ -285,6 +286,8 @@ func TestOpenAPIMatchesLiveResponses(t *testing.T) {
 		{call{method: "GET", path: "/v1/messages?status=lost", key: readKey, want: 400, badRequest: true}, "invalid_query"},
 		{call{method: "GET", path: "/v1/messages?limit=0", key: readKey, want: 400, badRequest: true}, "invalid_query"},
 		{call{method: "GET", path: "/v1/messages?cursor=%21%21bogus", key: readKey, want: 400}, "invalid_query"},
+		{call{method: "GET", path: "/v1/inbound?limit=0", key: readKey, want: 400, badRequest: true}, "invalid_query"},
+		{call{method: "GET", path: "/v1/inbound", key: sendKey, want: 403}, "forbidden"},
 	}
 	for _, e := range errs {
 		r := sc.do(e.call)

@@ -48,6 +48,9 @@ type Deps struct {
 	Dispatch Dispatch
 	Health   HealthView
 	Receipts channels.ReceiptSink // where provider callbacks go
+	// Inbound takes the messages people send, from provider webhooks
+	// (package inbound); nil: they are acknowledged and dropped.
+	Inbound channels.InboundSink
 	// Metrics serves GET /metrics (nil: no endpoint).
 	Metrics http.Handler
 	// Accepted is called for every newly accepted message (metrics).
@@ -141,6 +144,7 @@ func New(d Deps) *Server {
 	e.POST(channels.WebhookPrefix+":provider", s.webhook)
 	// Each feature area registers its own routes from its own file.
 	s.registerOps(e, v1)
+	s.registerInbound(v1) // api/inbound.go
 	s.registerAPIDocs(e, v1)
 	ui.Register(e, uiBackend{s}, s.log) // the support dashboard, /ui/ (package api/ui)
 	s.echo = e

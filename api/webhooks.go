@@ -43,9 +43,19 @@ func (s *Server) webhook(c *echo.Context) error {
 	if len(body) > maxWebhookBody {
 		return errorf(http.StatusRequestEntityTooLarge, "body_too_large", "", "webhook body is larger than %d bytes", maxWebhookBody)
 	}
-	resp, receipts, err := recv.Webhook(r.Context(), &channels.WebhookRequest{
-		Method: r.Method, URL: s.publicURL(r), Header: r.Header, Query: r.URL.Query(), Body: body,
-	})
+	wr := &channels.WebhookRequest{Method: r.Method, URL: s.publicURL(r), Header: r.Header, Query: r.URL.Query(), Body: body}
+	var (
+		resp     channels.WebhookResponse
+		receipts []channels.Receipt
+		inbound  []channels.Inbound
+	)
+	// A channel whose provider also reports messages people sent
+	// (replies, STOP) parses both from the same signed callback.
+	if ir, ok := recv.(channels.InboundReceiver); ok {
+		resp, receipts, inbound, err = ir.WebhookInbound(r.Context(), wr)
+	} else {
+		resp, receipts, err = recv.Webhook(r.Context(), wr)
+	}
 	if errors.Is(err, channels.ErrBadSignature) {
 		s.log.Warn("webhook signature check failed", "provider", provider, "channel", lane.Name, "remote", c.RealIP())
 		return errorf(http.StatusForbidden, "bad_signature", "", "signature check failed")
@@ -61,6 +71,9 @@ func (s *Server) webhook(c *echo.Context) error {
 			s.receiptLog.Log(s.log, slog.LevelError, "apply receipt", "channel", rc.Channel, "provider_id", rc.ProviderID, "err", err)
 			return &Error{Status: http.StatusServiceUnavailable, Code: "unavailable", Message: "could not record the receipt; retry", RetryAfter: 5, cause: err}
 		}
+	}
+	if err := s.takeInbound(r.Context(), lane.Channel.Kind(), inbound); err != nil {
+		return err
 	}
 	status := resp.Status
 	if status == 0 {

@@ -379,6 +379,9 @@ func (s *Sender) finish(res store.CallbackResult) {
 type KeyGoneError struct{ Scope string }
 
 func (e *KeyGoneError) Error() string {
+	if e.Scope == store.InboundCallbackScope {
+		return "inbound.callback_secret is no longer configured: inbound callbacks cannot be signed and are not sent unsigned"
+	}
 	return fmt.Sprintf("API key %q that sent the message is no longer configured: its callbacks cannot be signed and are not sent unsigned", e.Scope)
 }
 

@@ -130,6 +130,7 @@ type Attempt struct {
 	StartedAt      time.Time  `json:"started_at"`
 	EndedAt        *time.Time `json:"ended_at,omitempty"`
 	DeliveredAt    *time.Time `json:"delivered_at,omitempty"`
+	ReadAt         *time.Time `json:"read_at,omitempty"` // a read receipt (WhatsApp)
 }
 
 // Message is a message and its attempts. Body and Attempts are set by Get,

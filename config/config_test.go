@@ -50,7 +50,7 @@ func TestTestdataErrors(t *testing.T) {
 			`testdata/routes.yaml:11: policies[0].route[2]: unknown channel "tg" (defined: whatsapp, sms, email, telegram)`,
 			`testdata/routes.yaml:11: policies[0].route[3]: channel "sms" is already in the route at route[1]`,
 			`testdata/routes.yaml:11: policies[0].route[4]: unknown channel "emial" (defined: whatsapp, sms, email, telegram); did you mean "email"?`,
-			`testdata/routes.yaml:12: policies[0].failover_on[1]: unknown trigger "timeout" (want error, breaker_open, unhealthy, no_receipt, undelivered or silent)`,
+			`testdata/routes.yaml:12: policies[0].failover_on[1]: unknown trigger "timeout" (want error, breaker_open, unhealthy, no_receipt, undelivered, silent or no_read)`,
 			`testdata/routes.yaml:13: policies[0].receipt_timeout.sms: must be greater than 0, got 0s`,
 			`testdata/routes.yaml:13: policies[0].receipt_timeout.telegram: channel "telegram" is not in this policy's route`,
 			`testdata/routes.yaml:14: policies[1].name: duplicate policy name "otp" (also policies[0])`,

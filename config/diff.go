@@ -134,6 +134,10 @@ var hotSettings = map[string]bool{
 	// Reload swaps it; the API reads it from the config in force).
 	"callbacks.allow_private_networks": true,
 	"callbacks.allow_hosts":            true,
+	// Read at each inbound message (package inbound) and each callback
+	// signed (gateway's callback secrets).
+	"inbound.callback_url":    true,
+	"inbound.callback_secret": true,
 	// Certificate files are read again on reload (gateway/tls.go); turning
 	// TLS on or off needs a restart (see settings).
 	"server.tls.cert_file": true,

@@ -20,6 +20,7 @@ type Config struct {
 	Auth      Auth       `yaml:"auth"`
 	Dispatch  Dispatch   `yaml:"dispatch"`
 	Callbacks Callbacks  `yaml:"callbacks"`
+	Inbound   Inbound    `yaml:"inbound"`
 	Log       Log        `yaml:"log"`
 	Channels  []*Channel `yaml:"-"` // in file order; decoded from the "channels" mapping
 	Policies  []*Policy  `yaml:"policies"`
@@ -292,6 +293,10 @@ const (
 	// TriggerSilent: the channel's receipt breaker says it accepts messages
 	// but does not deliver them (see ReceiptHealth).
 	TriggerSilent Trigger = "silent"
+	// TriggerNoRead: a message delivered on a channel whose kind has a
+	// read_timeout was not read in that time. Not in AllTriggers: a
+	// policy asks for it by name.
+	TriggerNoRead Trigger = "no_read"
 )
 
 // AllTriggers is the default failover_on.
@@ -305,6 +310,10 @@ type Policy struct {
 	FailoverOn     []Trigger           `yaml:"failover_on"`     // default AllTriggers
 	ReceiptTimeout map[string]Duration `yaml:"receipt_timeout"` // channel name -> deadline for a delivered receipt
 	TTL            Duration            `yaml:"ttl"`             // default 24h
+	// ReadTimeout maps a channel kind ("whatsapp") to how long a message
+	// delivered on a channel of that kind may go unread before the route
+	// moves on (trigger no_read, which failover_on must list).
+	ReadTimeout map[string]Duration `yaml:"read_timeout"`
 	// OnAmbiguous says what to do when a send may or may not have reached
 	// the provider (a timeout after the request was written): "failover"
 	// (default: try the next channel; the customer may get the message

@@ -102,6 +102,7 @@ func (c *Config) validate(failed map[string]bool) Errors {
 	v.dispatch()
 	v.log()
 	v.auth()
+	v.inbound() // config/inbound.go
 	v.channels()
 	// A channels section that did not decode would make every route
 	// entry an "unknown channel".
@@ -338,8 +339,8 @@ func (v *checker) policies(channelsBroken bool) {
 			v.errorf(p+".failover_on", "empty: leave it out to fail over on every trigger")
 		}
 		for j, t := range pol.FailoverOn {
-			if !slices.Contains(AllTriggers, t) {
-				v.errorf(fmt.Sprintf("%s.failover_on[%d]", p, j), "unknown trigger %q (want error, breaker_open, unhealthy, no_receipt, undelivered or silent)", t)
+			if !slices.Contains(AllTriggers, t) && t != TriggerNoRead {
+				v.errorf(fmt.Sprintf("%s.failover_on[%d]", p, j), "unknown trigger %q (want error, breaker_open, unhealthy, no_receipt, undelivered, silent or no_read)", t)
 			}
 		}
 		for _, name := range sortedKeys(pol.ReceiptTimeout) {
@@ -349,6 +350,7 @@ func (v *checker) policies(channelsBroken bool) {
 			}
 			v.positive(rp, pol.ReceiptTimeout[name])
 		}
+		v.readTimeout(p, pol)
 		v.positive(p+".ttl", pol.TTL)
 		if pol.OnAmbiguous != AmbiguousFailover && pol.OnAmbiguous != AmbiguousAssumeSent {
 			v.errorf(p+".on_ambiguous", "unknown value %q (want %s or %s)", pol.OnAmbiguous, AmbiguousFailover, AmbiguousAssumeSent)

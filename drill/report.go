@@ -65,6 +65,10 @@ type Report struct {
 	Silent *SilentReport `json:"silent,omitempty"`
 	Phases []*Phase      `json:"phases"`
 
+	// Read is read-based failover on the primary (read.go): present when
+	// a message was read on it or moved on with no_read.
+	Read *ReadReport `json:"read,omitempty"`
+
 	Events   []EventReport           `json:"events"`
 	Channels map[string][]Transition `json:"channels"` // breaker, health and sim mode over time
 
@@ -257,7 +261,7 @@ func analyze(r *run) *Report {
 		}
 		deliveredAttempts, accepts, total := 0, 0, 0
 		for _, a := range m.History {
-			if a.Status == store.AttemptDelivered || a.Status == store.AttemptRead {
+			if (a.Status == store.AttemptDelivered || a.Status == store.AttemptRead) && !unreadMove(a) {
 				deliveredAttempts++
 			}
 			if a.ProviderID != "" {
@@ -349,6 +353,7 @@ func analyze(r *run) *Report {
 	rep.Latency.Before, rep.Latency.During, rep.Latency.After = latency(before), latency(during), latency(after)
 
 	rep.Silent = a.silent(outStart, outEnd)
+	rep.Read = a.read()
 
 	for _, name := range r.order {
 		for _, s := range r.samples[name] {
@@ -636,6 +641,7 @@ func (rep *Report) check(sc *Scenario, r *run) {
 	}
 	rep.checkWindow("", sc.Primary, &t, o, ret)
 	rep.checkSilent(sc.Primary, &t)
+	rep.checkRead(&t)
 	for i, e := range r.events {
 		if e.Targets == nil {
 			continue
@@ -763,6 +769,7 @@ func (rep *Report) Print(w io.Writer) {
 		p("    recovery: %s up at %s, healthy again (silent cleared) after %s, first message delivered by %s after %s",
 			rep.Primary, secs(s.UpAt), secs(s.HealthyAfter), rep.Primary, secs(s.ReturnAfter))
 	}
+	rep.printRead(p)
 	p("  phases:")
 	for _, ph := range rep.Phases {
 		p("    [%5.1fs %5.1fs) %-34s posted %4d delivered %s failed %d expired %d | %s fail-calls %d (%d msgs) rcpt-waits %d | %s",

@@ -275,7 +275,7 @@ func Run(ctx context.Context, sc *Scenario, o Options) (*Report, error) {
 
 // settled: nothing more will happen to m without a receipt.
 func settled(m *store.Message, now time.Time) bool {
-	if m.Status.Final() {
+	if m.Status.Final() && !store.AwaitsRead(m.Status, m.NextAt) {
 		return true
 	}
 	// Accepted by a provider, no receipt, and the TTL passed: the

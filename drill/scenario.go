@@ -106,7 +106,7 @@ type Traffic struct {
 type Event struct {
 	At      Duration `yaml:"at"`
 	Channel string   `yaml:"channel"` // a channel name, or "*" for every channel
-	Mode    string   `yaml:"mode"`    // a sim mode: up, down, blackhole, flaky, reject, timeout, undeliver
+	Mode    string   `yaml:"mode"`    // a sim mode: up, down, blackhole, flaky, reject, timeout, undeliver, unread
 	Note    string   `yaml:"note"`    // shown in the report
 	// Targets for the phase this event starts (until the next event):
 	// the timing and primary-channel targets (breaker_open_within,
@@ -176,6 +176,14 @@ type Targets struct {
 	// RecoverWithin: the primary set up for good to the first message (not
 	// a canary) the primary delivers again: traffic has returned.
 	RecoverWithin *Duration `yaml:"recover_within" json:"recover_within,omitempty"`
+
+	// Read-based failover (a policy's read_timeout); scenario-level only.
+	//
+	// MinNoRead: messages the route moved on from with no_read.
+	MinNoRead *int `yaml:"min_no_read" json:"min_no_read,omitempty"`
+	// MaxTakeover: for those, the longest time from the primary's delivered
+	// receipt to the fallback's.
+	MaxTakeover *Duration `yaml:"max_no_read_takeover" json:"max_no_read_takeover,omitempty"`
 }
 
 // silentTargets says whether t sets any of the silent-outage targets.

@@ -109,6 +109,11 @@ type Options struct {
 	// rate limits, the failed-authentication throttle): tests advance it
 	// instead of sleeping. Default time.Now.
 	LimitClock func() time.Time
+	// DispatchClock, if set, is the dispatcher's clock: when it claims
+	// due messages and judges their deadlines (receipt and read
+	// timeouts), so tests move past a deadline instead of sleeping.
+	// Default time.Now.
+	DispatchClock func() time.Time
 }
 
 // New builds a gateway from cfg. Nothing runs until Run.
@@ -194,7 +199,7 @@ func New(ctx context.Context, cfg *config.Config, o Options) (*Gateway, error) {
 			g.Callbacks.Wake()
 		}
 	}
-	g.Dispatcher = routing.NewDispatcher(g.Store, router, cfg.Dispatch, routing.DispatcherOptions{Owner: owner, Logger: log, Observer: g.Metrics, CallbackDue: callbackDue})
+	g.Dispatcher = routing.NewDispatcher(g.Store, router, cfg.Dispatch, routing.DispatcherOptions{Owner: owner, Logger: log, Observer: g.Metrics, CallbackDue: callbackDue, Now: o.DispatchClock})
 	g.receipts.Wake = g.Dispatcher.Wake
 	g.receipts.CallbackDue = callbackDue
 	g.receipts.Router = g.Dispatcher.Router // receipt breaker: silent-outage detection
@@ -228,6 +233,7 @@ func New(ctx context.Context, cfg *config.Config, o Options) (*Gateway, error) {
 		// Abuse limits (api/limits.go).
 		RateLimited: g.Metrics.RateLimited, AuthFailed: g.Metrics.AuthFailed, AdmissionRefused: g.Metrics.AdmissionRefused, LimitNow: o.LimitClock,
 	}
+	deps.Inbound = g.inboundHandler(log, callbackDue)
 	if cfg.Server.MetricsListen != "" {
 		// Only on its own listener: the main one faces the internet.
 		g.metrics, deps.Metrics = deps.Metrics, nil
@@ -249,6 +255,11 @@ func (g *Gateway) setCallbackSecrets(cfg *config.Config) {
 	secrets := make(map[string][]string, len(cfg.Auth.Keys))
 	for _, k := range cfg.Auth.Keys {
 		secrets[k.Name] = k.CallbackSigningSecrets()
+	}
+	// Inbound messages' callbacks have a scope no API key has (see
+	// store.InboundCallbackScope).
+	if s := cfg.Inbound.CallbackSecret; s != "" {
+		secrets[store.InboundCallbackScope] = []string{s.Reveal()}
 	}
 	g.cbSecrets.Store(&secrets)
 }

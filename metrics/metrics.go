@@ -41,6 +41,8 @@ type Metrics struct {
 	admissionRefused *prometheus.CounterVec
 
 	cbIsolation callbackIsolation // callbacks.go
+
+	inbound *prometheus.CounterVec // inbound.go
 }
 
 var _ routing.Observer = (*Metrics)(nil)
@@ -113,6 +115,7 @@ func New() *Metrics {
 	})
 	m.newAbuse()
 	m.Registry.MustRegister(m.rateLimited, m.authFailures, m.admissionRefused)
+	m.registerInbound()
 	m.Registry.MustRegister(m.accepted, m.finished, m.attempts, m.sendTime, m.failovers, m.degraded, m.receipts,
 		m.probes, m.probeTime, m.callbacks, m.purged, m.purgeOK, m.purgeFails, m.reloadOK, m.reloadTime,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))

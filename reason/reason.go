@@ -37,6 +37,7 @@ const (
 	NoReceipt   Reason = "no_receipt"   // accepted, no delivered receipt by the deadline
 	Undelivered Reason = "undelivered"  // the provider reported it undelivered
 	Silent      Reason = "silent"       // the channel accepts messages but does not deliver them
+	NoRead      Reason = "no_read"      // delivered, no read receipt within the policy's read_timeout
 
 	// Canary: the message also went through a silent channel, in parallel
 	// with its fallback, to tell whether the channel is back.
@@ -134,6 +135,13 @@ var table = map[Reason]*info{
 			return f.Channel + " was skipped: it has stopped confirming deliveries (a silent outage)" + paren(f.Error)
 		}
 		return f.Channel + " accepted the message, but it has stopped confirming deliveries (a silent outage), so we did not wait for its deadline" + paren(f.Error)
+	}},
+	NoRead: {kind: KindTrigger, trigger: config.TriggerNoRead, sentence: func(f Facts) string {
+		within := ""
+		if f.Within > 0 {
+			within = " within " + f.Within.String()
+		}
+		return f.Channel + " delivered the message but the recipient did not read it" + within
 	}},
 	Canary: {kind: KindCanary, trigger: config.TriggerSilent, sentence: func(f Facts) string {
 		return f.Channel + " has stopped confirming deliveries (a silent outage); the message also went through it as a canary, to tell whether it is back" + paren(f.Error)

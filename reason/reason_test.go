@@ -33,6 +33,7 @@ func TestContract(t *testing.T) {
 		{reason.NoReceipt, "no_receipt", reason.KindTrigger, config.TriggerNoReceipt, reason.NoReceipt, "no_receipt"},
 		{reason.Undelivered, "undelivered", reason.KindTrigger, config.TriggerUndelivered, reason.Undelivered, "undelivered"},
 		{reason.Silent, "silent", reason.KindTrigger, config.TriggerSilent, reason.Silent, "silent"},
+		{reason.NoRead, "no_read", reason.KindTrigger, config.TriggerNoRead, reason.NoRead, "no_read"},
 		{reason.Canary, "canary", reason.KindCanary, config.TriggerSilent, reason.Canary, "silent"},
 		{reason.NoAddress, "no_address", reason.KindSkip, "", reason.NoAddress, ""},
 		{reason.UnknownChannel, "unknown_channel", reason.KindSkip, "", reason.UnknownChannel, ""},
@@ -56,7 +57,7 @@ func TestContract(t *testing.T) {
 			require.Equal(t, tt.failover, label)
 			require.Equal(t, tt.failover != "", ok)
 			require.Equal(t, "skipped_"+tt.value, tt.r.SkippedOutcome())
-			if tt.trigger != "" {
+			if tt.trigger != "" && tt.trigger != config.TriggerNoRead { // no_read is opt-in, not a default
 				require.Contains(t, config.AllTriggers, tt.trigger, "a reason's trigger is a failover_on value")
 			}
 		})
@@ -87,6 +88,8 @@ func TestSentences(t *testing.T) {
 	}{
 		{"no receipt with its deadline", reason.NoReceipt, reason.Facts{Channel: "WhatsApp", Within: 30 * time.Second},
 			"WhatsApp accepted the message but did not confirm delivery within 30s"},
+		{"no read with its deadline", reason.NoRead, reason.Facts{Channel: "WhatsApp", Within: 10 * time.Minute},
+			"WhatsApp delivered the message but the recipient did not read it within 10m0s"},
 		{"silent, skipped", reason.Silent, reason.Facts{Channel: "WhatsApp", Skipped: true},
 			"WhatsApp was skipped: it has stopped confirming deliveries (a silent outage)"},
 		{"silent, sent", reason.Silent, reason.Facts{Channel: "WhatsApp", Error: "p90 41s"},

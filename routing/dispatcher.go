@@ -302,7 +302,7 @@ func (d *Dispatcher) Process(m *store.Message) {
 		if m.CallbackURL != "" && d.callbackDue != nil {
 			d.callbackDue()
 		}
-		if t.Status == store.StatusDelivered && store.IsFallback(t.Channel, m.Route) {
+		if t.Status == store.StatusDelivered && m.Status != store.StatusDelivered && store.IsFallback(t.Channel, m.Route) {
 			d.degraded(ctx, m, t)
 		}
 	}

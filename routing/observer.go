@@ -52,7 +52,9 @@ func observe(o Observer, m *store.Message, t *store.Transition) {
 			o.Failover(a.Channel, to, trigger)
 		}
 	}
-	if t.Status.Final() {
+	// A message claimed delivered (waiting for its read) that stays
+	// delivered finished before.
+	if t.Status.Final() && t.Status != m.Status {
 		o.Finished(t.Status, t.Channel, m.Policy)
 	}
 }

@@ -46,6 +46,7 @@ func (rc *Receipts) Receipt(ctx context.Context, r channels.Receipt) error {
 	if err != nil {
 		return err
 	}
+	rc.withReadTimeouts(&p)
 	res, err := rc.Store.RecordReceipt(ctx, p)
 	if errors.Is(err, store.ErrNotFound) {
 		go rc.retry(p)

@@ -33,6 +33,8 @@ type Router struct {
 	lanes    map[string]*Lane
 	order    []string // lane names in config order
 	health   Health
+	// readWait: channel name -> policy name -> read timeout (read.go).
+	readWait map[string]map[string]time.Duration
 }
 
 // NewRouter builds a router. Every route entry must name a lane (config
@@ -56,6 +58,7 @@ func NewRouter(policies []*config.Policy, lanes []*Lane, h Health) (*Router, err
 			}
 		}
 	}
+	r.readWait = readWaits(r)
 	return r, nil
 }
 

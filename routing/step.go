@@ -47,7 +47,13 @@ func (d *Dispatcher) step(ctx context.Context, m *store.Message) *store.Transiti
 		MessageID: m.ID, Owner: d.owner, Now: now,
 		Status: m.Status, Channel: m.Channel, Step: m.Step, Tries: m.Tries, LastError: m.LastError,
 	}}
-	if s.expire(m) || s.judgeCurrent(m) {
+	switch {
+	case m.Status == store.StatusDelivered:
+		// Delivered and due: its read deadline came (read.go).
+		if s.judgeRead(m) {
+			return s.t
+		}
+	case s.expire(m) || s.judgeCurrent(m):
 		return s.t
 	}
 	s.walkRoute(ctx, m)
@@ -292,6 +298,7 @@ func (s *stepper) accepted(m *store.Message, lane *Lane, a store.Attempt, res ch
 	case res.Delivered:
 		a.Status, a.DeliveredAt, a.EndedAt = store.AttemptDelivered, end, end
 		s.finish(store.StatusDelivered)
+		s.awaitRead(m, lane, end)
 	case timeout > 0 && s.pol.FailsOverOn(config.TriggerNoReceipt):
 		s.due(end.Add(timeout))
 		how := byStep

@@ -76,18 +76,26 @@ func DecideAdvance(s AdvanceState, t *Transition, maxSeq int) AdvanceDecision {
 		Status:   s.Status,
 		Attempts: max(s.Attempts, maxSeq),
 	}
-	d.Apply = d.Owned && !s.Status.Final()
+	fromDelivered := t.ReadWait && s.Status == StatusDelivered
+	d.Apply = d.Owned && (!s.Status.Final() || fromDelivered)
 	if !d.Apply {
 		return d
 	}
-	if t.Status != "" && t.Status.Rank() >= s.Status.Rank() {
+	if t.Status != "" && (t.Status.Rank() >= s.Status.Rank() || fromDelivered) {
 		d.Status = t.Status
 	}
-	if !t.Status.Final() {
+	if !d.Status.Final() || (t.ReadWait && AwaitsRead(d.Status, t.NextAt)) {
 		d.NextAt = t.NextAt
 	}
 	return d
 }
+
+// AwaitsRead reports whether a message with status s and due time next is
+// delivered and waiting for its read receipt (a policy's read_timeout):
+// the one final status that is still due, at the read deadline. Claim
+// takes such a message like one that is not final, and both stores keep
+// its next_at.
+func AwaitsRead(s Status, next time.Time) bool { return s == StatusDelivered && !next.IsZero() }
 
 // Err is the error Advance returns once the decision is written.
 func (d AdvanceDecision) Err() error {

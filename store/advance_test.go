@@ -54,6 +54,7 @@ func TestDecideAdvance(t *testing.T) {
 	tr := func(owner string, st store.Status, next time.Time) *store.Transition {
 		return &store.Transition{MessageID: "m", Owner: owner, Status: st, NextAt: next}
 	}
+	fromDelivered := func(t *store.Transition) *store.Transition { t.ReadWait = true; return t }
 	for _, tc := range []struct {
 		name   string
 		s      store.AdvanceState
@@ -62,6 +63,26 @@ func TestDecideAdvance(t *testing.T) {
 		want   store.AdvanceDecision
 		lost   bool
 	}{
+		{
+			name: "from delivered: no_read moves on and the status drops to the next channel's",
+			s:    held(store.StatusDelivered, 1), t: fromDelivered(tr("me", store.StatusSent, tNext)), maxSeq: 2,
+			want: store.AdvanceDecision{Owned: true, Apply: true, Status: store.StatusSent, NextAt: tNext, Attempts: 2},
+		},
+		{
+			name: "from delivered: still waiting for the read keeps it due",
+			s:    held(store.StatusDelivered, 1), t: fromDelivered(tr("me", store.StatusDelivered, tNext)), maxSeq: 0,
+			want: store.AdvanceDecision{Owned: true, Apply: true, Status: store.StatusDelivered, NextAt: tNext, Attempts: 1},
+		},
+		{
+			name: "from delivered: read meanwhile wins",
+			s:    held(store.StatusRead, 1), t: fromDelivered(tr("me", store.StatusSent, tNext)), maxSeq: 2,
+			want: store.AdvanceDecision{Owned: true, Status: store.StatusRead, Attempts: 2},
+		},
+		{
+			name: "delivered without ReadWait is final",
+			s:    held(store.StatusDelivered, 1), t: tr("me", store.StatusSent, tNext), maxSeq: 2,
+			want: store.AdvanceDecision{Owned: true, Status: store.StatusDelivered, Attempts: 2},
+		},
 		{
 			name: "owned: the status moves forward, due at NextAt",
 			s:    held(store.StatusQueued, 0), t: tr("me", store.StatusSending, tNext), maxSeq: 1,

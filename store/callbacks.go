@@ -9,7 +9,10 @@ import (
 // outbox: the store writes it in the same transaction as the status change
 // it reports, so a change is never visible without its callback queued.
 type Callback struct {
-	ID        int64
+	ID int64
+	// MessageID is the message the callback reports on; for an inbound
+	// message's callback (Scope InboundCallbackScope), the inbound
+	// message's id.
 	MessageID string
 	URL       string
 	// Scope is the API key name that sent the message: its secret signs

@@ -36,6 +36,7 @@ type ReceiptState struct {
 	AttemptStatus AttemptStatus // its stored status
 	Status        Status        // the message's
 	Channel       string        // the message's current/delivering channel
+	Policy        string        // the message's, for ReceiptParams.ReadTimeouts
 	Attempts      int
 	Duplicate     bool
 	LastError     string
@@ -53,6 +54,7 @@ type ReceiptDecision struct {
 
 	AttemptError string
 	DeliveredAt  time.Time
+	ReadAt       time.Time // set by a read receipt (kept when already set)
 
 	MessageChanged bool
 	Status         Status
@@ -79,6 +81,10 @@ type ReceiptDecision struct {
 //   - delivered or read: the message becomes delivered or read (a truthful
 //     late delivery beats failed or expired), and one already delivered on
 //     another channel becomes a duplicate; read still beats delivered;
+//   - delivered on the current attempt of a message whose policy has a
+//     read timeout for the channel (p.ReadTimeouts): delivered, and due
+//     at the read deadline, when the dispatcher moves on with no_read
+//     unless a read receipt came first (read is final: not due);
 //   - undelivered on the current attempt of a message that is not final:
 //     due now when p.FailoverOnUndelivered (the policy's "undelivered"
 //     trigger), failed otherwise;
@@ -111,7 +117,7 @@ func DecideReceipt(s ReceiptState, p ReceiptParams, at time.Time) ReceiptDecisio
 		d.DeliveredAt = at
 		want := StatusDelivered
 		if p.Status == AttemptRead {
-			want = StatusRead
+			want, d.ReadAt = StatusRead, at
 		}
 		if s.Status == StatusDelivered || s.Status == StatusRead {
 			// Already delivered: a second channel means the customer got
@@ -120,11 +126,17 @@ func DecideReceipt(s ReceiptState, p ReceiptParams, at time.Time) ReceiptDecisio
 				d.Duplicate = true
 			}
 			if want.Rank() > s.Status.Rank() {
-				d.Status = want
+				// Read: no read deadline is left to wait for.
+				d.Status, d.NextAt = want, time.Time{}
 			}
 		} else {
 			// Not delivered yet, failed or expired: the customer got it.
 			d.Status, d.Channel, d.NextAt = want, p.Channel, time.Time{}
+			if rt := p.ReadTimeouts[s.Policy]; want == StatusDelivered && rt > 0 && current && !s.Status.Final() {
+				// Delivered, but the policy wants it read: due at the
+				// read deadline (AwaitsRead).
+				d.NextAt = at.Add(rt)
+			}
 		}
 	case AttemptUndelivered:
 		d.AttemptError = p.Error

@@ -65,6 +65,10 @@ func TestDecideReceipt(t *testing.T) {
 		p.FailoverOnUndelivered, p.Error = failover, msg
 		return p
 	}
+	readWait := func(p store.ReceiptParams) store.ReceiptParams {
+		p.ReadTimeouts = map[string]time.Duration{"marketing": 10 * time.Minute}
+		return p
+	}
 	// unchanged is the decision that writes nothing but reports s.
 	unchanged := func(s store.ReceiptState, late bool) store.ReceiptDecision {
 		return store.ReceiptDecision{
@@ -92,7 +96,7 @@ func TestDecideReceipt(t *testing.T) {
 			s:    sending, p: rcpt(store.AttemptRead, "email"),
 			want: store.ReceiptDecision{
 				Result:      store.ReceiptResult{MessageID: "m", Seq: 2, Status: store.StatusRead, Changed: true},
-				DeliveredAt: tAt, MessageChanged: true, StatusChanged: true,
+				DeliveredAt: tAt, ReadAt: tAt, MessageChanged: true, StatusChanged: true,
 				Status: store.StatusRead, Channel: "email",
 			},
 		},
@@ -119,7 +123,7 @@ func TestDecideReceipt(t *testing.T) {
 			p: rcpt(store.AttemptRead, "email"),
 			want: store.ReceiptDecision{
 				Result:      store.ReceiptResult{MessageID: "m", Seq: 2, Status: store.StatusRead, Changed: true},
-				DeliveredAt: tAt, MessageChanged: true, StatusChanged: true,
+				DeliveredAt: tAt, ReadAt: tAt, MessageChanged: true, StatusChanged: true,
 				Status: store.StatusRead, Channel: "email",
 			},
 		},
@@ -143,7 +147,7 @@ func TestDecideReceipt(t *testing.T) {
 			p: rcpt(store.AttemptRead, "sms"),
 			want: store.ReceiptDecision{
 				Result:      store.ReceiptResult{MessageID: "m", Seq: 1, Late: true, Status: store.StatusRead, Duplicate: true, Changed: true},
-				DeliveredAt: tAt, MessageChanged: true, StatusChanged: true, DuplicateSet: true,
+				DeliveredAt: tAt, ReadAt: tAt, MessageChanged: true, StatusChanged: true, DuplicateSet: true,
 				Status: store.StatusRead, Channel: "email", Duplicate: true,
 			},
 		},
@@ -231,6 +235,64 @@ func TestDecideReceipt(t *testing.T) {
 			want: unchanged(with(func(s *store.ReceiptState) {
 				s.AttemptStatus, s.Status, s.NextAt = store.AttemptDelivered, store.StatusDelivered, time.Time{}
 			}), false),
+		},
+		{
+			name: "delivered with a read timeout: delivered, due at the read deadline",
+			s:    with(func(s *store.ReceiptState) { s.Policy = "marketing" }),
+			p:    readWait(rcpt(store.AttemptDelivered, "email")),
+			want: store.ReceiptDecision{
+				Result:      store.ReceiptResult{MessageID: "m", Seq: 2, Status: store.StatusDelivered, Changed: true},
+				DeliveredAt: tAt, MessageChanged: true, StatusChanged: true,
+				Status: store.StatusDelivered, Channel: "email", NextAt: tAt.Add(10 * time.Minute),
+			},
+		},
+		{
+			name: "a read timeout of another policy changes nothing",
+			s:    with(func(s *store.ReceiptState) { s.Policy = "otp" }),
+			p:    readWait(rcpt(store.AttemptDelivered, "email")),
+			want: store.ReceiptDecision{
+				Result:      store.ReceiptResult{MessageID: "m", Seq: 2, Status: store.StatusDelivered, Changed: true},
+				DeliveredAt: tAt, MessageChanged: true, StatusChanged: true,
+				Status: store.StatusDelivered, Channel: "email",
+			},
+		},
+		{
+			name: "read in time: read, no longer due",
+			s: with(func(s *store.ReceiptState) {
+				s.Policy, s.AttemptStatus, s.Status, s.NextAt = "marketing", store.AttemptDelivered, store.StatusDelivered, tNext
+			}),
+			p: readWait(rcpt(store.AttemptRead, "email")),
+			want: store.ReceiptDecision{
+				Result:      store.ReceiptResult{MessageID: "m", Seq: 2, Status: store.StatusRead, Changed: true},
+				DeliveredAt: tAt, ReadAt: tAt, MessageChanged: true, StatusChanged: true,
+				Status: store.StatusRead, Channel: "email",
+			},
+		},
+		{
+			// no_read moved the route on to sms, which delivered: the
+			// first channel's read is late, and the message a duplicate.
+			name: "read on the first channel after no_read moved on: duplicate",
+			s: with(func(s *store.ReceiptState) {
+				s.Policy, s.Seq, s.AttemptStatus, s.Status, s.Channel, s.NextAt = "marketing", 1, store.AttemptDelivered, store.StatusDelivered, "sms", time.Time{}
+			}),
+			p: readWait(rcpt(store.AttemptRead, "email")),
+			want: store.ReceiptDecision{
+				Result:      store.ReceiptResult{MessageID: "m", Seq: 1, Late: true, Status: store.StatusRead, Duplicate: true, Changed: true},
+				DeliveredAt: tAt, ReadAt: tAt, MessageChanged: true, StatusChanged: true, DuplicateSet: true,
+				Status: store.StatusRead, Channel: "sms", Duplicate: true,
+			},
+		},
+		{
+			name: "a late delivery with a read timeout waits for no read: the route moved on",
+			s: with(func(s *store.ReceiptState) {
+				s.Policy, s.Seq = "marketing", 1
+			}),
+			p: readWait(rcpt(store.AttemptDelivered, "sms")),
+			want: store.ReceiptDecision{
+				Result:      store.ReceiptResult{MessageID: "m", Seq: 1, Late: true, Status: store.StatusDelivered, Changed: true},
+				DeliveredAt: tAt, MessageChanged: true, StatusChanged: true,
+				Status: store.StatusDelivered, Channel: "sms",
+			},
 		},
 		{
 			name: "sent after a failed attempt marks it sent and nothing else",

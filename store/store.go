@@ -203,6 +203,9 @@ type Attempt struct {
 	StartedAt   time.Time
 	EndedAt     time.Time // zero while waiting for a receipt
 	DeliveredAt time.Time
+	// ReadAt is when a read receipt arrived (WhatsApp); zero if none. Set
+	// by RecordReceipt only.
+	ReadAt time.Time
 }
 
 // ClaimParams asks for due work.
@@ -233,6 +236,15 @@ type Transition struct {
 	LastError string
 	NextAt    time.Time // zero: not due
 	Now       time.Time
+
+	// ReadWait: the transition is about a read wait (a policy's
+	// read_timeout). A delivered Status keeps NextAt, the read deadline
+	// (see AwaitsRead); without ReadWait a delivered message is final and
+	// never due. And a message claimed delivered, waiting for its read,
+	// takes the transition as long as it is still delivered (a read
+	// receipt meanwhile wins) even though its Status ranks lower: no_read
+	// moved the route on, and its status becomes the next channel's.
+	ReadWait bool
 }
 
 // ReceiptParams is a provider's delivery report, matched to an attempt by
@@ -248,6 +260,12 @@ type ReceiptParams struct {
 	// At) so the dispatcher moves down the route (the policy's "undelivered"
 	// trigger). Without it the message becomes failed.
 	FailoverOnUndelivered bool
+	// ReadTimeouts maps a policy name to how long a message of that policy
+	// delivered on this channel may go unread (the policy's read_timeout
+	// for the channel's kind, when it fails over on no_read). A delivered
+	// receipt for the current attempt of such a message leaves it
+	// delivered and due at At + that time (see AwaitsRead).
+	ReadTimeouts map[string]time.Duration
 }
 
 // ReceiptResult says what a receipt did.
@@ -318,6 +336,7 @@ type Store interface {
 	DueMaker
 	RecentAttempts
 	RecipientCounter
+	InboundStore
 
 	// Enqueue durably stores a new message (status queued, due at NextAt).
 	// When m has an idempotency key already stored in the same scope, it

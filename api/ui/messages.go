@@ -267,6 +267,9 @@ func (s *dash) uiMessage(c *echo.Context) error {
 			}
 			st.Events = append(st.Events, uiEvent{name, a.DeliveredAt})
 		}
+		if a.ReadAt != nil {
+			st.Events = append(st.Events, uiEvent{"Read", a.ReadAt})
+		}
 		if a.Late {
 			d.Late = true
 		}
@@ -275,7 +278,9 @@ func (s *dash) uiMessage(c *echo.Context) error {
 		}
 		d.Steps = append(d.Steps, st)
 	}
-	if len(d.Dups) < 2 {
+	// Two delivered attempts are no duplicate when the route moved on
+	// from an unread one on purpose (no_read): the store says which.
+	if len(d.Dups) < 2 || !v.Duplicate {
 		d.Dups = nil
 	}
 	for _, ch := range v.Route {

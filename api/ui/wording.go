@@ -59,6 +59,9 @@ func (s *dash) failoverReason(a AttemptView, next *AttemptView, pol *config.Poli
 	var within time.Duration
 	if pol != nil {
 		within = pol.ReceiptTimeout[a.Channel].D()
+		if l := s.b.Router().Lane(a.Channel); l != nil && reason.Parse(a.Reason) == reason.NoRead {
+			within = pol.ReadTimeout[string(l.Kind)].D()
+		}
 	}
 	if within <= 0 && a.EndedAt != nil {
 		within = a.EndedAt.Sub(a.StartedAt).Round(time.Second)

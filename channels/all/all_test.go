@@ -20,7 +20,7 @@ func TestWebhookProviders(t *testing.T) {
 		{"whatsapp-cloud", []string{"whatsapp-cloud"}},
 		{"sim", nil},
 		{"smtp", nil},
-		{"telegram", nil},
+		{"telegram", []string{"telegram"}},
 		{"twilio-sms", nil},
 	} {
 		require.Equal(t, tc.types, channels.WebhookTypes(tc.provider), tc.provider)

@@ -16,10 +16,13 @@ const (
 	ModeFlaky     = "flaky"     // transient failures at failure_rate, else up
 	ModeTimeout   = "timeout"   // hangs until the caller gives up; ambiguous
 	ModeUndeliver = "undeliver" // accepts, then an undelivered receipt
+	// ModeUnread accepts and delivers, but nobody reads: no read receipt
+	// even with read_delay (read-based failover drills and tests).
+	ModeUnread = "unread"
 )
 
 // Modes lists every mode in the order error messages show them.
-var Modes = []string{ModeUp, ModeDown, ModeReject, ModeBlackhole, ModeFlaky, ModeTimeout, ModeUndeliver}
+var Modes = []string{ModeUp, ModeDown, ModeReject, ModeBlackhole, ModeFlaky, ModeTimeout, ModeUndeliver, ModeUnread}
 
 func validMode(m string) error {
 	for _, x := range Modes {
@@ -39,7 +42,8 @@ type Options struct {
 	ReceiptDelay config.Duration `yaml:"receipt_delay"`
 	FailureRate  float64         `yaml:"failure_rate"`
 	// ReadDelay, when set, emits a read receipt this long after the
-	// delivered one, as WhatsApp does.
+	// delivered one, as WhatsApp does (not in mode unread). Zero: the
+	// message is delivered and never read.
 	ReadDelay config.Duration `yaml:"read_delay"`
 	// Sender, when set, is reported as the sender of every accepted
 	// send (Result.Sender), as a provider channel reports its From.

@@ -64,7 +64,7 @@ func TestBuildFromConfig(t *testing.T) {
 		{
 			name:    "bad mode",
 			options: "    kind: sms\n    mode: sideways\n",
-			wantErr: `sb.yaml:9: channels.wa.mode: unknown sim mode "sideways" (want one of up, down, reject, blackhole, flaky, timeout, undeliver)`,
+			wantErr: `sb.yaml:9: channels.wa.mode: unknown sim mode "sideways" (want one of up, down, reject, blackhole, flaky, timeout, undeliver, unread)`,
 		},
 		{
 			name:    "every problem at once",

@@ -206,6 +206,8 @@ func (s *Sim) send(ctx context.Context, m *channels.Message) (channels.Result, e
 	switch mode {
 	case ModeUp, ModeFlaky:
 		s.scheduleLocked(s.opts.ReceiptDelay.D(), id, channels.ReceiptDelivered, "")
+	case ModeUnread:
+		s.scheduleLocked(s.opts.ReceiptDelay.D(), id, receiptDeliveredUnread, "")
 	case ModeUndeliver:
 		s.scheduleLocked(s.opts.ReceiptDelay.D(), id, channels.ReceiptUndelivered, "sim: handset unreachable")
 	case ModeBlackhole:
@@ -295,6 +297,10 @@ func (s *Sim) wait(ctx context.Context) error {
 	}
 }
 
+// receiptDeliveredUnread schedules a delivered receipt that no read
+// receipt follows (mode unread); it is emitted as delivered.
+const receiptDeliveredUnread channels.ReceiptStatus = "sim:delivered-unread"
+
 // scheduleLocked emits a receipt after d from a timer, so Send never waits
 // on the sink. The caller holds s.mu and has checked s.closed.
 func (s *Sim) scheduleLocked(d time.Duration, providerID string, status channels.ReceiptStatus, errText string) {
@@ -315,8 +321,12 @@ func (s *Sim) scheduleLocked(d time.Duration, providerID string, status channels
 		if closed {
 			return
 		}
+		read := status == channels.ReceiptDelivered
+		if status == receiptDeliveredUnread {
+			status = channels.ReceiptDelivered // and nobody reads it
+		}
 		s.emit(channels.Receipt{Channel: s.name, ProviderID: providerID, Status: status, At: time.Now(), Error: errText})
-		if status == channels.ReceiptDelivered && s.opts.ReadDelay > 0 {
+		if read && s.opts.ReadDelay > 0 {
 			s.mu.Lock()
 			if !s.closed {
 				s.scheduleLocked(s.opts.ReadDelay.D(), providerID, channels.ReceiptRead, "")

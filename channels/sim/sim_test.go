@@ -187,6 +187,33 @@ func TestReadReceiptFollowsDelivered(t *testing.T) {
 	require.False(t, read.At.Before(delivered.At))
 }
 
+// TestUnreadModeDeliversWithoutRead: in mode unread the message is
+// delivered and no read receipt follows, even with read_delay; back up,
+// reads come again.
+func TestUnreadModeDeliversWithoutRead(t *testing.T) {
+	t.Parallel()
+	o := opts(sim.ModeUnread)
+	o.ReadDelay = config.Duration(time.Millisecond)
+	o.ReceiptDelay = config.Duration(20 * time.Millisecond)
+	b := setup(t, o)
+	unread, err := b.sim.Send(t.Context(), msg("m1"))
+	require.NoError(t, err)
+	delivered := b.sink.next(t)
+	require.Equal(t, channels.ReceiptDelivered, delivered.Status)
+	require.Equal(t, unread.ProviderID, delivered.ProviderID)
+
+	require.NoError(t, b.sim.SetMode(sim.ModeUp))
+	read, err := b.sim.Send(t.Context(), msg("m2"))
+	require.NoError(t, err)
+	// A read of m1 would have come 1ms after its delivery, well before
+	// m2's delivered receipt (20ms after its send).
+	for _, want := range []channels.ReceiptStatus{channels.ReceiptDelivered, channels.ReceiptRead} {
+		r := b.sink.next(t)
+		require.Equal(t, want, r.Status)
+		require.Equal(t, read.ProviderID, r.ProviderID, "only m2's receipts: nobody read m1")
+	}
+}
+
 func TestSendsCountsAcceptedOnly(t *testing.T) {
 	t.Parallel()
 	b := setup(t, opts(sim.ModeUp))

@@ -59,4 +59,15 @@
 //
 // Probe calls getMe, which checks the token and sends nothing. 401 and 404
 // are Misconfigured; every other failure is Transient.
+//
+// # Updates (inbound messages)
+//
+// With webhook_secret set, call setWebhook with url =
+// server.public_url + "/v1/webhooks/telegram?channel=NAME" and
+// secret_token = webhook_secret. WebhookInbound refuses an update whose
+// X-Telegram-Bot-Api-Secret-Token is not that secret (compared in constant
+// time), and every update when none is set, with channels.ErrBadSignature.
+// A message with text becomes a channels.Inbound from the chat id, with
+// ids "<chat id>:<message_id>" as Send's ProviderID, so reply_to_message
+// names the outbound message it answers. Other updates are acknowledged.
 package telegram

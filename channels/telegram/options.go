@@ -33,6 +33,10 @@ type Options struct {
 	// Endpoint is the Bot API's base URL, for self-hosted Bot API servers,
 	// proxies and tests; methods are called at <endpoint>/bot<token>/<method>.
 	Endpoint string `yaml:"endpoint"`
+	// WebhookSecret is the secret_token given to setWebhook: Telegram
+	// sends it in X-Telegram-Bot-Api-Secret-Token on every update, and
+	// the gateway refuses updates without it. Unset: updates are refused.
+	WebhookSecret config.Secret `yaml:"webhook_secret"`
 }
 
 // DefaultOptions are the values used for keys the YAML leaves out.
@@ -45,6 +49,9 @@ func DefaultOptions() Options {
 // a URL path unescaped, so building a request URL never fails (a failure
 // there would quote the URL, token included).
 var tokenShape = regexp.MustCompile(`^[0-9]+:[A-Za-z0-9_-]+$`)
+
+// secretShape is what setWebhook accepts as secret_token.
+var secretShape = regexp.MustCompile(`^[A-Za-z0-9_-]{1,256}$`)
 
 // problem is one invalid option, named by its YAML key so the factory can
 // point at the line.
@@ -66,6 +73,9 @@ func (o *Options) validate() []problem {
 	case ParseModePlain, ParseModeMarkdownV2, ParseModeHTML:
 	default:
 		ps = append(ps, problem{"parse_mode", fmt.Sprintf("unknown parse mode %q (want MarkdownV2 or HTML, or leave it out for plain text)", o.ParseMode)})
+	}
+	if o.WebhookSecret != "" && !secretShape.MatchString(o.WebhookSecret.Reveal()) {
+		ps = append(ps, problem{"webhook_secret", "must be 1 to 256 characters, letters, digits, _ or - (what setWebhook's secret_token allows)"})
 	}
 	if _, err := apiEndpoint(o.Endpoint); err != nil {
 		ps = append(ps, problem{"endpoint", err.Error()})

@@ -31,7 +31,7 @@ var (
 const backstopTimeout = 2 * time.Minute
 
 func init() {
-	channels.Register("telegram", build)
+	channels.Register("telegram", build, channels.WebhookProvider(WebhookProvider))
 }
 
 func build(cfg *config.Channel, deps channels.Deps) (channels.Channel, error) {

@@ -107,4 +107,14 @@
 // for the last two); queued, accepted, scheduled and sending are ignored.
 // If the gateway sits behind a proxy, public_url must be the URL Twilio
 // calls, scheme and port included, or every signature check fails.
+//
+// # Incoming messages
+//
+// Set the number's "A message comes in" webhook (HTTP POST) to the same
+// URL. WebhookInbound, which the API calls, tells the two apart: a form
+// with MessageStatus is a status callback, one with Body and no
+// MessageStatus an incoming message. That becomes a channels.Inbound: From
+// and To without the "whatsapp:" prefix, Body, MessageSid and, for a
+// WhatsApp reply, OriginalRepliedMessageSid. It is answered with empty
+// TwiML, so Twilio sends no reply of its own.
 package twilio

@@ -29,23 +29,37 @@ var receiptStatus = map[string]channels.ReceiptStatus{
 // HMAC-SHA1 keyed by the auth token: r.URL must be that public URL, which
 // the API rebuilds from server.public_url.
 func (c *Channel) Webhook(_ context.Context, r *channels.WebhookRequest) (channels.WebhookResponse, []channels.Receipt, error) {
+	form, err := c.verifiedForm(r, "status callback")
+	if err != nil {
+		return channels.WebhookResponse{}, nil, err
+	}
+	return c.receipts(form)
+}
+
+// verifiedForm checks a callback's X-Twilio-Signature and returns its form.
+func (c *Channel) verifiedForm(r *channels.WebhookRequest, what string) (url.Values, error) {
 	sig := r.Header.Get(SignatureHeader)
 	if sig == "" {
-		return channels.WebhookResponse{}, nil, fmt.Errorf("twilio: status callback: no %s header: %w", SignatureHeader, channels.ErrBadSignature)
+		return nil, fmt.Errorf("twilio: %s: no %s header: %w", what, SignatureHeader, channels.ErrBadSignature)
 	}
 	form, err := url.ParseQuery(string(r.Body))
 	if err != nil {
-		return channels.WebhookResponse{}, nil, fmt.Errorf("twilio: status callback: malformed form body: %w", err)
+		return nil, fmt.Errorf("twilio: %s: malformed form body: %w", what, err)
 	}
-	// Twilio never repeats a parameter in a status callback; the first
-	// value is both what is signed here and what is read below.
+	// Twilio never repeats a parameter in a callback; the first value is
+	// both what is signed here and what is read.
 	params := make(map[string]string, len(form))
 	for k, v := range form {
 		params[k] = v[0]
 	}
 	if !c.validator.Validate(r.URL, params, sig) {
-		return channels.WebhookResponse{}, nil, fmt.Errorf("twilio: status callback: %s does not match the URL and parameters: %w", SignatureHeader, channels.ErrBadSignature)
+		return nil, fmt.Errorf("twilio: %s: %s does not match the URL and parameters: %w", what, SignatureHeader, channels.ErrBadSignature)
 	}
+	return form, nil
+}
+
+// receipts reads a verified status callback.
+func (c *Channel) receipts(form url.Values) (channels.WebhookResponse, []channels.Receipt, error) {
 	ok := channels.WebhookResponse{Status: http.StatusOK}
 	status := form.Get("MessageStatus")
 	rs, known := receiptStatus[status]

@@ -88,8 +88,12 @@
 // raw body)), checked in constant time; a bad or missing signature or
 // verify token is an error wrapping channels.ErrBadSignature. Statuses
 // (entry[].changes[].value.statuses[]) become receipts: sent, delivered,
-// read, and failed with errors[0]'s code and title; inbound messages are
-// ignored. Statuses for a different phone_number_id are ignored and logged:
+// read, and failed with errors[0]'s code and title. Messages
+// (entry[].changes[].value.messages[], through WebhookInbound) become
+// channels.Inbound: text messages and quick-reply button taps, from "+" and
+// the sender's number, context.id as the message replied to; media and
+// other types carry no text and are skipped. Statuses and messages for a
+// different phone_number_id are ignored and logged:
 // when one Meta app serves several numbers, give each channel its own
 // callback URL (Meta lets the app's callback URL be overridden per WABA and
 // per business phone number).

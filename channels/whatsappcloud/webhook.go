@@ -102,9 +102,11 @@ type notification struct {
 			Field string `json:"field"`
 			Value struct {
 				Metadata struct {
-					PhoneNumberID string `json:"phone_number_id"`
+					PhoneNumberID      string `json:"phone_number_id"`
+					DisplayPhoneNumber string `json:"display_phone_number"`
 				} `json:"metadata"`
-				Statuses []status `json:"statuses"`
+				Statuses []status         `json:"statuses"`
+				Messages []inboundMessage `json:"messages"`
 			} `json:"value"`
 		} `json:"changes"`
 	} `json:"entry"`

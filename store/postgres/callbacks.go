@@ -53,7 +53,7 @@ var claimCallbacksSQL = `WITH due AS (
 		FOR UPDATE SKIP LOCKED)
 	UPDATE callbacks AS c SET lease_owner = $1, lease_until = $2
 	FROM due WHERE c.id = due.id
-	RETURNING c.id, c.message_id, c.url, c.scope, c.payload, c.status, c.attempts, c.last_error,
+	RETURNING c.id, COALESCE(c.message_id, c.inbound_id), c.url, c.scope, c.payload, c.status, c.attempts, c.last_error,
 		c.created_at, c.next_at, c.finished_at`
 
 // ClaimCallbacks leases up to limit due pending callbacks, oldest due first.

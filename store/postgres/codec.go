@@ -89,7 +89,7 @@ func scanCallback(sc scanner) (store.Callback, error) { return sqlshared.ScanCal
 
 func attemptArgs(messageID string, a *store.Attempt) []any {
 	return []any{messageID, a.Seq, a.Step, a.Channel, string(a.Status), a.ProviderID, a.ErrorClass, a.Error,
-		a.Info, a.Reason.String(), a.Ambiguous, a.Late, ts(a.StartedAt), ts(a.EndedAt), ts(a.DeliveredAt), a.Sender}
+		a.Info, a.Reason.String(), a.Ambiguous, a.Late, ts(a.StartedAt), ts(a.EndedAt), ts(a.DeliveredAt), ts(a.ReadAt), a.Sender}
 }
 
 // upsertAttemptSQL records an attempt, or updates the one with its seq.
@@ -98,7 +98,7 @@ func attemptArgs(messageID string, a *store.Attempt) []any {
 // over recorded its own under the same seq (both took the next one), the
 // takeover's flag is what says the message may have gone out twice.
 var upsertAttemptSQL = `INSERT INTO attempts (` + attCols + `)
-	VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)
+	VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)
 	ON CONFLICT (message_id, seq) DO UPDATE SET
 		reason = excluded.reason,
 		ended_at = excluded.ended_at,

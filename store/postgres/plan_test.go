@@ -25,6 +25,8 @@ func TestQueryPlansUseIndexes(t *testing.T) {
 		index     string
 	}{
 		{"claim", claimSQL, []any{"owner", now.Add(time.Minute), now, 10}, "messages_queue"},
+		// Delivered messages at their read deadline (migration 0010).
+		{"claim unread", claimSQL, []any{"owner", now.Add(time.Minute), now, 10}, "messages_unread"},
 		{"stats", statsSQL, []any{now}, "messages_queue"},
 		{"release", `UPDATE messages SET lease_owner = '', lease_until = NULL
 			WHERE lease_owner = $1 AND status IN ` + notFinal, []any{"owner"}, "messages_queue"},

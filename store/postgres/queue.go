@@ -16,14 +16,27 @@ import (
 // passed over rather than waited for; FOR UPDATE re-checks the WHERE on the
 // newest row version, so a row claimed meanwhile is never taken twice.
 // RETURNING sees the CTE's old lease owner, which says whether the message
-// was abandoned (Reclaimed).
-var claimSQL = `WITH due AS (
-		SELECT id, lease_owner AS prev FROM messages
+// was abandoned (Reclaimed). Delivered messages whose read deadline passed
+// (store.AwaitsRead) come from their own index (messages_unread, migration
+// 0010), merged in due order; messages_queue keeps serving the rest.
+var claimSQL = `WITH queue AS (
+		SELECT id, lease_owner AS prev, next_at FROM messages
 		WHERE next_at IS NOT NULL AND next_at <= $3 AND status IN ` + notFinal + `
 		  AND (lease_owner = '' OR lease_until < $3)
 		ORDER BY next_at, id
 		LIMIT $4
-		FOR UPDATE SKIP LOCKED)
+		FOR UPDATE SKIP LOCKED),
+	unread AS (
+		SELECT id, lease_owner AS prev, next_at FROM messages
+		WHERE next_at IS NOT NULL AND next_at <= $3 AND status = 'delivered'
+		  AND (lease_owner = '' OR lease_until < $3)
+		ORDER BY next_at, id
+		LIMIT $4
+		FOR UPDATE SKIP LOCKED),
+	due AS (
+		SELECT id, prev FROM (SELECT * FROM queue UNION ALL SELECT * FROM unread) AS u
+		ORDER BY next_at, id
+		LIMIT $4)
 	UPDATE messages AS m SET lease_owner = $1, lease_until = $2
 	FROM due WHERE m.id = due.id
 	RETURNING ` + msgColsOf("m") + `, due.prev`

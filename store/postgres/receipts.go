@@ -21,7 +21,7 @@ var receiptStateSQL = `WITH a AS (
 		SELECT message_id, seq FROM attempts
 		WHERE channel = $1 AND provider_id = $2 AND provider_id <> ''
 		ORDER BY message_id DESC, seq DESC LIMIT 1)
-	SELECT a.seq, m.next_at, ` + msgColsOfState("m") + `
+	SELECT a.seq, m.next_at, m.policy, ` + msgColsOfState("m") + `
 	FROM a JOIN messages AS m ON m.id = a.message_id
 	FOR UPDATE OF m`
 
@@ -53,6 +53,7 @@ func (s *Store) RecordReceipt(ctx context.Context, p store.ReceiptParams) (store
 		st               msgState
 		seq              int
 		nextAt           pgtype.Timestamptz
+		policy           string
 		attID, attStatus string
 		attSeq           int
 		attFound         bool
@@ -61,7 +62,7 @@ func (s *Store) RecordReceipt(ctx context.Context, p store.ReceiptParams) (store
 		b.Queue(receiptStateSQL, p.Channel, p.ProviderID)
 		b.Queue(receiptAttemptSQL, p.Channel, p.ProviderID)
 	}, func(br pgx.BatchResults) error {
-		err := br.QueryRow().Scan(append([]any{&seq, &nextAt}, st.dest()...)...)
+		err := br.QueryRow().Scan(append([]any{&seq, &nextAt, &policy}, st.dest()...)...)
 		if isNoRows(err) {
 			return store.ErrNotFound
 		}
@@ -85,15 +86,15 @@ func (s *Store) RecordReceipt(ctx context.Context, p store.ReceiptParams) (store
 		}
 		d = store.DecideReceipt(store.ReceiptState{
 			MessageID: st.id, Seq: seq, AttemptStatus: store.AttemptStatus(attStatus),
-			Status: st.status, Channel: st.channel, Attempts: st.attempts, Duplicate: st.duplicate,
+			Status: st.status, Channel: st.channel, Policy: policy, Attempts: st.attempts, Duplicate: st.duplicate,
 			LastError: st.lastErr, NextAt: fromTS(nextAt),
 		}, p, at)
 		if !d.Result.Changed {
 			return nil
 		}
 		b.Queue(`UPDATE attempts SET status = $1, error = CASE WHEN $2 <> '' THEN $2 ELSE error END,
-			delivered_at = COALESCE(delivered_at, $3), late = late OR $4
-			WHERE message_id = $5 AND seq = $6`, string(p.Status), d.AttemptError, ts(d.DeliveredAt), d.Result.Late, st.id, seq)
+			delivered_at = COALESCE(delivered_at, $3), late = late OR $4, read_at = COALESCE(read_at, $7)
+			WHERE message_id = $5 AND seq = $6`, string(p.Status), d.AttemptError, ts(d.DeliveredAt), d.Result.Late, st.id, seq, ts(d.ReadAt))
 		if d.MessageChanged {
 			b.Queue(`UPDATE messages SET status = $1, channel = $2, duplicate = $3, last_error = $4,
 				next_at = $5, updated_at = $6 WHERE id = $7`,

@@ -36,7 +36,9 @@ func fromNanos(n sql.NullInt64) time.Time {
 const notDue = math.MaxInt64
 
 // nextAtArg is the next_at to store for a message whose status is final or
-// not and whose NextAt is next.
+// not and whose NextAt is next. A final message keeps next_at NULL, except
+// a delivered one waiting for its read (store.AwaitsRead), which the
+// caller passes as not final.
 func nextAtArg(next time.Time, final bool) any {
 	switch {
 	case final:
@@ -96,7 +98,7 @@ func scanCallback(sc scanner) (store.Callback, error) { return sqlshared.ScanCal
 
 func attemptArgs(messageID string, a *store.Attempt) []any {
 	return []any{messageID, a.Seq, a.Step, a.Channel, string(a.Status), a.ProviderID, a.ErrorClass, a.Error,
-		a.Info, a.Reason.String(), a.Ambiguous, a.Late, nanos(a.StartedAt), nanos(a.EndedAt), nanos(a.DeliveredAt), a.Sender}
+		a.Info, a.Reason.String(), a.Ambiguous, a.Late, nanos(a.StartedAt), nanos(a.EndedAt), nanos(a.DeliveredAt), nanos(a.ReadAt), a.Sender}
 }
 
 func utc(t time.Time) time.Time {

@@ -50,7 +50,7 @@ func TestQueryPlans(t *testing.T) {
 		require.NotContains(t, plan, "TEMP B-TREE")
 	})
 	t.Run("advance updates by primary key", func(t *testing.T) {
-		plan := explain(t, s, advanceOwnedSQL, 2, "sent", "sms", 0, 1, 1, "", int64(1), int64(1), "id", "owner")
+		plan := explain(t, s, advanceOwnedSQL, 2, "sent", "sms", 0, 1, 1, "", int64(1), int64(1), "id", "owner", false)
 		require.Contains(t, plan, "USING PRIMARY KEY (id=?)")
 	})
 	t.Run("receipt finds its attempt by provider id", func(t *testing.T) {

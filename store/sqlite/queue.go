@@ -123,8 +123,11 @@ func (s *Store) Advance(ctx context.Context, t *store.Transition) error {
 	if t.Status != "" {
 		rank = t.Status.Rank()
 	}
+	// ReadWait (?12) also matches a delivered message, and lets the
+	// status drop (store.DecideAdvance).
 	fast := []any{rank, string(t.Status), t.Channel, t.Step, t.Tries, maxSeq, t.LastError,
-		nextAtArg(t.NextAt, t.Status.Final()), now.UnixNano(), t.MessageID, t.Owner}
+		nextAtArg(t.NextAt, t.Status.Final() && !(t.ReadWait && store.AwaitsRead(t.Status, t.NextAt))), now.UnixNano(), t.MessageID, t.Owner,
+		t.ReadWait}
 	_, err = s.do(ctx, func(w *writer) (any, error) {
 		if t.Owner != "" {
 			var cb cbState

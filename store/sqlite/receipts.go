@@ -28,7 +28,7 @@ func (s *Store) RecordReceipt(ctx context.Context, p store.ReceiptParams) (store
 			cb        cbState
 		)
 		err := w.st.receiptState.QueryRow(p.Channel, p.ProviderID).Scan(&rs.MessageID, &rs.Seq, &attStatus,
-			&status, &rs.Channel, &rs.Attempts, &rs.Duplicate, &rs.LastError, &nextAt,
+			&status, &rs.Policy, &rs.Channel, &rs.Attempts, &rs.Duplicate, &rs.LastError, &nextAt,
 			&cb.url, &cb.reported, &cb.scope, &cb.route)
 		if errors.Is(err, sql.ErrNoRows) {
 			return nil, &cleanError{store.ErrNotFound}
@@ -42,12 +42,12 @@ func (s *Store) RecordReceipt(ctx context.Context, p store.ReceiptParams) (store
 			return d.Result, nil
 		}
 		if _, err := w.st.receiptAttempt.Exec(string(p.Status), d.AttemptError, nanos(d.DeliveredAt), d.Result.Late,
-			rs.MessageID, rs.Seq); err != nil {
+			rs.MessageID, rs.Seq, nanos(d.ReadAt)); err != nil {
 			return nil, fmt.Errorf("update attempt: %w", err)
 		}
 		if d.MessageChanged {
 			if _, err := w.st.receiptMessage.Exec(string(d.Status), d.Channel, d.Duplicate, d.LastError,
-				nextAtArg(d.NextAt, d.Status.Final()), time.Now().UnixNano(), rs.MessageID); err != nil {
+				nextAtArg(d.NextAt, d.Status.Final() && !store.AwaitsRead(d.Status, d.NextAt)), time.Now().UnixNano(), rs.MessageID); err != nil {
 				return nil, fmt.Errorf("update message: %w", err)
 			}
 		}

@@ -23,16 +23,16 @@ var claimSQL = `UPDATE messages
 				-- Without the hint the planner may prefer another index and
 				-- sort every pending message to find the oldest due.
 				SELECT id FROM messages INDEXED BY messages_due
-				WHERE next_at IS NOT NULL AND next_at <= ?3 AND status IN ` + notFinal + `
+				WHERE next_at IS NOT NULL AND next_at <= ?3 AND status IN ` + sqlshared.Claimable + `
 				  AND (lease_owner = '' OR lease_until < ?3)
 				ORDER BY next_at, id LIMIT ?4)
 			RETURNING id, prev_lease_owner`
 
 var advanceOwnedSQL = `UPDATE messages SET
-			status = CASE WHEN ?1 >= ` + sqlshared.StatusRank("status") + ` THEN ?2 ELSE status END,
+			status = CASE WHEN ?1 >= ` + sqlshared.StatusRank("status") + ` OR (?12 AND ?2 <> '') THEN ?2 ELSE status END,
 			channel = ?3, step = ?4, tries = ?5, attempts = MAX(attempts, ?6), last_error = ?7,
 			next_at = ?8, updated_at = ?9, lease_owner = '', lease_until = NULL
-			WHERE id = ?10 AND lease_owner = ?11 AND status IN ` + notFinal + `
+			WHERE id = ?10 AND lease_owner = ?11 AND (status IN ` + notFinal + ` OR (?12 AND status = 'delivered'))
 			RETURNING ` + cbStateCols
 
 var releaseSQL = `UPDATE messages SET lease_owner = '', lease_until = NULL
@@ -40,7 +40,7 @@ var releaseSQL = `UPDATE messages SET lease_owner = '', lease_until = NULL
 				WHERE next_at IS NOT NULL AND lease_owner = ?1 AND lease_owner <> '')`
 
 var receiptStateSQL = `SELECT a.message_id, a.seq, a.status,
-				m.status, m.channel, m.attempts, m.duplicate, m.last_error, m.next_at,
+				m.status, m.policy, m.channel, m.attempts, m.duplicate, m.last_error, m.next_at,
 				m.callback_url, m.callback_status, m.idem_scope, m.route
 			FROM attempts AS a INDEXED BY attempts_provider JOIN messages AS m ON m.id = a.message_id
 			WHERE a.channel = ?1 AND a.provider_id = ?2 AND a.provider_id <> ''
@@ -100,7 +100,7 @@ func (s *stmts) prepare(ctx context.Context, conn *sql.Conn) error {
 		{&s.advanceOwned, advanceOwnedSQL},
 		{&s.advanceState, `SELECT status, lease_owner, attempts FROM messages WHERE id = ?`},
 		{&s.upsertAttempt, `INSERT INTO attempts (` + attCols + `)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 			ON CONFLICT (message_id, seq) DO UPDATE SET
 				reason = excluded.reason,
 				ended_at = excluded.ended_at,
@@ -122,7 +122,8 @@ func (s *stmts) prepare(ctx context.Context, conn *sql.Conn) error {
 		// The attempt a receipt is for and its message's state, in one read.
 		{&s.receiptState, receiptStateSQL},
 		{&s.receiptAttempt, `UPDATE attempts SET status = ?1, error = CASE WHEN ?2 <> '' THEN ?2 ELSE error END,
-			delivered_at = COALESCE(delivered_at, ?3), late = late OR ?4
+			delivered_at = COALESCE(delivered_at, ?3), late = late OR ?4,
+			read_at = COALESCE(read_at, ?7)
 			WHERE message_id = ?5 AND seq = ?6`},
 		{&s.receiptMessage, `UPDATE messages SET status = ?, channel = ?, duplicate = ?, last_error = ?,
 			next_at = ?, updated_at = ? WHERE id = ?`},

@@ -44,6 +44,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"RenewLeases", testRenewLeases},
 		{"Receipts", testReceipts},
 		{"ReceiptNotFound", testReceiptNotFound},
+		{"ReadWait", testReadWait},
 		{"ListFilters", testListFilters},
 		{"ListSearch", testListSearch},
 		{"ListPaging", testListPaging},
@@ -66,6 +67,10 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 	})
 	t.Run("Overrides", func(t *testing.T) {
 		RunOverrides(t, open)
+	})
+	t.Run("Inbound", func(t *testing.T) {
+		t.Parallel()
+		RunInbound(t, open)
 	})
 }
 

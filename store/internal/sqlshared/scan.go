@@ -90,13 +90,15 @@ func ScanAttempt[T any, PT Time[T]](sc Scanner) (store.Attempt, error) {
 		a                         store.Attempt
 		status, why               string
 		started, ended, delivered T
+		read                      T
 	)
 	if err := sc.Scan(&a.MessageID, &a.Seq, &a.Step, &a.Channel, &status, &a.ProviderID, &a.ErrorClass, &a.Error,
-		&a.Info, &why, &a.Ambiguous, &a.Late, PT(&started), PT(&ended), PT(&delivered), &a.Sender); err != nil {
+		&a.Info, &why, &a.Ambiguous, &a.Late, PT(&started), PT(&ended), PT(&delivered), PT(&read), &a.Sender); err != nil {
 		return a, err
 	}
 	a.Status, a.Reason = store.AttemptStatus(status), reason.Parse(why)
 	a.StartedAt, a.EndedAt, a.DeliveredAt = PT(&started).Time(), PT(&ended).Time(), PT(&delivered).Time()
+	a.ReadAt = PT(&read).Time()
 	return a, nil
 }
 
@@ -146,7 +148,7 @@ func MessageColumnsOf(alias string) string {
 
 // AttemptColumns are the attempts columns ScanAttempt reads, in order.
 const AttemptColumns = `message_id, seq, step, channel, status, provider_id, error_class, error,
-	info, reason, ambiguous, late, started_at, ended_at, delivered_at, sender`
+	info, reason, ambiguous, late, started_at, ended_at, delivered_at, read_at, sender`
 
 // CallbackColumns are the callbacks columns ScanCallback reads, in order.
-const CallbackColumns = `id, message_id, url, scope, payload, status, attempts, last_error, created_at, next_at, finished_at`
+const CallbackColumns = `id, COALESCE(message_id, inbound_id), url, scope, payload, status, attempts, last_error, created_at, next_at, finished_at`

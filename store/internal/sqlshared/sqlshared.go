@@ -24,6 +24,12 @@ var NotFinal = func() string {
 	return "(" + strings.Join(q, ", ") + ")"
 }()
 
+// Claimable is the SQL list of the statuses Claim takes a due message in:
+// NotFinal and delivered, for a delivered message waiting for its read
+// receipt (store.AwaitsRead). Every other final message has next_at NULL,
+// so "next_at <= now" never finds one.
+var Claimable = NotFinal[:len(NotFinal)-1] + ", '" + string(store.StatusDelivered) + "')"
+
 // StatusRank is store.Status.Rank as an SQL expression over col.
 func StatusRank(col string) string { return rankCase(col, store.Statuses()) }
 

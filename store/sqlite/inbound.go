@@ -1,0 +1,127 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/switchboard-gw/switchboard/store"
+	"github.com/switchboard-gw/switchboard/store/internal/sqlshared"
+)
+
+// Inbound messages (store.InboundStore).
+
+const inboundCols = `id, channel, kind, from_addr, to_addr, text, provider_id, reply_to_provider_id, reply_to, received_at`
+
+func scanInbound(sc sqlshared.Scanner) (*store.InboundMessage, error) {
+	var m store.InboundMessage
+	var at int64
+	if err := sc.Scan(&m.ID, &m.Channel, &m.Kind, &m.From, &m.To, &m.Text, &m.ProviderID, &m.ReplyToProviderID, &m.ReplyTo, &at); err != nil {
+		return nil, err
+	}
+	m.ReceivedAt = time.Unix(0, at).UTC()
+	return &m, nil
+}
+
+// SaveInbound stores m and queues its callback in one writer op.
+func (s *Store) SaveInbound(ctx context.Context, m *store.InboundMessage, callbackURL string) (*store.InboundMessage, bool, error) {
+	n, err := store.PrepareInbound(m)
+	if err != nil {
+		return nil, false, err
+	}
+	type saved struct {
+		m   *store.InboundMessage
+		dup bool
+	}
+	v, err := s.do(ctx, func(w *writer) (any, error) {
+		bg := context.Background()
+		if n.ProviderID != "" {
+			old, err := scanInbound(w.conn.QueryRowContext(bg, `SELECT `+inboundCols+` FROM inbound WHERE channel = ?1 AND provider_id = ?2`, n.Channel, n.ProviderID))
+			switch {
+			case err == nil:
+				return saved{old, true}, nil
+			case !errors.Is(err, sql.ErrNoRows):
+				return nil, fmt.Errorf("save inbound: %w", err)
+			}
+		}
+		if n.ReplyToProviderID != "" {
+			err := w.conn.QueryRowContext(bg, `SELECT message_id FROM attempts WHERE channel = ?1 AND provider_id = ?2 LIMIT 1`,
+				n.Channel, n.ReplyToProviderID).Scan(&n.ReplyTo)
+			if err != nil && !errors.Is(err, sql.ErrNoRows) {
+				return nil, fmt.Errorf("save inbound: resolve reply: %w", err)
+			}
+		}
+		if _, err := w.conn.ExecContext(bg, `INSERT INTO inbound (`+inboundCols+`) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)`,
+			n.ID, n.Channel, n.Kind, n.From, n.To, n.Text, n.ProviderID, n.ReplyToProviderID, n.ReplyTo, n.ReceivedAt.UnixNano()); err != nil {
+			return nil, fmt.Errorf("save inbound: %w", err)
+		}
+		if callbackURL != "" {
+			payload, err := json.Marshal(store.InboundPayloadOf(n))
+			if err != nil {
+				return nil, fmt.Errorf("encode inbound callback: %w", err)
+			}
+			if _, err := w.conn.ExecContext(bg, `INSERT INTO callbacks (inbound_id, url, scope, payload, status, created_at, next_at)
+				VALUES (?1, ?2, ?3, ?4, '`+store.CallbackPending+`', ?5, ?5)`,
+				n.ID, callbackURL, store.InboundCallbackScope, string(payload), n.ReceivedAt.UnixNano()); err != nil {
+				return nil, fmt.Errorf("queue inbound callback: %w", err)
+			}
+		}
+		return saved{n, false}, nil
+	})
+	if err != nil {
+		return nil, false, err
+	}
+	r := v.(saved)
+	return r.m, r.dup, nil
+}
+
+// ListInbound returns a page of inbound messages, newest first.
+func (s *Store) ListInbound(ctx context.Context, p store.InboundListParams) (store.InboundListResult, error) {
+	if s.isClosed.Load() {
+		return store.InboundListResult{}, store.ErrClosed
+	}
+	limit, after, err := store.InboundPage(p)
+	if err != nil {
+		return store.InboundListResult{}, err
+	}
+	var (
+		where []string
+		args  []any
+	)
+	add := func(cond string, arg any) {
+		args = append(args, arg)
+		where = append(where, fmt.Sprintf(cond, len(args)))
+	}
+	if p.Channel != "" {
+		add("channel = ?%d", p.Channel)
+	}
+	if p.From != "" {
+		add("from_addr = ?%d", p.From)
+	}
+	if !p.Since.IsZero() {
+		add("received_at >= ?%d", p.Since.UnixNano())
+	}
+	if after != "" {
+		add("id < ?%d", after)
+	}
+	q := `SELECT ` + inboundCols + ` FROM inbound`
+	if len(where) > 0 {
+		q += ` WHERE ` + strings.Join(where, " AND ")
+	}
+	args = append(args, limit+1)
+	q += fmt.Sprintf(` ORDER BY id DESC LIMIT ?%d`, len(args))
+	rows, err := s.read.QueryContext(ctx, q, args...)
+	if err != nil {
+		return store.InboundListResult{}, fmt.Errorf("list inbound: %w", err)
+	}
+	defer rows.Close()
+	ms, err := sqlshared.Collect(rows, scanInbound)
+	if err != nil {
+		return store.InboundListResult{}, fmt.Errorf("list inbound: %w", err)
+	}
+	return store.InboundPageOf(ms, limit), nil
+}
