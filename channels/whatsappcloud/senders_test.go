@@ -109,3 +109,22 @@ func TestPhoneNumberIDsValidation(t *testing.T) {
 		})
 	}
 }
+
+// Inbound messages to any of the channel's numbers are its own.
+func TestWebhookInboundEveryPhoneNumberID(t *testing.T) {
+	t.Parallel()
+	opts := testOptions("http://127.0.0.1:1")
+	opts.PhoneNumberID = ""
+	opts.PhoneNumberIDs = map[string]string{"IN": testPhoneIDIN, "default": testPhoneID}
+	c := newChannel(t, opts)
+	for _, id := range []string{testPhoneIDIN, testPhoneID} {
+		body := messagesNotification(id)
+		_, _, in, err := c.WebhookInbound(t.Context(), postReq(body, sign(testAppSecret, body)))
+		require.NoError(t, err)
+		require.Len(t, in, 2, id)
+	}
+	other := messagesNotification("999999999999999")
+	_, _, in, err := c.WebhookInbound(t.Context(), postReq(other, sign(testAppSecret, other)))
+	require.NoError(t, err)
+	require.Empty(t, in)
+}
