@@ -97,6 +97,9 @@ type ExplainResponse struct {
 	// Country is the country of to.phone, or of to.whatsapp when there
 	// is no phone; empty when the recipient has no phone number.
 	Country string `json:"country,omitempty"`
+	// CountryFrom is the field Country was read from: "phone" or
+	// "whatsapp" (what a policy's match.countries is judged on).
+	CountryFrom string `json:"country_from,omitempty"`
 	// Countries gives the country of each phone number, by field.
 	Countries *admission.Countries `json:"countries,omitempty"`
 	// SendsAt is when the message would first go to a channel, when that
@@ -107,16 +110,16 @@ type ExplainResponse struct {
 	Wait       string     `json:"wait,omitempty"`
 }
 
-func explainCountries(phones admission.Phones) (string, *admission.Countries) {
+func explainCountries(phones admission.Phones) (country, from string, _ *admission.Countries) {
 	if phones.Phone == nil && phones.WhatsApp == nil {
-		return "", nil
+		return "", "", nil
 	}
 	c := phones.Countries()
-	country := c.Phone
+	country, from = c.Phone, "phone"
 	if country == "" {
-		country = c.WhatsApp
+		country, from = c.WhatsApp, "whatsapp"
 	}
-	return country, &c
+	return country, from, &c
 }
 
 // refused counts a send a policy's admission rules refused (metrics), by

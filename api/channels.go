@@ -230,12 +230,13 @@ func (s *Server) explain(c *echo.Context) error {
 		return err
 	}
 	router := s.deps.Dispatch.Router()
-	out, err := router.ExplainMessage(req.Policy, req.Tags, req.To, assumeDown)
+	in := phones.MatchInput(req.Tags)
+	out, err := router.ExplainMessage(req.Policy, in, req.To, assumeDown)
 	switch {
 	case err == nil:
 		// A number the policy does not send to is refused as a send
 		// would be; the error names its country.
-		if pol, err := router.SelectPolicy(req.Policy, req.Tags); err == nil {
+		if pol, err := router.SelectPolicy(req.Policy, in); err == nil {
 			if err := checkCountries(pol, phones); err != nil {
 				return err
 			}
@@ -244,7 +245,7 @@ func (s *Server) explain(c *echo.Context) error {
 			return err
 		}
 		resp := ExplainResponse{Explanation: out}
-		resp.Country, resp.Countries = explainCountries(phones)
+		resp.Country, resp.CountryFrom, resp.Countries = explainCountries(phones)
 		if err := s.explainWhen(router, req, &resp); err != nil {
 			return err
 		}
@@ -252,7 +253,7 @@ func (s *Server) explain(c *echo.Context) error {
 	case errors.Is(err, routing.ErrUnknownPolicy):
 		return unprocessable("unknown_policy", "policy", "no policy named %q is configured", req.Policy)
 	case errors.Is(err, routing.ErrNoPolicy):
-		return unprocessable("no_policy", "policy", "no policy matches the message's tags and no \"default\" policy is configured")
+		return unprocessable("no_policy", "policy", "no policy matches the message's tags and country, and no \"default\" policy is configured")
 	case errors.Is(err, routing.ErrUnknownChannel):
 		return unprocessable("unknown_channel", "assume_down", "assume_down names an %s", err.Error())
 	}

@@ -86,12 +86,12 @@ func (s *Server) accept(ctx context.Context, scope string, req *SendRequest, ide
 		return nil, false, err
 	}
 	router := s.deps.Dispatch.Router()
-	pol, err := router.SelectPolicy(req.Policy, req.Tags)
+	pol, err := router.SelectPolicy(req.Policy, phones.MatchInput(req.Tags))
 	if err != nil {
 		if errors.Is(err, routing.ErrUnknownPolicy) {
 			return nil, false, unprocessable("unknown_policy", "policy", "no policy named %q is configured", req.Policy)
 		}
-		return nil, false, unprocessable("no_policy", "policy", "no policy matches the message's tags and no \"default\" policy is configured")
+		return nil, false, unprocessable("no_policy", "policy", "no policy matches the message's tags and country, and no \"default\" policy is configured")
 	}
 	if !hasAddressForRoute(router, pol.Route, req.To) {
 		return nil, false, unprocessable("no_route", "to", "the message has no address for any channel of policy %q (route: %s)", pol.Name, strings.Join(pol.Route, ", "))
@@ -299,7 +299,7 @@ func messageView(m *store.Message, withBody bool) MessageView {
 	for _, a := range m.History {
 		v.Attempts = append(v.Attempts, AttemptView{
 			Seq: a.Seq, Channel: a.Channel, Status: string(a.Status), ProviderID: a.ProviderID,
-			ErrorClass: a.ErrorClass, Error: a.Error, Info: a.Info, Reason: a.Reason.String(),
+			ErrorClass: a.ErrorClass, Error: a.Error, Info: a.Info, Sender: a.Sender, Reason: a.Reason.String(),
 			Ambiguous: a.Ambiguous, Late: a.Late, StartedAt: a.StartedAt.UTC(),
 			EndedAt: timePtr(a.EndedAt), DeliveredAt: timePtr(a.DeliveredAt), ReadAt: timePtr(a.ReadAt),
 			Cost: costView(a.Cost),

@@ -59,6 +59,11 @@ type Result struct {
 	// Segments is how many SMS segments the message went as (0: unknown),
 	// for a declared cost per segment.
 	Segments int
+	// Sender is the sender the attempt used (a From number or sender ID,
+	// a messaging service SID, a WhatsApp phone number id), stored on the
+	// attempt. A channel that picks its sender by the destination's
+	// country returns it with its error too, once it has picked one.
+	Sender string
 }
 
 // Channel is one configured provider account.

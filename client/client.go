@@ -131,6 +131,7 @@ type Attempt struct {
 	ErrorClass     string     `json:"error_class,omitempty"`
 	Error          string     `json:"error,omitempty"`
 	Info           string     `json:"info,omitempty"`
+	Sender         string     `json:"sender,omitempty"` // the sender the channel used: a number, sender ID or messaging service
 	FailoverReason string     `json:"failover_reason,omitempty"`
 	Ambiguous      bool       `json:"ambiguous,omitempty"`
 	Late           bool       `json:"late,omitempty"`
@@ -442,6 +443,17 @@ type Explanation struct {
 	SendsAt    *time.Time `json:"sends_at,omitempty"`
 	WaitReason string     `json:"wait_reason,omitempty"`
 	Wait       string     `json:"wait,omitempty"`
+	// CountryFrom is the field Country was read from: "phone" or "whatsapp".
+	CountryFrom string `json:"country_from,omitempty"`
+	// Policies is each policy's verdict on the message, in config order.
+	Policies []PolicyMatch `json:"policies,omitempty"`
+}
+
+// PolicyMatch says whether one policy matched a message, and why.
+type PolicyMatch struct {
+	Policy  string `json:"policy"`
+	Matched bool   `json:"matched"`
+	Reason  string `json:"reason"`
 }
 
 // Explain asks which channel req would go to now, and why. Nothing is sent.

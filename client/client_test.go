@@ -332,7 +332,8 @@ func TestChannelsExplainBatch(t *testing.T) {
 	t.Parallel()
 	c, f, _ := newFake(t,
 		step{status: 200, body: `{"channels":[{"name":"whatsapp","type":"sim","kind":"whatsapp","state":"disabled","breaker":"closed","disabled_reason":"incident","sim_mode":"up","last_probe":{"at":"2026-01-01T00:00:00Z","ok":true,"latency_ms":1.5}}]}`},
-		step{status: 200, body: `{"policy":"otp","route":["whatsapp","sms"],"channel":"sms","channels":[{"channel":"whatsapp","kind":"whatsapp","use":false,"reason":"disabled"},{"channel":"sms","kind":"sms","use":true,"reason":"ok"}]}`},
+		step{status: 200, body: `{"policy":"otp","route":["whatsapp","sms"],"channel":"sms","channels":[{"channel":"whatsapp","kind":"whatsapp","use":false,"reason":"disabled"},{"channel":"sms","kind":"sms","use":true,"reason":"ok"}],` +
+			`"country":"IN","country_from":"phone","policies":[{"policy":"otp","matched":true,"reason":"country IN (from phone) is in match.countries"}]}`},
 		step{status: 503, body: unavailable},
 		step{status: 200, body: `{"accepted":1,"rejected":1,"results":[{"index":0,"id":"m1","status":"queued","policy":"otp","route":["sms"]},{"index":1,"error":{"code":"invalid_recipient","message":"bad","field":"to.phone"}}]}`},
 	)
@@ -345,6 +346,8 @@ func TestChannelsExplainBatch(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, "sms", ex.Channel)
 	require.Equal(t, "disabled", ex.Channels[0].Reason)
+	require.Equal(t, "phone", ex.CountryFrom)
+	require.Equal(t, []PolicyMatch{{Policy: "otp", Matched: true, Reason: "country IN (from phone) is in match.countries"}}, ex.Policies)
 
 	items := []BatchItem{{SendRequest: *otp, IdempotencyKey: "otp-1"}, {SendRequest: SendRequest{To: Recipient{Phone: "12"}, Body: "x"}}}
 	res, err := c.Batch(context.Background(), items, "")

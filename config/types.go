@@ -339,9 +339,13 @@ const (
 	AmbiguousAssumeSent = "assume_sent"
 )
 
-// Match selects a policy by message tags (any tag in common).
+// Match selects a policy: every key given must fit, an absent key fits
+// anything (see Match.Fits in match.go).
 type Match struct {
-	Tags []string `yaml:"tags"`
+	Tags []string `yaml:"tags"` // any tag in common
+	// Countries: the destination country (of the phone number, else the
+	// whatsapp number; ISO 3166 alpha-2) is one of these.
+	Countries []string `yaml:"countries"`
 }
 
 // FailsOverOn reports whether t is one of the policy's triggers.

@@ -358,6 +358,7 @@ func (v *checker) policies(channelsBroken bool) {
 		}
 		v.checkAbuse(p, pol)
 		v.checkQuiet(p, pol.QuietHours)
+		v.checkMatch(p, pol.Match) // config/match.go
 	}
 }
 

@@ -402,7 +402,7 @@ func (d *Dispatcher) canary(ctx context.Context, t *store.Transition, m *store.M
 	}
 	res, err := d.send(ctx, lane, m)
 	end := d.now()
-	a.EndedAt = end
+	a.EndedAt, a.Sender = end, res.Sender
 	switch {
 	case err != nil:
 		a.Status, a.ErrorClass, a.Error = store.AttemptFailed, string(channels.ClassOf(err)), err.Error()

@@ -404,7 +404,7 @@ func TestSelectPolicy(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			p, err := r.SelectPolicy(tt.policy, tt.tags)
+			p, err := r.SelectPolicy(tt.policy, &config.MatchInput{Tags: tt.tags})
 			if tt.err != nil {
 				require.ErrorIs(t, err, tt.err)
 				return
@@ -415,7 +415,7 @@ func TestSelectPolicy(t *testing.T) {
 	}
 	r2, err := NewRouter(pols[:1], lanes, nil)
 	require.NoError(t, err)
-	_, err = r2.SelectPolicy("", nil)
+	_, err = r2.SelectPolicy("", &config.MatchInput{})
 	require.ErrorIs(t, err, ErrNoPolicy)
 }
 

@@ -38,7 +38,7 @@ func TestExplainWithAssumeDown(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			tb := setup(t, tt.policy, tt.health, nil)
-			exp, err := tb.d.Router().ExplainMessage("otp", nil, to, tt.assumeDown)
+			exp, err := tb.d.Router().ExplainMessage("otp", &config.MatchInput{}, to, tt.assumeDown)
 			require.NoError(t, err)
 			var got []string
 			for _, d := range exp.Channels {

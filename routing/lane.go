@@ -54,12 +54,16 @@ func NewLane(ch channels.Channel, cfg *config.Channel, log *slog.Logger) *Lane {
 		ReadyToTrip: func(c gobreaker.Counts) bool { return c.ConsecutiveFailures >= failures },
 		// Only failures that say something about the provider count: a bad
 		// recipient or a polite 429 must not open the breaker for everyone.
+		// Nor must a destination country the channel has no sender for
+		// (misconfigured, so the route moves on at once): it is refused
+		// before any provider call, and the channel's other countries
+		// still send.
 		IsExcluded: func(err error) bool {
 			switch channels.ClassOf(err) {
 			case channels.Permanent, channels.RateLimited:
 				return true
 			}
-			return false
+			return errors.Is(err, channels.ErrNoSender)
 		},
 		OnStateChange: func(name string, from, to gobreaker.State) {
 			log.Warn("breaker state changed", "channel", name, "from", breakerName(from), "to", breakerName(to))

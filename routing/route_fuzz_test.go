@@ -88,7 +88,7 @@ func FuzzRouteMatcher(f *testing.F) {
 		tags := strings.Split(tagsCSV, ",")
 		to := store.Recipient{Phone: phone, WhatsApp: whatsapp, Email: email, Telegram: telegram}
 
-		p, err := r.SelectPolicy(policy, tags)
+		p, err := r.SelectPolicy(policy, &config.MatchInput{Tags: tags})
 		switch {
 		case policy != "":
 			if r.Policy(policy) == nil {
@@ -134,7 +134,7 @@ func FuzzRouteMatcher(f *testing.F) {
 		}
 
 		assume := split(assumeCSV)
-		exp, err := r.ExplainMessage(policy, tags, to, assume)
+		exp, err := r.ExplainMessage(policy, &config.MatchInput{Tags: tags}, to, assume)
 		unknown := slices.ContainsFunc(assume, func(n string) bool { return !slices.Contains(names, n) })
 		if unknown {
 			if !errors.Is(err, routing.ErrUnknownChannel) {

@@ -3,7 +3,6 @@ package routing
 import (
 	"errors"
 	"fmt"
-	"slices"
 	"strings"
 	"time"
 
@@ -94,20 +93,17 @@ func (r *Router) ExpectsReceipts(name string) bool {
 func (r *Router) Policy(name string) *config.Policy { return r.byName[name] }
 
 // SelectPolicy picks the policy for a message: the one it names, else the
-// first whose match.tags share a tag with the message, else "default".
-func (r *Router) SelectPolicy(name string, tags []string) (*config.Policy, error) {
+// first whose match it fits (config.Match.Fits: tags and destination
+// country), else "default".
+func (r *Router) SelectPolicy(name string, in *config.MatchInput) (*config.Policy, error) {
 	if name != "" {
 		if p := r.byName[name]; p != nil {
 			return p, nil
 		}
 		return nil, fmt.Errorf("%w %q", ErrUnknownPolicy, name)
 	}
-	for _, p := range r.policies {
-		for _, t := range p.Match.Tags {
-			if slices.Contains(tags, t) {
-				return p, nil
-			}
-		}
+	if p := config.MatchPolicy(r.policies, in); p != nil {
+		return p, nil
 	}
 	if p := r.byName["default"]; p != nil {
 		return p, nil
@@ -192,12 +188,15 @@ type Explanation struct {
 	Route    []string   `json:"route"`
 	Channel  string     `json:"channel,omitempty"` // where the message would go now; empty if nowhere
 	Channels []Decision `json:"channels"`
+	// Policies is each policy's verdict on the message, in config order:
+	// why it did or did not match.
+	Policies []config.PolicyMatch `json:"policies,omitempty"`
 }
 
 // ExplainMessage selects the policy a message would get (see SelectPolicy)
 // and explains its route with ExplainWith.
-func (r *Router) ExplainMessage(policy string, tags []string, to store.Recipient, assumeDown []string) (Explanation, error) {
-	pol, err := r.SelectPolicy(policy, tags)
+func (r *Router) ExplainMessage(policy string, in *config.MatchInput, to store.Recipient, assumeDown []string) (Explanation, error) {
+	pol, err := r.SelectPolicy(policy, in)
 	if err != nil {
 		return Explanation{}, err
 	}
@@ -205,7 +204,8 @@ func (r *Router) ExplainMessage(policy string, tags []string, to store.Recipient
 	if err != nil {
 		return Explanation{}, err
 	}
-	out := Explanation{Policy: pol.Name, Route: pol.Route, Channels: ds}
+	matches, _ := config.ExplainMatch(r.policies, policy, in)
+	out := Explanation{Policy: pol.Name, Route: pol.Route, Channels: ds, Policies: matches}
 	for _, d := range ds {
 		if d.Use {
 			out.Channel = d.Channel

@@ -212,7 +212,7 @@ func TestSilentChannelFailover(t *testing.T) {
 
 	// Explain says so too.
 	to := store.Recipient{WhatsApp: "+15551234567", Phone: "+15551234567"}
-	exp, err := sb.d.Router().ExplainMessage("otp", nil, to, nil)
+	exp, err := sb.d.Router().ExplainMessage("otp", &config.MatchInput{}, to, nil)
 	require.NoError(t, err)
 	require.Equal(t, "sms", exp.Channel)
 	require.Equal(t, "silent", exp.Channels[0].Reason.String())

@@ -293,7 +293,7 @@ func (s *stepper) try(ctx context.Context, m *store.Message, name string) bool {
 	}
 	res, err := d.send(ctx, lane, m)
 	end := d.now()
-	a.EndedAt = end
+	a.EndedAt, a.Sender = end, res.Sender
 	switch {
 	case err == nil:
 		s.accepted(m, lane, a, res, end)

@@ -195,6 +195,10 @@ type Attempt struct {
 	ErrorClass string // channels.Class, "" on success
 	Error      string
 	Info       string // e.g. "2 segments, GSM-7"
+	// Sender is the sender the channel used for this attempt (a number,
+	// an alphanumeric sender ID, a messaging service SID, a WhatsApp phone
+	// number id; see channels.Result.Sender); "" when it did not say.
+	Sender string
 	// Reason says why the route moved on from this attempt: a failover
 	// trigger (reason.Error, reason.BreakerOpen, reason.Unhealthy,
 	// reason.NoReceipt, ...), a skip (reason.NoAddress, ...) or a canary.

@@ -123,7 +123,7 @@ func (s *dash) channelStats(c *echo.Context) (*uiChannelStats, bool) {
 
 func attemptView(a store.Attempt) AttemptView {
 	return AttemptView{Seq: a.Seq, Channel: a.Channel, Status: string(a.Status), ProviderID: a.ProviderID,
-		ErrorClass: a.ErrorClass, Error: a.Error, Info: a.Info, Reason: a.Reason.String(), Ambiguous: a.Ambiguous, Late: a.Late,
+		ErrorClass: a.ErrorClass, Error: a.Error, Info: a.Info, Sender: a.Sender, Reason: a.Reason.String(), Ambiguous: a.Ambiguous, Late: a.Late,
 		StartedAt: a.StartedAt.UTC(), EndedAt: timePtr(a.EndedAt), DeliveredAt: timePtr(a.DeliveredAt), ReadAt: timePtr(a.ReadAt)}
 }
 

@@ -47,7 +47,7 @@ auth:
     - {name: ops, key: ` + adminKey + `, role: admin}
 channels:
   whatsapp: {type: sim, kind: whatsapp, receipt_delay: 5ms, probe: {interval: 1h}}
-  sms:      {type: sim, kind: sms, receipt_delay: 5ms, probe: {interval: 1h}, cost: {per_segment: 0.0079, currency: USD}}
+  sms:      {type: sim, kind: sms, receipt_delay: 5ms, probe: {interval: 1h}, cost: {per_segment: 0.0079, currency: USD}, sender: SWBOARD}
   email:    {type: sim, kind: email, receipt_delay: 5ms, probe: {interval: 1h}}
   telegram: {type: sim, kind: telegram, receipt_delay: 5ms, probe: {interval: 1h}}
 policies:
@@ -458,6 +458,8 @@ func TestUIMessageDetail(t *testing.T) {
 	require.Contains(t, b, "by <strong>SMS</strong>")
 	require.Contains(t, b, "fallback")
 	require.Contains(t, b, "Provider id")
+	require.Contains(t, b, "<dt>Sender</dt><dd><code>SWBOARD</code></dd>", "the SMS attempt's sender on the timeline")
+	require.Equal(t, 1, strings.Count(b, "<dt>Sender</dt>"), "WhatsApp reported no sender")
 	require.Contains(t, b, "permanent")
 	require.Contains(t, b, "Status callbacks to the app")
 

@@ -66,6 +66,7 @@ type AttemptView struct {
 	ErrorClass  string     `json:"error_class,omitempty"`
 	Error       string     `json:"error,omitempty"`
 	Info        string     `json:"info,omitempty"`
+	Sender      string     `json:"sender,omitempty"` // the sender the channel used (number, sender ID, service, phone number id)
 	Reason      string     `json:"failover_reason,omitempty"`
 	Ambiguous   bool       `json:"ambiguous,omitempty"`
 	Late        bool       `json:"late,omitempty"`

@@ -45,6 +45,9 @@ type Options struct {
 	// delivered one, as WhatsApp does (not in mode unread). Zero: the
 	// message is delivered and never read.
 	ReadDelay config.Duration `yaml:"read_delay"`
+	// Sender, when set, is reported as the sender of every accepted
+	// send (Result.Sender), as a provider channel reports its From.
+	Sender string `yaml:"sender"`
 }
 
 // DefaultOptions are the values used for keys the YAML leaves out. Options

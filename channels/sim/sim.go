@@ -213,7 +213,7 @@ func (s *Sim) send(ctx context.Context, m *channels.Message) (channels.Result, e
 	case ModeBlackhole:
 		// Accepted and forgotten: only a receipt deadline can notice.
 	}
-	return channels.Result{ProviderID: id, Info: "sim mode " + mode}, nil
+	return channels.Result{ProviderID: id, Info: "sim mode " + mode, Sender: s.opts.Sender}, nil
 }
 
 // Probe fails in the modes a real provider's API would visibly fail in.

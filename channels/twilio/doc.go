@@ -17,11 +17,17 @@
 //	    auth_token: "${TWILIO_AUTH_TOKEN}"
 //	    from: "whatsapp:+14155238886"          # "+14155238886" is prefixed for you
 //	    # messaging_service_sid: MG...         # instead of from: Twilio picks the sender
+//	    # senders: {IN: "+14155238886", default: MG...}  # instead of both: by destination country
 //	    # endpoint: https://api.dublin.ie1.twilio.com   # edge, proxy or mock; default Twilio's
 //	    # content_sid: HX...                   # twilio-whatsapp only: send this approved content template
 //	    # content_variables: {"1": metadata.code}       # its variables, and where their values come from
 //
-// Exactly one of from and messaging_service_sid is required. kind may be
+// Exactly one of from, messaging_service_sid and senders is required.
+// senders picks the sender by the destination's country (see senders.go):
+// {IN: "SWBOARD", US: "+15005550006", GB: "MG...", default: "+1..."}; an
+// MG SID goes as MessagingServiceSid, anything else as From, and a country
+// with no key and no default fails as misconfigured naming the country.
+// Result.Sender is the From or service SID each send used. kind may be
 // left out: it is sms or whatsapp by type, and any other kind is an error.
 // Decoding is strict and every error names the file, line and key.
 //

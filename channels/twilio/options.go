@@ -36,6 +36,11 @@ type Options struct {
 	// MessagingServiceSID lets Twilio pick the sender from the service's
 	// pool (MG + 32 hex).
 	MessagingServiceSID string `yaml:"messaging_service_sid"`
+	// Senders, in place of From and MessagingServiceSID, picks the sender
+	// by the destination's country (see senders.go): country code (or
+	// "default") to a sender ID, an E.164 number, a short code or a
+	// messaging service SID.
+	Senders map[string]string `yaml:"senders"`
 	// Endpoint replaces https://api.twilio.com (scheme, host and an
 	// optional path prefix): a regional edge, an egress proxy, a mock.
 	Endpoint string `yaml:"endpoint"`
@@ -96,10 +101,12 @@ func (o *Options) validate(k channels.Kind) []problem {
 		ps = append(ps, problem{"auth_token", "must be letters and digits only, as Twilio auth tokens are (value not shown)"})
 	}
 	switch {
+	case o.Senders != nil:
+		ps = append(ps, o.validateSenders(k)...)
 	case o.From != "" && o.MessagingServiceSID != "":
 		ps = append(ps, problem{"messaging_service_sid", `set either "from" or "messaging_service_sid", not both`})
 	case o.From == "" && o.MessagingServiceSID == "":
-		ps = append(ps, problem{"", `missing required key "from" (or "messaging_service_sid")`})
+		ps = append(ps, problem{"", `missing required key "from" (or "messaging_service_sid", or "senders" by country)`})
 	case o.From != "":
 		if _, err := normalizeFrom(k, o.From); err != nil {
 			ps = append(ps, problem{"from", err.Error()})

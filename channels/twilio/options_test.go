@@ -70,7 +70,7 @@ func TestBuildFromConfig(t *testing.T) {
 		},
 		{
 			name: "neither from nor messaging_service_sid", typ: twilio.TypeSMS, options: creds,
-			wantErr: `sb.yaml:6: channels.ch: missing required key "from" (or "messaging_service_sid")`,
+			wantErr: `sb.yaml:6: channels.ch: missing required key "from" (or "messaging_service_sid", or "senders" by country)`,
 		},
 		{
 			name: "bad endpoint URL", typ: twilio.TypeSMS,
@@ -84,7 +84,7 @@ func TestBuildFromConfig(t *testing.T) {
 		},
 		{
 			name: "misspelt key", typ: twilio.TypeSMS, options: creds + "    form: \"+15005550006\"\n",
-			wantErr: "sb.yaml:6: channels.ch: missing required key \"from\" (or \"messaging_service_sid\")\n" +
+			wantErr: "sb.yaml:6: channels.ch: missing required key \"from\" (or \"messaging_service_sid\", or \"senders\" by country)\n" +
 				`sb.yaml:10: channels.ch: unknown key "form"; did you mean "from"?`,
 		},
 		{
@@ -148,7 +148,7 @@ func TestNewValidates(t *testing.T) {
 
 	_, err = twilio.New("ch", channels.SMS, twilio.Options{AuthToken: "x"}, channels.Deps{})
 	require.EqualError(t, err, "account_sid: required: the Twilio Account SID (AC followed by 32 hex digits)\n"+
-		`missing required key "from" (or "messaging_service_sid")`)
+		`missing required key "from" (or "messaging_service_sid", or "senders" by country)`)
 
 	_, err = twilio.New("ch", channels.SMS, twilio.Options{AccountSID: testSID, AuthToken: testToken, From: "+15005550006"},
 		channels.Deps{PublicURL: "sb.example.com"})

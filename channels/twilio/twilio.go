@@ -17,6 +17,7 @@ import (
 	openapi "github.com/twilio/twilio-go/rest/api/v2010"
 
 	"github.com/switchboard-gw/switchboard/channels"
+	"github.com/switchboard-gw/switchboard/channels/senders"
 	"github.com/switchboard-gw/switchboard/config"
 )
 
@@ -45,9 +46,10 @@ type Channel struct {
 	authToken  config.Secret
 	from       string // normalized; "" when a messaging service picks it
 	serviceSID string
-	content    *content // nil: messages go as Body
-	endpoint   *url.URL // nil: Twilio's own
-	callback   string   // StatusCallback URL; "" without a public URL
+	senders    senders.Map // by destination country, normalized; nil: from or serviceSID
+	content    *content    // nil: messages go as Body
+	endpoint   *url.URL    // nil: Twilio's own
+	callback   string      // StatusCallback URL; "" without a public URL
 	transport  *http.Transport
 	validator  client.RequestValidator
 	log        *slog.Logger
@@ -85,6 +87,12 @@ func New(name string, kind channels.Kind, opts Options, deps channels.Deps) (*Ch
 	}
 	if opts.From != "" {
 		c.from, _ = normalizeFrom(kind, opts.From) // validated above
+	}
+	if opts.Senders != nil {
+		c.senders = make(senders.Map, len(opts.Senders))
+		for country, v := range opts.Senders {
+			c.senders[country], _ = normalizeSender(kind, v) // validated above
+		}
 	}
 	if opts.Endpoint != "" {
 		c.endpoint, _ = parseEndpoint(opts.Endpoint) // validated above
@@ -145,6 +153,10 @@ func (c *Channel) Send(ctx context.Context, m *channels.Message) (channels.Resul
 	if c.kind == channels.WhatsApp && !strings.HasPrefix(to, whatsappPrefix) {
 		to = whatsappPrefix + to
 	}
+	from, err := c.senderFor(to)
+	if err != nil {
+		return channels.Result{}, fmt.Errorf("twilio: %s: %w", op, err)
+	}
 	params := (&openapi.CreateMessageParams{}).SetTo(to)
 	if c.content != nil {
 		// The template replaces Body; the body goes only as a variable,
@@ -166,10 +178,10 @@ func (c *Channel) Send(ctx context.Context, m *channels.Message) (channels.Resul
 		}
 		params.SetBody(m.Body)
 	}
-	if c.from != "" {
-		params.SetFrom(c.from)
+	if from.from != "" {
+		params.SetFrom(from.from)
 	} else {
-		params.SetMessagingServiceSid(c.serviceSID)
+		params.SetMessagingServiceSid(from.service)
 	}
 	if c.callback != "" {
 		params.SetStatusCallback(c.callback)
@@ -180,17 +192,17 @@ func (c *Channel) Send(ctx context.Context, m *channels.Message) (channels.Resul
 	api, rt := c.api(ctx)
 	msg, err := api.CreateMessage(params)
 	if err != nil {
-		return channels.Result{}, c.classify(op, err, rt)
+		return channels.Result{Sender: from.String()}, c.classify(op, err, rt)
 	}
 	if err := redirected(op, rt); err != nil {
-		return channels.Result{}, err
+		return channels.Result{Sender: from.String()}, err
 	}
 	if msg.Sid == nil || *msg.Sid == "" {
 		// Twilio answered 2xx, so it probably took the message.
-		return channels.Result{}, &channels.Error{Class: channels.Ambiguous,
+		return channels.Result{Sender: from.String()}, &channels.Error{Class: channels.Ambiguous,
 			Err: errors.New("twilio: create message: accepted without a message SID")}
 	}
-	res := channels.Result{ProviderID: *msg.Sid}
+	res := channels.Result{ProviderID: *msg.Sid, Sender: from.String()}
 	switch {
 	case c.content != nil:
 		res.Info = "template " + c.content.sid

@@ -11,6 +11,7 @@
 //	  wa-meta:
 //	    type: whatsapp-cloud
 //	    phone_number_id: "106540352242922"    # required, digits: WhatsApp Manager > API Setup
+//	    # phone_number_ids: {IN: "106540352242977", default: "106540352242922"}  # instead: by destination country
 //	    token: "${WA_CLOUD_TOKEN}"             # required: system-user token, whatsapp_business_messaging
 //	    app_secret: "${WA_CLOUD_APP_SECRET}"   # checks webhook signatures; without it receipts are refused
 //	    verify_token: "${WA_CLOUD_VERIFY}"     # the dashboard's "Verify token", for the GET handshake

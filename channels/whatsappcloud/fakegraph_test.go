@@ -20,6 +20,7 @@ import (
 
 const (
 	testPhoneID     = "106540352242922"
+	testPhoneIDIN   = "106540352242977" // a second number, for phone_number_ids
 	testToken       = "EAAGtestTOKENdoNotLeak123"
 	testAppSecret   = "app-secret-do-not-leak"
 	testVerifyToken = "verify-token-do-not-leak"
@@ -39,6 +40,7 @@ type fakeGraph struct {
 	mu    sync.Mutex
 	reply http.HandlerFunc
 	sends []sendBody // every well-formed send received
+	from  []string   // the phone number id each send was posted to
 	raw   []string   // their JSON, as received
 	hits  int
 }
@@ -151,7 +153,12 @@ func (f *fakeGraph) serve(w http.ResponseWriter, r *http.Request) {
 		graphErr(w, http.StatusUnauthorized, 190, "Invalid OAuth access token - Cannot parse access token")
 		return
 	}
-	base := "/" + testVersion + "/" + testPhoneID
+	// Both test numbers belong to the account.
+	id := testPhoneID
+	if strings.HasPrefix(r.URL.Path, "/"+testVersion+"/"+testPhoneIDIN) {
+		id = testPhoneIDIN
+	}
+	base := "/" + testVersion + "/" + id
 	switch {
 	case r.Method == http.MethodPost && r.URL.Path == base+"/messages":
 		if ct := r.Header.Get("Content-Type"); ct != "application/json" {
@@ -170,6 +177,7 @@ func (f *fakeGraph) serve(w http.ResponseWriter, r *http.Request) {
 		}
 		f.mu.Lock()
 		f.sends = append(f.sends, sb)
+		f.from = append(f.from, id)
 		f.raw = append(f.raw, string(raw))
 		f.mu.Unlock()
 		if reply != nil {
@@ -188,7 +196,7 @@ func (f *fakeGraph) serve(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		w.Header().Set("Content-Type", "application/json")
-		fmt.Fprintf(w, `{"id":%q,"display_phone_number":"+1 555-010-0000","quality_rating":"GREEN"}`, testPhoneID)
+		fmt.Fprintf(w, `{"id":%q,"display_phone_number":"+1 555-010-0000","quality_rating":"GREEN"}`, id)
 	default:
 		graphErr(w, http.StatusBadRequest, 100, fmt.Sprintf("Unsupported %s request. Object with ID '%s' does not exist", r.Method, r.URL.Path))
 	}

@@ -59,7 +59,7 @@ func (c *Cloud) inbound(body []byte) ([]channels.Inbound, error) {
 	for _, e := range n.Entry {
 		for _, ch := range e.Changes {
 			v := ch.Value
-			if id := v.Metadata.PhoneNumberID; id != "" && id != c.opts.PhoneNumberID {
+			if id := v.Metadata.PhoneNumberID; id != "" && !c.ownsID(id) {
 				if len(v.Messages) > 0 {
 					c.log.Warn("whatsapp-cloud webhook: messages for another phone number ignored; give each number its own callback URL",
 						"phone_number_id", id, "messages", len(v.Messages))

@@ -27,6 +27,10 @@ type Options struct {
 	// PhoneNumberID is the business phone number's Graph id (not the
 	// phone number itself): WhatsApp Manager > API Setup.
 	PhoneNumberID string `yaml:"phone_number_id"`
+	// PhoneNumberIDs, in place of PhoneNumberID, picks the business phone
+	// number by the destination's country: country code (ISO 3166
+	// alpha-2, or "default") to phone number id (see senders.go).
+	PhoneNumberIDs map[string]string `yaml:"phone_number_ids"`
 	// Token is a system-user access token with whatsapp_business_messaging
 	// permission, sent as a bearer token.
 	Token config.Secret `yaml:"token"`
@@ -65,8 +69,10 @@ type problem struct {
 func (o *Options) validate() []problem {
 	var ps []problem
 	switch {
+	case o.PhoneNumberIDs != nil:
+		ps = append(ps, o.validateIDs()...)
 	case o.PhoneNumberID == "":
-		ps = append(ps, problem{"phone_number_id", errors.New("required: the business phone number's id from WhatsApp Manager > API Setup")})
+		ps = append(ps, problem{"phone_number_id", errors.New("required (or phone_number_ids by country): the business phone number's id from WhatsApp Manager > API Setup")})
 	case !digitsRe.MatchString(o.PhoneNumberID):
 		// The value is not quoted: it may have come from the environment,
 		// and a misplaced ${VAR} can be a secret.
@@ -99,7 +105,8 @@ func checkEndpoint(s string) error {
 	return nil
 }
 
-// base is the endpoint and version every request path starts with.
-func (o *Options) base() string {
-	return strings.TrimRight(o.Endpoint, "/") + "/" + o.APIVersion + "/" + o.PhoneNumberID
+// base is the endpoint and version every request path for phone number id
+// starts with.
+func (o *Options) base(id string) string {
+	return strings.TrimRight(o.Endpoint, "/") + "/" + o.APIVersion + "/" + id
 }

@@ -56,7 +56,7 @@ func TestBuildFromConfig(t *testing.T) {
 		{
 			name:    "nothing given",
 			options: "",
-			wantErr: "sb.yaml:6: channels.wa.phone_number_id: required: the business phone number's id from WhatsApp Manager > API Setup\n" +
+			wantErr: "sb.yaml:6: channels.wa.phone_number_id: required (or phone_number_ids by country): the business phone number's id from WhatsApp Manager > API Setup\n" +
 				"sb.yaml:6: channels.wa.token: required: a system-user access token with whatsapp_business_messaging permission",
 		},
 		{

@@ -144,7 +144,7 @@ func TestSendErrorTable(t *testing.T) {
 			})
 			c := newChannel(t, testOptions(f.srv.URL))
 			res, err := c.Send(t.Context(), msg("+15551234567", "hi"))
-			require.Zero(t, res)
+			require.Equal(t, channels.Result{Sender: testPhoneID}, res, "a failed call still names the number it used")
 			channeltest.RequireClass(t, tt.want, err)
 			channeltest.RequireNoSecret(t, secrets, err)
 

@@ -149,7 +149,7 @@ func (c *Cloud) receipts(body []byte) ([]channels.Receipt, error) {
 			v := ch.Value
 			// One Meta app can serve several numbers; a status for
 			// another number is not this channel's to report.
-			if id := v.Metadata.PhoneNumberID; id != "" && id != c.opts.PhoneNumberID {
+			if id := v.Metadata.PhoneNumberID; id != "" && !c.ownsID(id) {
 				c.log.Warn("whatsapp-cloud webhook: statuses for another phone number ignored; give each number its own callback URL",
 					"phone_number_id", id, "statuses", len(v.Statuses))
 				continue

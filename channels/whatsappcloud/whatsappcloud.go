@@ -80,7 +80,7 @@ func build(cfg *config.Channel, deps channels.Deps) (channels.Channel, error) {
 type Cloud struct {
 	name   string
 	opts   Options
-	base   string    // endpoint/version/phone_number_id
+	base   string    // endpoint/version/<the probe's phone number id>
 	tmpl   *template // nil: free-form text
 	client *http.Client
 	log    *slog.Logger
@@ -105,7 +105,7 @@ func New(name string, opts Options, deps channels.Deps) (*Cloud, error) {
 	return &Cloud{
 		name: name,
 		opts: opts,
-		base: opts.base(),
+		base: opts.base(opts.probeID()),
 		tmpl: tmpl,
 		// No client timeout: every call runs under the caller's ctx
 		// (the channel's send_timeout, the probe interval).
@@ -153,6 +153,10 @@ func (c *Cloud) Send(ctx context.Context, m *channels.Message) (channels.Result,
 	if err != nil {
 		return channels.Result{}, channels.Classify(channels.Permanent, fmt.Errorf("whatsapp-cloud: send: %w", err))
 	}
+	id, err := c.idFor(m.To)
+	if err != nil {
+		return channels.Result{}, fmt.Errorf("whatsapp-cloud: send: %w", err)
+	}
 	req := sendRequest{MessagingProduct: "whatsapp", RecipientType: "individual", To: to}
 	if c.tmpl != nil {
 		// The body is sent only as a parameter, if one takes it: the
@@ -178,17 +182,17 @@ func (c *Cloud) Send(ctx context.Context, m *channels.Message) (channels.Result,
 	}
 
 	var wt channels.WriteTracker
-	hreq, err := http.NewRequestWithContext(wt.Context(ctx), http.MethodPost, c.base+"/messages", bytes.NewReader(payload))
+	hreq, err := http.NewRequestWithContext(wt.Context(ctx), http.MethodPost, c.opts.base(id)+"/messages", bytes.NewReader(payload))
 	if err != nil {
 		return channels.Result{}, channels.Classify(channels.Misconfigured, fmt.Errorf("whatsapp-cloud: send: %w", err))
 	}
 	hreq.Header.Set("Content-Type", "application/json")
 	resp, body, err := c.do(hreq)
 	if err != nil {
-		return channels.Result{}, channels.TransportError("whatsapp-cloud: send", err, wt.Wrote())
+		return channels.Result{Sender: id}, channels.TransportError("whatsapp-cloud: send", err, wt.Wrote())
 	}
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
-		return channels.Result{}, apiError("send", resp, body, c.opts.Token.Reveal(), c.now())
+		return channels.Result{Sender: id}, apiError("send", resp, body, c.opts.Token.Reveal(), c.now())
 	}
 	// A 2xx means Meta took the message; an answer we cannot read does
 	// not change that, so a retry may send twice: ambiguous.
@@ -201,7 +205,7 @@ func (c *Cloud) Send(ctx context.Context, m *channels.Message) (channels.Result,
 		return channels.Result{}, channels.Classify(channels.Ambiguous,
 			fmt.Errorf("whatsapp-cloud: send: HTTP %d without a message id", resp.StatusCode))
 	}
-	res := channels.Result{ProviderID: sr.Messages[0].ID}
+	res := channels.Result{ProviderID: sr.Messages[0].ID, Sender: id}
 	var info []string
 	if c.tmpl != nil {
 		info = append(info, "template "+c.tmpl.name)
@@ -258,9 +262,9 @@ func (c *Cloud) Probe(ctx context.Context) error {
 	if err := json.Unmarshal(body, &pn); err != nil {
 		return channels.Classify(channels.Transient, fmt.Errorf("whatsapp-cloud: probe: unreadable answer: %w", err))
 	}
-	if pn.ID != c.opts.PhoneNumberID {
+	if want := c.opts.probeID(); pn.ID != want {
 		return channels.Classify(channels.Misconfigured,
-			fmt.Errorf("whatsapp-cloud: probe: asked for phone number id %s, Graph answered for %q", c.opts.PhoneNumberID, pn.ID))
+			fmt.Errorf("whatsapp-cloud: probe: asked for phone number id %s, Graph answered for %q", want, pn.ID))
 	}
 	// A RED rating still sends, with lower limits ahead: worth a log line
 	// when it changes, not a down channel.

@@ -90,6 +90,10 @@ func TestRoutesExplain(t *testing.T) {
 		"email     email     out     no_address  the message has no email address",
 		"",
 		"country: US",
+		"",
+		"POLICY   MATCHED  WHY",
+		`otp      yes      tag "otp" is in match.tags`,
+		`default  no       not considered: policy "otp" matched first`,
 	}, trimRight(lines))
 
 	code, out, errOut = runCLI(t, "routes", "explain", "--config", path, "--json", "--to-email", "ana@example.com", "--assume-down", "whatsapp,email")

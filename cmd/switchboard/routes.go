@@ -64,7 +64,8 @@ func cmdRoutes(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	defer closeAll()
-	exp, err := router.ExplainMessage(*policy, splitList(*tags), to, splitList(*assume))
+	in := phones.MatchInput(splitList(*tags))
+	exp, err := router.ExplainMessage(*policy, in, to, splitList(*assume))
 	switch {
 	case errors.Is(err, routing.ErrUnknownPolicy):
 		return fmt.Errorf("--policy: %w", err)
@@ -80,10 +81,10 @@ func cmdRoutes(args []string, stdout, stderr io.Writer) error {
 	if phones.Phone != nil || phones.WhatsApp != nil {
 		c := phones.Countries()
 		out.Countries = &c
-		if out.Country = c.Phone; out.Country == "" {
-			out.Country = c.WhatsApp
+		if out.Country, out.CountryFrom = c.Phone, "phone"; out.Country == "" {
+			out.Country, out.CountryFrom = c.WhatsApp, "whatsapp"
 		}
-		if pol, err := router.SelectPolicy(*policy, splitList(*tags)); err == nil {
+		if pol, err := router.SelectPolicy(*policy, in); err == nil {
 			countryErr = phones.CheckCountries(pol.Name, pol.Countries)
 		}
 	}
@@ -103,10 +104,29 @@ func cmdRoutes(args []string, stdout, stderr io.Writer) error {
 		}
 		fmt.Fprintln(stdout)
 	}
+	printPolicies(stdout, exp.Policies)
 	if countryErr != nil {
 		return fmt.Errorf("a send would be refused (422 country_not_allowed): %w", countryErr)
 	}
 	return nil
+}
+
+// printPolicies says why each policy did or did not match.
+func printPolicies(w io.Writer, ps []config.PolicyMatch) {
+	if len(ps) == 0 {
+		return
+	}
+	fmt.Fprintln(w)
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "POLICY\tMATCHED\tWHY")
+	for _, p := range ps {
+		matched := "no"
+		if p.Matched {
+			matched = "yes"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\n", p.Policy, matched, p.Reason)
+	}
+	_ = tw.Flush()
 }
 
 // offlineRouter builds the config's router with no network I/O: channels

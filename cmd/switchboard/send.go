@@ -166,6 +166,9 @@ func printMessage(w io.Writer, m *client.Message) {
 		if a.Cost != nil {
 			detail = strings.TrimSpace(detail + " [" + a.Cost.Amount + " " + a.Cost.Currency + " " + a.Cost.Source + "]")
 		}
+		if a.Sender != "" {
+			detail = strings.TrimSpace(detail + " (sender " + a.Sender + ")")
+		}
 		fmt.Fprintf(tw, "    %d\t%s\t%s\t%s\t%s\n", a.Seq, a.Channel, a.Status, a.StartedAt.Local().Format("15:04:05.000"), detail)
 	}
 	tw.Flush()

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"strings"
 	"testing"
 	"time"
 
@@ -47,4 +48,31 @@ func TestStatusShowsSchedule(t *testing.T) {
 	printMessage(&out, &client.Message{ID: "m2", Status: "canceled", Policy: "news", Route: []string{"sms"}, CreatedAt: at})
 	require.Contains(t, out.String(), "status:  canceled")
 	require.NotContains(t, out.String(), "due:")
+}
+
+// TestStatusShowsSender: each attempt's sender is on its line.
+func TestStatusShowsSender(t *testing.T) {
+	t.Parallel()
+	at := time.Date(2026, 12, 3, 9, 0, 0, 0, time.UTC)
+	m := &client.Message{
+		ID: "m1", Status: "sent", Channel: "sms", IsFallback: true, Policy: "otp",
+		Route: []string{"whatsapp", "sms"}, CreatedAt: at,
+		Attempts: []client.Attempt{
+			{Seq: 1, Channel: "whatsapp", Status: "failed", ErrorClass: "misconfigured",
+				Error: `whatsapp-cloud: send: no sender for BR: phone_number_ids has neither BR nor "default" (misconfigured)`, FailoverReason: "error", StartedAt: at},
+			{Seq: 2, Channel: "sms", Status: "sent", Sender: "SWBOARD", StartedAt: at},
+		},
+	}
+	var out bytes.Buffer
+	printMessage(&out, m)
+	lines := strings.Split(out.String(), "\n")
+	var smsLine string
+	for _, l := range lines {
+		if strings.Contains(l, " sms ") {
+			smsLine = l
+		}
+	}
+	require.Contains(t, smsLine, "(sender SWBOARD)")
+	require.Contains(t, out.String(), "no sender for BR")
+	require.Equal(t, 1, strings.Count(out.String(), "(sender "), "the whatsapp attempt chose no sender")
 }

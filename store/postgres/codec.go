@@ -89,7 +89,7 @@ func scanCallback(sc scanner) (store.Callback, error) { return sqlshared.ScanCal
 
 func attemptArgs(messageID string, a *store.Attempt) []any {
 	return []any{messageID, a.Seq, a.Step, a.Channel, string(a.Status), a.ProviderID, a.ErrorClass, a.Error,
-		a.Info, a.Reason.String(), a.Ambiguous, a.Late, ts(a.StartedAt), ts(a.EndedAt), ts(a.DeliveredAt), ts(a.ReadAt)}
+		a.Info, a.Reason.String(), a.Ambiguous, a.Late, ts(a.StartedAt), ts(a.EndedAt), ts(a.DeliveredAt), ts(a.ReadAt), a.Sender}
 }
 
 // upsertAttemptSQL records an attempt, or updates the one with its seq.
@@ -100,7 +100,7 @@ func attemptArgs(messageID string, a *store.Attempt) []any {
 // The cost columns keep their defaults here (upsertAttemptCostSQL writes
 // them) and an upsert of an attempt already recorded keeps its cost.
 var upsertAttemptSQL = `INSERT INTO attempts (` + sqlshared.AttemptInsertColumns + `)
-	VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)
+	VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)
 	ON CONFLICT (message_id, seq) DO UPDATE SET` + upsertAttemptSet
 
 var upsertAttemptSet = `

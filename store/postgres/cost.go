@@ -25,7 +25,7 @@ const addSpendSQL = `INSERT INTO channel_spend (channel, day, currency, micros) 
 
 // upsertAttemptCostSQL is upsertAttemptSQL for an attempt with a cost.
 var upsertAttemptCostSQL = `INSERT INTO attempts (` + sqlshared.AttemptColumns + `)
-	VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20)
+	VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21)
 	ON CONFLICT (message_id, seq) DO UPDATE SET` + upsertAttemptSet
 
 // queueAttempt queues the upsert of attempt a.

@@ -100,7 +100,7 @@ func scanCallback(sc scanner) (store.Callback, error) { return sqlshared.ScanCal
 // by the cost columns' when a has a cost.
 func attemptArgs(messageID string, a *store.Attempt) []any {
 	args := []any{messageID, a.Seq, a.Step, a.Channel, string(a.Status), a.ProviderID, a.ErrorClass, a.Error,
-		a.Info, a.Reason.String(), a.Ambiguous, a.Late, nanos(a.StartedAt), nanos(a.EndedAt), nanos(a.DeliveredAt), nanos(a.ReadAt)}
+		a.Info, a.Reason.String(), a.Ambiguous, a.Late, nanos(a.StartedAt), nanos(a.EndedAt), nanos(a.DeliveredAt), nanos(a.ReadAt), a.Sender}
 	if !a.Cost.IsZero() {
 		args = append(args, sqlshared.CostArgs(a.Cost)...)
 	}

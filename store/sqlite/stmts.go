@@ -129,11 +129,11 @@ func (s *stmts) prepare(ctx context.Context, conn *sql.Conn) error {
 		{&s.advanceOwned, advanceOwnedSQL},
 		{&s.advanceState, `SELECT status, lease_owner, attempts FROM messages WHERE id = ?`},
 		{&s.upsertAttempt, `INSERT INTO attempts (` + sqlshared.AttemptInsertColumns + `)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 			ON CONFLICT (message_id, seq) DO UPDATE SET` + upsertAttemptSet},
 		// Costs (cost.go): only attempts and receipts that carry one.
 		{&s.upsertAttemptCost, `INSERT INTO attempts (` + attCols + `)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 			ON CONFLICT (message_id, seq) DO UPDATE SET` + upsertAttemptSet},
 		{&s.addSpend, addSpendSQL},
 		{&s.attemptCost, attemptCostSQL},

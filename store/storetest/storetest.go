@@ -496,9 +496,9 @@ func testAdvance(t *testing.T, open func(t *testing.T) store.Store) {
 	now := t0.Add(time.Second)
 	att1 := store.Attempt{MessageID: m.ID, Seq: 1, Step: 0, Channel: "whatsapp", Status: store.AttemptFailed,
 		ErrorClass: "transient", Error: "503 from provider", Info: "try 1", Reason: "error", Ambiguous: true,
-		StartedAt: t0, EndedAt: now}
+		Sender: "+15005550006", StartedAt: t0, EndedAt: now}
 	att2 := store.Attempt{MessageID: m.ID, Seq: 2, Step: 1, Channel: "sms", Status: store.AttemptSent,
-		ProviderID: "SM123", Info: "2 segments, GSM-7", StartedAt: now}
+		ProviderID: "SM123", Info: "2 segments, GSM-7", Sender: "SWBOARD", StartedAt: now}
 	require.NoError(t, e.s.Advance(e.ctx, &store.Transition{
 		MessageID: m.ID, Owner: "d", Attempts: []store.Attempt{att1, att2},
 		Status: store.StatusSent, Channel: "sms", Step: 1, Tries: 1, LastError: "whatsapp: 503",

@@ -93,7 +93,7 @@ func ScanAttempt[T any, PT Time[T]](sc Scanner) (store.Attempt, error) {
 		read                      T
 	)
 	if err := sc.Scan(&a.MessageID, &a.Seq, &a.Step, &a.Channel, &status, &a.ProviderID, &a.ErrorClass, &a.Error,
-		&a.Info, &why, &a.Ambiguous, &a.Late, PT(&started), PT(&ended), PT(&delivered), PT(&read),
+		&a.Info, &why, &a.Ambiguous, &a.Late, PT(&started), PT(&ended), PT(&delivered), PT(&read), &a.Sender,
 		&a.Cost.Micros, &a.Cost.Currency, &costSource, &a.Cost.Detail); err != nil {
 		return a, err
 	}
@@ -155,7 +155,7 @@ const AttemptColumns = AttemptInsertColumns + `, ` + AttemptCostColumns
 // written with: the cost columns keep their defaults, so attempts on
 // channels without a cost write what they wrote before costs existed.
 const AttemptInsertColumns = `message_id, seq, step, channel, status, provider_id, error_class, error,
-	info, reason, ambiguous, late, started_at, ended_at, delivered_at, read_at`
+	info, reason, ambiguous, late, started_at, ended_at, delivered_at, read_at, sender`
 
 // AttemptCostColumns are an attempt's cost (migration 0011), written only
 // for an attempt that has one.
