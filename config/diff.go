@@ -351,6 +351,9 @@ func format(v reflect.Value) string {
 		if v.IsNil() {
 			return "none"
 		}
+		if s, ok := v.Interface().(fmt.Stringer); ok {
+			return s.String() // a section that says itself best (quiet_hours)
+		}
 		if v.Elem().Kind() == reflect.Struct {
 			var parts []string
 			for i := range v.Elem().NumField() {
