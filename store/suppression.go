@@ -1,6 +1,9 @@
 package store
 
-import "time"
+import (
+	"errors"
+	"time"
+)
 
 // Suppression is one opt-out: the person at Address left the channels of
 // one kind ("sms", "whatsapp", "email", "telegram": a channels.Kind), so no
@@ -28,3 +31,17 @@ const (
 	// SourceAPI: added through POST /v1/suppressions.
 	SourceAPI SuppressionSource = "api"
 )
+
+// Normalized is sp as the drivers store it: the address normalised
+// (SuppressionAddress) and a zero CreatedAt made now. Address, Kind and
+// Source are required.
+func (sp Suppression) Normalized() (Suppression, error) {
+	sp.Address = SuppressionAddress(sp.Kind, sp.Address)
+	if sp.Address == "" || sp.Kind == "" || sp.Source == "" {
+		return sp, errors.New("suppress: address, kind and source are required")
+	}
+	if sp.CreatedAt.IsZero() {
+		sp.CreatedAt = time.Now()
+	}
+	return sp, nil
+}

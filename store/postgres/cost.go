@@ -82,17 +82,8 @@ func (s *Store) ChannelSpend(ctx context.Context, day string) ([]store.Spend, er
 		return nil, s.wrap(err, "channel spend")
 	}
 	defer rows.Close()
-	var out []store.Spend
-	for rows.Next() {
-		sp := store.Spend{Day: day}
-		var m int64
-		if err := rows.Scan(&sp.Channel, &sp.Currency, &m); err != nil {
-			return nil, s.wrap(err, "channel spend")
-		}
-		sp.Micros = money.Micros(m)
-		out = append(out, sp)
-	}
-	if err := rows.Err(); err != nil {
+	out, err := sqlshared.Collect(rows, sqlshared.SpendScanner(day))
+	if err != nil {
 		return nil, s.wrap(err, "channel spend")
 	}
 	return out, nil

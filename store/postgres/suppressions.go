@@ -2,10 +2,8 @@ package postgres
 
 import (
 	"context"
-	"errors"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/jackc/pgx/v5"
 
@@ -63,17 +61,14 @@ func (s *Store) Suppress(ctx context.Context, sp store.Suppression) error {
 	if err := s.check(); err != nil {
 		return err
 	}
-	sp.Address = store.SuppressionAddress(sp.Kind, sp.Address)
-	if sp.Address == "" || sp.Kind == "" || sp.Source == "" {
-		return errors.New("suppress: address, kind and source are required")
+	sp, err := sp.Normalized()
+	if err != nil {
+		return err
 	}
 	at := sp.CreatedAt
-	if at.IsZero() {
-		at = time.Now()
-	}
 	s.suppMu.Lock()
 	defer s.suppMu.Unlock()
-	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+	err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		if _, err := tx.Exec(ctx, `INSERT INTO suppressions (address, kind, reason, source, created_at)
 			VALUES ($1, $2, $3, $4, $5)
 			ON CONFLICT (address, kind) DO UPDATE SET reason = excluded.reason, source = excluded.source,

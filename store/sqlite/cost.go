@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 
-	"github.com/switchboard-gw/switchboard/money"
 	"github.com/switchboard-gw/switchboard/store"
 	"github.com/switchboard-gw/switchboard/store/internal/sqlshared"
 )
@@ -66,17 +65,8 @@ func (s *Store) ChannelSpend(ctx context.Context, day string) ([]store.Spend, er
 		return nil, fmt.Errorf("channel spend: %w", err)
 	}
 	defer rows.Close()
-	var out []store.Spend
-	for rows.Next() {
-		sp := store.Spend{Day: day}
-		var m int64
-		if err := rows.Scan(&sp.Channel, &sp.Currency, &m); err != nil {
-			return nil, fmt.Errorf("channel spend: %w", err)
-		}
-		sp.Micros = money.Micros(m)
-		out = append(out, sp)
-	}
-	if err := rows.Err(); err != nil {
+	out, err := sqlshared.Collect(rows, sqlshared.SpendScanner(day))
+	if err != nil {
 		return nil, fmt.Errorf("channel spend: %w", err)
 	}
 	return out, nil

@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/switchboard-gw/switchboard/store"
@@ -88,32 +87,7 @@ func (s *Store) ListInbound(ctx context.Context, p store.InboundListParams) (sto
 	if err != nil {
 		return store.InboundListResult{}, err
 	}
-	var (
-		where []string
-		args  []any
-	)
-	add := func(cond string, arg any) {
-		args = append(args, arg)
-		where = append(where, fmt.Sprintf(cond, len(args)))
-	}
-	if p.Channel != "" {
-		add("channel = ?%d", p.Channel)
-	}
-	if p.From != "" {
-		add("from_addr = ?%d", p.From)
-	}
-	if !p.Since.IsZero() {
-		add("received_at >= ?%d", p.Since.UnixNano())
-	}
-	if after != "" {
-		add("id < ?%d", after)
-	}
-	q := `SELECT ` + inboundCols + ` FROM inbound`
-	if len(where) > 0 {
-		q += ` WHERE ` + strings.Join(where, " AND ")
-	}
-	args = append(args, limit+1)
-	q += fmt.Sprintf(` ORDER BY id DESC LIMIT ?%d`, len(args))
+	q, args := sqlshared.InboundListQuery(inboundCols, p, after, limit, "?", func(t time.Time) any { return t.UnixNano() })
 	rows, err := s.read.QueryContext(ctx, q, args...)
 	if err != nil {
 		return store.InboundListResult{}, fmt.Errorf("list inbound: %w", err)

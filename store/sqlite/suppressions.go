@@ -2,7 +2,6 @@ package sqlite
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -39,17 +38,14 @@ func (s *Store) loadSuppressionFilter(ctx context.Context) error {
 
 // Suppress implements store.SuppressionStore.
 func (s *Store) Suppress(ctx context.Context, sp store.Suppression) error {
-	sp.Address = store.SuppressionAddress(sp.Kind, sp.Address)
-	if sp.Address == "" || sp.Kind == "" || sp.Source == "" {
-		return errors.New("suppress: address, kind and source are required")
+	sp, err := sp.Normalized()
+	if err != nil {
+		return err
 	}
 	at := sp.CreatedAt
-	if at.IsZero() {
-		at = time.Now()
-	}
 	s.suppMu.Lock()
 	defer s.suppMu.Unlock()
-	_, err := s.do(ctx, func(w *writer) (any, error) {
+	_, err = s.do(ctx, func(w *writer) (any, error) {
 		_, err := w.conn.ExecContext(context.Background(), `INSERT INTO suppressions (address, kind, reason, source, created_at)
 			VALUES (?1, ?2, ?3, ?4, ?5)
 			ON CONFLICT (address, kind) DO UPDATE SET reason = excluded.reason, source = excluded.source,

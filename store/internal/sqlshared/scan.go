@@ -5,6 +5,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/switchboard-gw/switchboard/money"
 	"github.com/switchboard-gw/switchboard/reason"
 	"github.com/switchboard-gw/switchboard/store"
 )
@@ -168,3 +169,15 @@ func CostArgs(c store.Cost) []any {
 
 // CallbackColumns are the callbacks columns ScanCallback reads, in order.
 const CallbackColumns = `id, COALESCE(message_id, inbound_id), url, scope, payload, status, attempts, last_error, created_at, next_at, finished_at`
+
+// SpendScanner scans a row of `channel, currency, micros` from
+// channel_spend into a store.Spend of day.
+func SpendScanner(day string) func(Scanner) (store.Spend, error) {
+	return func(sc Scanner) (store.Spend, error) {
+		sp := store.Spend{Day: day}
+		var m int64
+		err := sc.Scan(&sp.Channel, &sp.Currency, &m)
+		sp.Micros = money.Micros(m)
+		return sp, err
+	}
+}

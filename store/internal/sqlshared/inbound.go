@@ -1,0 +1,43 @@
+package sqlshared
+
+import (
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/switchboard-gw/switchboard/store"
+)
+
+// InboundListQuery is ListInbound's query for p and the page's cursor
+// (after) and size (limit, one more row is asked for to tell whether a
+// next page exists): newest first. mark is the driver's numbered
+// placeholder ("$" or "?"); ts is how it stores a time.
+func InboundListQuery(cols string, p store.InboundListParams, after string, limit int, mark string, ts func(time.Time) any) (string, []any) {
+	var (
+		where []string
+		args  []any
+	)
+	add := func(cond string, arg any) {
+		args = append(args, arg)
+		where = append(where, fmt.Sprintf(cond, mark+fmt.Sprint(len(args))))
+	}
+	if p.Channel != "" {
+		add("channel = %s", p.Channel)
+	}
+	if p.From != "" {
+		add("from_addr = %s", p.From)
+	}
+	if !p.Since.IsZero() {
+		add("received_at >= %s", ts(p.Since))
+	}
+	if after != "" {
+		add("id < %s", after)
+	}
+	q := `SELECT ` + cols + ` FROM inbound`
+	if len(where) > 0 {
+		q += ` WHERE ` + strings.Join(where, " AND ")
+	}
+	args = append(args, limit+1)
+	q += fmt.Sprintf(` ORDER BY id DESC LIMIT %s%d`, mark, len(args))
+	return q, args
+}
