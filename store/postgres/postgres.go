@@ -88,6 +88,7 @@ type Store struct {
 	kickc     chan struct{} // coalesced requests to NOTIFY dueChannel
 	enqc      chan *enqOp   // Enqueue's group commit (enqueue_batch.go)
 	txnc      chan *txnOp   // Advance's and RecordReceipt's (txn_batch.go)
+	inflight  inflight      // attempts whose Advance has not committed yet (inflight.go)
 	listen    sync.Once
 	due       chan struct{}
 	overrides chan struct{}

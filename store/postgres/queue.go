@@ -137,7 +137,9 @@ func (s *Store) Advance(ctx context.Context, t *store.Transition) error {
 		st = msgState{id: t.MessageID} // the group commit locks Advances in id order
 		d  store.AdvanceDecision
 	)
-	err = s.txn2(ctx, &st, func(b *pgx.Batch) {
+	done := s.inflight.add(t)
+	defer done()
+	err = s.txn2(ctx, &st, func(b *pgx.Batch, _ bool) {
 		b.Queue(`SELECT `+msgStateCols+` FROM messages WHERE id = $1 FOR UPDATE`, t.MessageID)
 	}, func(br pgx.BatchResults) error {
 		err := br.QueryRow().Scan(st.dest()...)
