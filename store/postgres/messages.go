@@ -166,8 +166,8 @@ func listQuery(p store.ListParams, after string, limit int) (string, []any) {
 	switch p.Status {
 	case "":
 	case store.StatusFailed, store.StatusExpired:
-		// A literal, so the planner can match messages_status_bad's predicate.
-		where = append(where, "status = '"+string(p.Status)+"'")
+		// bad (migration 0012) is what messages_bad's predicate names.
+		where = append(where, "bad AND status = '"+string(p.Status)+"'")
 	default:
 		where = append(where, "status = "+arg(string(p.Status)))
 	}
@@ -185,11 +185,15 @@ func listQuery(p store.ListParams, after string, limit int) (string, []any) {
 	return q, args
 }
 
+// statsSQL: pending is message_queue's size (migration 0012: a row per
+// message not final); due is what Claim would take, found as Claim finds
+// it (without the limit).
 var statsSQL = `SELECT
-	(SELECT count(*) FROM messages WHERE status IN ` + notFinal + `),
+	(SELECT count(*) FROM message_queue),
 	count(*), min(next_at)
 	FROM messages
-	WHERE next_at IS NOT NULL AND next_at <= $1 AND status IN ` + notFinal + `
+	WHERE id = ANY(ARRAY(SELECT id FROM message_queue WHERE next_at <= $1))
+	  AND next_at <= $1 AND status IN ` + notFinal + `
 	  AND (lease_owner = '' OR lease_until < $1)`
 
 // Stats counts pending and due work. Due counts what Claim would take now.

@@ -11,18 +11,30 @@ import (
 	"github.com/switchboard-gw/switchboard/store"
 )
 
-// claimSQL leases due rows in one statement. SKIP LOCKED: rows another
-// instance is claiming (or a receipt or Advance is writing) right now are
-// passed over rather than waited for; FOR UPDATE re-checks the WHERE on the
-// newest row version, so a row claimed meanwhile is never taken twice.
-// RETURNING sees the CTE's old lease owner, which says whether the message
-// was abandoned (Reclaimed).
-var claimSQL = `WITH due AS (
-		SELECT id, lease_owner AS prev FROM messages
-		WHERE next_at IS NOT NULL AND next_at <= $3 AND status IN ` + notFinal + `
-		  AND (lease_owner = '' OR lease_until < $3)
+// claimSQL leases due rows in one statement. The candidates are the first
+// rows of message_queue's due range (migration 0012: keyed by when a
+// message may be claimed, so rows leased to a live dispatcher are not in
+// it); each is checked on its message row, the truth. SKIP LOCKED, on the
+// queue rows and on the messages: rows another instance is claiming (or a
+// receipt or Advance is writing) right now are passed over rather than
+// waited for, so Claim never waits for a lock; FOR UPDATE re-checks the
+// WHERE on the newest row version, so a row claimed meanwhile is never
+// taken twice. RETURNING sees the CTE's old lease owner, which says
+// whether the message was abandoned (Reclaimed).
+//
+// The message rows are looked up by id from the candidates' array: a join
+// lets the planner hash the whole messages table when it believes the
+// lease filter selective.
+var claimSQL = `WITH cand AS (
+		SELECT id FROM message_queue WHERE next_at <= $3
 		ORDER BY next_at, id
 		LIMIT $4
+		FOR UPDATE SKIP LOCKED),
+	due AS (
+		SELECT id, lease_owner AS prev FROM messages
+		WHERE id = ANY(ARRAY(SELECT id FROM cand))
+		  AND next_at <= $3 AND status IN ` + notFinal + `
+		  AND (lease_owner = '' OR lease_until < $3)
 		FOR UPDATE SKIP LOCKED)
 	UPDATE messages AS m SET lease_owner = $1, lease_until = $2
 	FROM due WHERE m.id = due.id
@@ -204,6 +216,9 @@ func (s *Store) queueAdvanceCallback(ctx context.Context, tx querier, b *pgx.Bat
 	return queueCallback(b, st, d.Status, channel, seq, st.duplicate, now)
 }
 
+var releaseSQL = `UPDATE messages SET lease_owner = '', lease_until = NULL
+	WHERE id = ANY(ARRAY(SELECT id FROM message_queue)) AND lease_owner = $1 AND status IN ` + notFinal
+
 // Release drops owner's leases so another process can claim the messages
 // without waiting for the leases to expire.
 func (s *Store) Release(ctx context.Context, owner string) error {
@@ -214,9 +229,8 @@ func (s *Store) Release(ctx context.Context, owner string) error {
 		return nil
 	}
 	// Only messages not final can be claimed: the rest keep their owner,
-	// and the search walks messages_queue (migration 0005), not the table.
-	tag, err := s.pool.Exec(ctx, `UPDATE messages SET lease_owner = '', lease_until = NULL
-		WHERE lease_owner = $1 AND status IN `+notFinal, owner)
+	// and the search walks message_queue (migration 0012), not the table.
+	tag, err := s.pool.Exec(ctx, releaseSQL, owner)
 	if err != nil {
 		return s.wrap(err, "release leases")
 	}

@@ -1,0 +1,73 @@
+package postgres
+
+import (
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/switchboard-gw/switchboard/store"
+)
+
+// message_queue (migration 0012) holds exactly the messages that are not
+// final, whatever writes the status: its triggers' list of final statuses
+// must be store.Status.Final's.
+func TestMessageQueueStatuses(t *testing.T) {
+	t.Parallel()
+	s := openTemp(t)
+	ctx := t.Context()
+	next := time.Now().Add(time.Hour).UTC().Truncate(time.Microsecond)
+	for _, st := range store.Statuses() {
+		t.Run(string(st), func(t *testing.T) {
+			m, _, err := s.Enqueue(ctx, msg())
+			require.NoError(t, err)
+			_, err = s.pool.Exec(ctx, `UPDATE messages SET status = $2, next_at = $3 WHERE id = $1`, m.ID, string(st), next)
+			require.NoError(t, err)
+			var n int
+			var at *time.Time
+			err = s.pool.QueryRow(ctx, `SELECT count(*), min(next_at) FROM message_queue WHERE id = $1`, m.ID).Scan(&n, &at)
+			require.NoError(t, err)
+			if st.Final() {
+				require.Zero(t, n, "a %s message left the queue", st)
+				return
+			}
+			require.Equal(t, 1, n, "a %s message is queued", st)
+			require.NotNil(t, at)
+			require.True(t, next.Equal(*at), "its next_at follows the message's: %v", *at)
+		})
+	}
+}
+
+// A message's updates after the insert are HOT (migration 0012): no index
+// on messages covers a column Claim, Advance, a receipt or a renewal
+// changes.
+func TestMessageUpdatesAreHOT(t *testing.T) {
+	t.Parallel()
+	s := openTemp(t)
+	ctx := t.Context()
+	now := time.Now().UTC().Truncate(time.Microsecond)
+	m, _, err := s.Enqueue(ctx, msg(func(m *store.Message) { m.NextAt = now.Add(-time.Second) }))
+	require.NoError(t, err)
+	claimed, err := s.Claim(ctx, store.ClaimParams{Owner: "d", Lease: time.Minute, Limit: 10, Now: now})
+	require.NoError(t, err)
+	require.Len(t, claimed, 1)
+	_, err = s.RenewLeases(ctx, "d", []string{m.ID}, now.Add(2*time.Minute))
+	require.NoError(t, err)
+	require.NoError(t, s.Advance(ctx, &store.Transition{
+		MessageID: m.ID, Owner: "d", Status: store.StatusSent, Channel: "sms", Tries: 1,
+		Attempts: []store.Attempt{{Seq: 1, Channel: "sms", Status: store.AttemptSent, ProviderID: "p-hot", StartedAt: now}},
+		NextAt:   now.Add(time.Minute), Now: now,
+	}))
+	_, err = s.RecordReceipt(ctx, store.ReceiptParams{Channel: "sms", ProviderID: "p-hot", Status: store.AttemptDelivered, At: now})
+	require.NoError(t, err)
+
+	// The statistics collector reports a transaction's counts at its end,
+	// and the view caches them per transaction: read a fresh snapshot.
+	var upd, hot int64
+	require.Eventually(t, func() bool {
+		err := s.pool.QueryRow(ctx, `SELECT n_tup_upd, n_tup_hot_upd FROM pg_stat_user_tables WHERE relname = 'messages'`).Scan(&upd, &hot)
+		require.NoError(t, err)
+		return upd >= 4
+	}, 10*time.Second, 20*time.Millisecond)
+	require.Equal(t, upd, hot, "every update of the message was HOT")
+}
