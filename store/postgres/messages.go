@@ -21,6 +21,9 @@ var insertMessageSQL = `INSERT INTO messages (id, idem_scope, idem_key, request_
 	VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23)
 	ON CONFLICT (idem_scope, idem_key) WHERE idem_key <> '' DO NOTHING`
 
+// insertQueuedSQL inserts one message and its message_queue row.
+var insertQueuedSQL = withQueueRows(insertMessageSQL)
+
 // Enqueue stores a new message, pre-claimed when m carries a lease.
 func (s *Store) Enqueue(ctx context.Context, m *store.Message) (*store.Message, bool, error) {
 	if err := s.check(); err != nil {
@@ -55,7 +58,7 @@ func (s *Store) enqueueOne(ctx context.Context, n *store.Message, args []any, li
 	// ON CONFLICT DO NOTHING then SELECT: the unique index decides which of
 	// two racing requests with one key wins, never a prior read. A racing
 	// insert that has not committed yet makes this one wait for it.
-	tag, err := s.pool.Exec(ctx, insertMessageSQL, args...)
+	tag, err := s.pool.Exec(ctx, insertQueuedSQL, args...)
 	if err != nil {
 		return nil, false, s.wrap(err, "insert message")
 	}

@@ -19,12 +19,11 @@
 -- dispatcher is therefore not in Claim's due range, which Claim walks
 -- (message_queue_due) instead of stepping over every leased row. The
 -- message row stays the truth: Claim and Stats re-check status, next_at
--- and the lease on it. Triggers keep the queue in step with every writer,
--- so no write path (a future one included) can forget it:
---   - a new message that is not final gets its row (one statement per
---     INSERT, over the statement's inserted rows);
---   - an update that changes status, next_at or the lease moves the row's
---     key, or deletes the row once the message is final.
+-- and the lease on it. A trigger keeps the queue in step with every update,
+-- so no write path (a future one included) can forget it: an update that
+-- changes status, next_at or the lease moves the row's key, or deletes the
+-- row once the message is final. Enqueue, the one writer that inserts
+-- messages, inserts their rows in the same statement.
 -- A message leaves the queue when its status is one of the final statuses
 -- listed below; a status added to store.Status must be added there if it
 -- is final (TestMessageQueueStatuses compares the list with
@@ -42,42 +41,37 @@ INSERT INTO message_queue (id, next_at)
 SELECT id, CASE WHEN lease_owner <> '' AND lease_until > next_at THEN lease_until ELSE next_at END
 FROM messages WHERE status NOT IN ('delivered', 'read', 'failed', 'expired');
 
-CREATE FUNCTION switchboard_message_queue_insert() RETURNS trigger LANGUAGE plpgsql AS $$
-BEGIN
-    INSERT INTO message_queue (id, next_at)
-    SELECT id, CASE WHEN lease_owner <> '' AND lease_until > next_at THEN lease_until ELSE next_at END
-    FROM inserted WHERE status NOT IN ('delivered', 'read', 'failed', 'expired');
-    RETURN NULL;
-END
-$$;
-
+-- The key is next_at, or lease_until while the lease runs past next_at.
+-- The row is updated in place when it exists (the common case: one index
+-- probe, no conflict check), inserted otherwise.
 CREATE FUNCTION switchboard_message_queue_update() RETURNS trigger LANGUAGE plpgsql AS $$
+DECLARE
+    key timestamptz;
 BEGIN
+    IF NEW.status IS NOT DISTINCT FROM OLD.status AND NEW.next_at IS NOT DISTINCT FROM OLD.next_at
+       AND NEW.lease_owner IS NOT DISTINCT FROM OLD.lease_owner AND NEW.lease_until IS NOT DISTINCT FROM OLD.lease_until THEN
+        RETURN NEW;
+    END IF;
     IF NEW.status IN ('delivered', 'read', 'failed', 'expired') THEN
         DELETE FROM message_queue WHERE id = NEW.id;
-    ELSE
-        INSERT INTO message_queue (id, next_at)
-        VALUES (NEW.id, CASE WHEN NEW.lease_owner <> '' AND NEW.lease_until > NEW.next_at
-            THEN NEW.lease_until ELSE NEW.next_at END)
-        ON CONFLICT (id) DO UPDATE SET next_at = EXCLUDED.next_at
-        WHERE message_queue.next_at IS DISTINCT FROM EXCLUDED.next_at;
+        RETURN NEW;
+    END IF;
+    key := CASE WHEN NEW.lease_owner <> '' AND NEW.lease_until > NEW.next_at THEN NEW.lease_until ELSE NEW.next_at END;
+    UPDATE message_queue SET next_at = key WHERE id = NEW.id AND next_at IS DISTINCT FROM key;
+    IF NOT FOUND THEN
+        INSERT INTO message_queue (id, next_at) VALUES (NEW.id, key) ON CONFLICT (id) DO NOTHING;
     END IF;
     RETURN NEW;
 END
 $$;
 
--- After the insert, over the rows it inserted: an Enqueue whose
--- idempotency key was taken (ON CONFLICT DO NOTHING) inserts nothing.
-CREATE TRIGGER messages_queue_insert AFTER INSERT ON messages
-    REFERENCING NEW TABLE AS inserted
-    FOR EACH STATEMENT EXECUTE FUNCTION switchboard_message_queue_insert();
 -- Before the update, on the row version being written (the update cannot
--- be skipped after it: the row is locked by then), and only when what the
--- key is made of changes.
+-- be skipped after it: the row is locked by then), when a column the key
+-- or the status is made of is set. (The function, not a WHEN clause,
+-- checks that one changed: a WHEN clause is parsed again by every
+-- statement.) Inserts add their rows themselves (queue_table.go).
 CREATE TRIGGER messages_queue_update BEFORE UPDATE OF status, next_at, lease_owner, lease_until ON messages
-    FOR EACH ROW WHEN (OLD.status IS DISTINCT FROM NEW.status OR OLD.next_at IS DISTINCT FROM NEW.next_at
-        OR OLD.lease_owner IS DISTINCT FROM NEW.lease_owner OR OLD.lease_until IS DISTINCT FROM NEW.lease_until)
-    EXECUTE FUNCTION switchboard_message_queue_update();
+    FOR EACH ROW EXECUTE FUNCTION switchboard_message_queue_update();
 
 -- Room on each page for the next version of its rows: a HOT update needs
 -- the new version on the old one's page. Set before the rewrite below, so
