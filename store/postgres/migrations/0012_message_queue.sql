@@ -75,8 +75,11 @@ CREATE TRIGGER messages_queue_update BEFORE UPDATE OF status, next_at, lease_own
 
 -- Room on each page for the next version of its rows: a HOT update needs
 -- the new version on the old one's page. Set before the rewrite below, so
--- every page keeps 30% free.
-ALTER TABLE messages SET (fillfactor = 70);
+-- every page keeps half its space free. Measured in the ingest bench: 64%
+-- of the updates were HOT at fillfactor 70, 98% at 50. The price is
+-- space: the table's heap takes about twice its packed size (its indexes
+-- do not grow, and stay free of the entries the non-HOT versions added).
+ALTER TABLE messages SET (fillfactor = 50);
 
 -- List status=failed|expired: only those rows have bad set. A generated
 -- column, so status itself is in no index and a status change that keeps
