@@ -16,6 +16,7 @@ import (
 	"github.com/switchboard-gw/switchboard/client"
 	"github.com/switchboard-gw/switchboard/config"
 	"github.com/switchboard-gw/switchboard/gateway"
+	"github.com/switchboard-gw/switchboard/internal/testpg"
 	"github.com/switchboard-gw/switchboard/store"
 )
 
@@ -50,12 +51,29 @@ callbacks: {allow_hosts: [127.0.0.1/32]}
 // WhatsApp message delivered and never read moves on to SMS once the
 // dispatcher's clock passes its read deadline (failover_reason no_read,
 // delivered on SMS, no duplicate); one read in time stays read on
-// WhatsApp. The clock is moved, never slept through.
+// WhatsApp. The clock is moved, never slept through. On both stores: on
+// PostgreSQL the message waiting for its read is claimed at its deadline
+// through message_queue (migration 0013).
 func TestReadTimeoutFailover(t *testing.T) {
 	t.Parallel()
+	for _, driver := range []string{"sqlite", "postgres"} {
+		t.Run(driver, func(t *testing.T) {
+			t.Parallel()
+			testReadTimeoutFailover(t, driver)
+		})
+	}
+}
+
+func testReadTimeoutFailover(t *testing.T, driver string) {
 	dir := t.TempDir()
 	path := filepath.Join(dir, "switchboard.yaml")
-	require.NoError(t, os.WriteFile(path, []byte(strings.ReplaceAll(readConfig, "%DSN%", filepath.Join(dir, "sb.db"))), 0o600))
+	yml := strings.ReplaceAll(readConfig, "%DSN%", filepath.Join(dir, "sb.db"))
+	if driver == "postgres" {
+		yml = strings.Replace(yml, `store: {driver: sqlite, dsn: "`+filepath.Join(dir, "sb.db")+`"}`,
+			`store: {driver: postgres, dsn: "`+testpg.DB(t)+`"}`, 1)
+		require.Contains(t, yml, "driver: postgres")
+	}
+	require.NoError(t, os.WriteFile(path, []byte(yml), 0o600))
 	cfg, err := config.Load(path)
 	require.NoError(t, err)
 	var skew atomic.Int64 // the dispatcher's clock runs this far ahead

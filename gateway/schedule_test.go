@@ -16,6 +16,7 @@ import (
 	"github.com/switchboard-gw/switchboard/client"
 	"github.com/switchboard-gw/switchboard/config"
 	"github.com/switchboard-gw/switchboard/gateway"
+	"github.com/switchboard-gw/switchboard/internal/testpg"
 )
 
 // scheduleConfig: otp sends at once; news keeps quiet hours in Berlin and
@@ -54,9 +55,15 @@ func (c *testClock) Now() time.Time          { return time.Now().Add(time.Durati
 func (c *testClock) Advance(d time.Duration) { c.off.Add(int64(d)) }
 func (c *testClock) Set(t time.Time)         { c.off.Store(int64(time.Until(t))) }
 
+// runClocked runs a gateway on the SQLite file dsn, or on PostgreSQL when
+// dsn is a PostgreSQL URL (testpg.DB).
 func runClocked(t *testing.T, dsn string, clock *testClock) (string, func()) {
 	t.Helper()
-	cfg, err := config.Parse("t.yaml", []byte(strings.ReplaceAll(scheduleConfig, "%DSN%", dsn)))
+	yml := strings.ReplaceAll(scheduleConfig, "%DSN%", dsn)
+	if strings.HasPrefix(dsn, "postgres") {
+		yml = strings.Replace(yml, "driver: sqlite", "driver: postgres", 1)
+	}
+	cfg, err := config.Parse("t.yaml", []byte(yml))
 	require.NoError(t, err)
 	ctx, cancel := context.WithCancel(context.Background())
 	g, err := gateway.New(ctx, cfg, gateway.Options{Logger: slog.New(slog.DiscardHandler), Clock: clock.Now})
@@ -104,11 +111,25 @@ func apiCode(err error) string {
 // same; nothing goes out while an immediate send to the same channel is
 // delivered; it goes out when the clock reaches send_at. Cancel: the
 // sender or an admin, idempotent, 404 for another send key, 409 once
-// handed over.
+// handed over. On both stores (on PostgreSQL a canceled message leaves
+// message_queue, migration 0013).
 func TestScheduledSend(t *testing.T) {
 	t.Parallel()
+	for _, driver := range []string{"sqlite", "postgres"} {
+		t.Run(driver, func(t *testing.T) {
+			t.Parallel()
+			dsn := filepath.Join(t.TempDir(), "sb.db")
+			if driver == "postgres" {
+				dsn = testpg.DB(t)
+			}
+			testScheduledSend(t, dsn)
+		})
+	}
+}
+
+func testScheduledSend(t *testing.T, dsn string) {
 	clock := &testClock{}
-	base, stop := runClocked(t, filepath.Join(t.TempDir(), "sb.db"), clock)
+	base, stop := runClocked(t, dsn, clock)
 	defer stop()
 	ctx := t.Context()
 	shop, other, ops := client.New(base, sendKey), client.New(base, otherSendKey), client.New(base, adminKey)
@@ -176,6 +197,11 @@ func TestScheduledSend(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, "canceled", c.Status, "a canceled message never goes out")
 	require.Empty(t, c.Attempts)
+
+	// Every message is final now, the canceled one too: no work is left.
+	require.Eventually(t, func() bool {
+		return strings.Contains(scrape(t, base+"/metrics"), "\nswitchboard_queue_pending_messages 0\n")
+	}, 15*time.Second, 20*time.Millisecond, "the queue drained")
 }
 
 // TestQuietHours: news keeps quiet hours 21:00-08:00 in Berlin. A send at

@@ -43,6 +43,28 @@ func pgStatsPrint(ctx context.Context, dsn string, accepted int, w io.Writer) er
 		return err
 	}
 	fmt.Fprintf(w, "\npostgres: %d commits, %d deadlocks (whole run)\n", commits, deadlocks)
+	// HOT updates write no index entry: how many of each table's updates
+	// were HOT says whether its indexes cover the columns its writes change.
+	trows, err := db.QueryContext(ctx, `SELECT relname, n_tup_ins, n_tup_upd, n_tup_hot_upd, n_tup_del
+		FROM pg_stat_user_tables WHERE n_tup_upd + n_tup_ins > 0 ORDER BY relname`)
+	if err != nil {
+		return err
+	}
+	for trows.Next() {
+		var (
+			rel                string
+			ins, upd, hot, del int64
+		)
+		if err := trows.Scan(&rel, &ins, &upd, &hot, &del); err != nil {
+			trows.Close()
+			return err
+		}
+		fmt.Fprintf(w, "  %-16s %9d inserts %9d updates (%d HOT) %9d deletes\n", rel, ins, upd, hot, del)
+	}
+	trows.Close()
+	if err := trows.Err(); err != nil {
+		return err
+	}
 	rows, err := db.QueryContext(ctx, `SELECT calls, rows, total_exec_time, query FROM pg_stat_statements
 		WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database())
 		ORDER BY total_exec_time DESC LIMIT 15`)

@@ -12,7 +12,14 @@ import "github.com/switchboard-gw/switchboard/store"
 // accepted messages faster than dispatch could record their sends and
 // receipts; the backlog overflowed the dispatcher's hand-off queue, and
 // Claim, walking ever more leased rows, became the largest cost.
-const batchWorkers = 6
+//
+// Two workers, not six: fewer batches in flight make each one larger (a
+// commit per 5 messages instead of per 2.5 on one instance, per 2 instead
+// of per 1 on three, which split the load), and the ingest bench's backlog
+// stayed under 120 where six let it reach 1,700-3,600 in 10 s: with each
+// cycle taking both queues, acceptance waits for dispatch's writes.
+// (BENCHMARKS.md, "PostgreSQL group commit".)
+const batchWorkers = 2
 
 func (s *Store) batcher() {
 	enq := make([]*enqOp, 0, maxEnqueueBatch)

@@ -21,6 +21,10 @@ const attCols = sqlshared.AttemptColumns
 // notFinal lists the statuses Claim and Stats treat as work left to do.
 var notFinal = sqlshared.NotFinal
 
+// claimable lists the statuses Claim takes a due message in: notFinal and
+// delivered, for a message waiting for its read (store.AwaitsRead).
+var claimable = sqlshared.Claimable
+
 // ts is a time argument: the zero time is NULL.
 func ts(t time.Time) any {
 	if t.IsZero() {

@@ -160,7 +160,8 @@ func serverRefused(err error) bool {
 	return errors.As(err, &pe)
 }
 
-// insertPlainSQL returns the multi-row INSERT for rows messages.
+// insertPlainSQL returns the multi-row INSERT for rows messages, with
+// their message_queue rows, returning the ids inserted.
 func insertPlainSQL(rows int) string {
 	var b strings.Builder
 	head, _, _ := strings.Cut(insertMessageSQL, "VALUES")
@@ -182,8 +183,8 @@ func insertPlainSQL(rows int) string {
 		}
 		b.WriteByte(')')
 	}
-	b.WriteString(" ON CONFLICT (idem_scope, idem_key) WHERE idem_key <> '' DO NOTHING RETURNING id")
-	return b.String()
+	b.WriteString(" ON CONFLICT (idem_scope, idem_key) WHERE idem_key <> '' DO NOTHING")
+	return withQueueRows(b.String())
 }
 
 // insertMessageArgs is the number of parameters per message row.

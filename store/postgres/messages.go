@@ -21,6 +21,9 @@ var insertMessageSQL = `INSERT INTO messages (id, idem_scope, idem_key, request_
 	VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23)
 	ON CONFLICT (idem_scope, idem_key) WHERE idem_key <> '' DO NOTHING`
 
+// insertQueuedSQL inserts one message and its message_queue row.
+var insertQueuedSQL = withQueueRows(insertMessageSQL)
+
 // Enqueue stores a new message, pre-claimed when m carries a lease.
 func (s *Store) Enqueue(ctx context.Context, m *store.Message) (*store.Message, bool, error) {
 	if err := s.check(); err != nil {
@@ -55,7 +58,7 @@ func (s *Store) enqueueOne(ctx context.Context, n *store.Message, args []any, li
 	// ON CONFLICT DO NOTHING then SELECT: the unique index decides which of
 	// two racing requests with one key wins, never a prior read. A racing
 	// insert that has not committed yet makes this one wait for it.
-	tag, err := s.pool.Exec(ctx, insertMessageSQL, args...)
+	tag, err := s.pool.Exec(ctx, insertQueuedSQL, args...)
 	if err != nil {
 		return nil, false, s.wrap(err, "insert message")
 	}
@@ -166,8 +169,8 @@ func listQuery(p store.ListParams, after string, limit int) (string, []any) {
 	switch p.Status {
 	case "":
 	case store.StatusFailed, store.StatusExpired:
-		// A literal, so the planner can match messages_status_bad's predicate.
-		where = append(where, "status = '"+string(p.Status)+"'")
+		// bad (migration 0012) is what messages_bad's predicate names.
+		where = append(where, "bad AND status = '"+string(p.Status)+"'")
 	case store.StatusScheduled:
 		// Not stored: queued with no attempt and a due time ahead
 		// (store.Message.Scheduled); queued leaves those out.
@@ -195,11 +198,17 @@ func listQuery(p store.ListParams, after string, limit int) (string, []any) {
 	return q, args
 }
 
+// statsSQL: pending is message_queue's size (migration 0012: a row per
+// message not final) less the delivered messages waiting for a read
+// (read_wait, migration 0013), which are final; due is what Claim would
+// take, found as Claim finds it (without the limit), and like pending
+// leaves those out, as store/sqlite's does.
 var statsSQL = `SELECT
-	(SELECT count(*) FROM messages WHERE status IN ` + notFinal + `),
+	(SELECT count(*) FROM message_queue WHERE NOT read_wait),
 	count(*), min(next_at)
 	FROM messages
-	WHERE next_at IS NOT NULL AND next_at <= $1 AND status IN ` + notFinal + `
+	WHERE id = ANY(ARRAY(SELECT id FROM message_queue WHERE next_at <= $1))
+	  AND next_at <= $1 AND status IN ` + notFinal + `
 	  AND (lease_owner = '' OR lease_until < $1)`
 
 // Stats counts pending and due work. Due counts what Claim would take now.

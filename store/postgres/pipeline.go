@@ -27,16 +27,19 @@ type querier interface {
 // Any error ends the transaction with ROLLBACK before the connection goes
 // back to the pool.
 //
+// first learns whether the call shares a transaction with others: a read
+// that could wait for a lock out of id order must not (receipts.go).
+//
 // st is where read puts the locked message's state: txn2 hands the whole
 // call to the group commit (txn_batch.go), which runs it in one
 // transaction with others and needs the id of the message it locked.
-func (s *Store) txn2(ctx context.Context, st *msgState, first func(b *pgx.Batch), read func(br pgx.BatchResults) error,
+func (s *Store) txn2(ctx context.Context, st *msgState, first func(b *pgx.Batch, inBatch bool), read func(br pgx.BatchResults) error,
 	decide func(q querier, b *pgx.Batch) error) error {
 	return s.txnBatched(ctx, &txnOp{st: st, first: first, read: read, decide: decide})
 }
 
 // txn2One runs one txn2 call in a transaction of its own.
-func (s *Store) txn2One(ctx context.Context, first func(b *pgx.Batch), read func(br pgx.BatchResults) error,
+func (s *Store) txn2One(ctx context.Context, first func(b *pgx.Batch, inBatch bool), read func(br pgx.BatchResults) error,
 	decide func(q querier, b *pgx.Batch) error) (err error) {
 	conn, err := s.pool.Acquire(ctx)
 	if err != nil {
@@ -59,7 +62,7 @@ func (s *Store) txn2One(ctx context.Context, first func(b *pgx.Batch), read func
 
 	b := &pgx.Batch{}
 	b.Queue("BEGIN")
-	first(b)
+	first(b, false)
 	open = true
 	br := conn.SendBatch(ctx, b)
 	if _, err := br.Exec(); err != nil {

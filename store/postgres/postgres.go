@@ -1,7 +1,10 @@
 // Package postgres is the store for more than one machine: any number of
 // `switchboard serve` instances share one PostgreSQL database.
 //
-// The message row is the queue, as in store/sqlite. Claim takes due rows
+// The message row holds the queue state (status, next_at, lease), as in
+// store/sqlite; message_queue (migration 0012), kept in step by a trigger,
+// indexes the messages not final by when they may be claimed, so a
+// message's updates touch no index on messages (HOT). Claim takes due rows
 // with FOR UPDATE SKIP LOCKED and leases them (owner, expiry) in one
 // statement, so instances never wait for each other and never claim the
 // same message twice; a dead instance's messages are claimed again once
@@ -88,6 +91,7 @@ type Store struct {
 	kickc     chan struct{} // coalesced requests to NOTIFY dueChannel
 	enqc      chan *enqOp   // Enqueue's group commit (enqueue_batch.go)
 	txnc      chan *txnOp   // Advance's and RecordReceipt's (txn_batch.go)
+	inflight  inflight      // attempts whose Advance has not committed yet (inflight.go)
 	listen    sync.Once
 	due       chan struct{}
 	overrides chan struct{}

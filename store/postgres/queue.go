@@ -11,32 +11,35 @@ import (
 	"github.com/switchboard-gw/switchboard/store"
 )
 
-// claimSQL leases due rows in one statement. SKIP LOCKED: rows another
-// instance is claiming (or a receipt or Advance is writing) right now are
-// passed over rather than waited for; FOR UPDATE re-checks the WHERE on the
-// newest row version, so a row claimed meanwhile is never taken twice.
-// RETURNING sees the CTE's old lease owner, which says whether the message
-// was abandoned (Reclaimed). Delivered messages whose read deadline passed
-// (store.AwaitsRead) come from their own index (messages_unread, migration
-// 0010), merged in due order; messages_queue keeps serving the rest.
-var claimSQL = `WITH queue AS (
-		SELECT id, lease_owner AS prev, next_at FROM messages
-		WHERE next_at IS NOT NULL AND next_at <= $3 AND status IN ` + notFinal + `
-		  AND (lease_owner = '' OR lease_until < $3)
-		ORDER BY next_at, id
-		LIMIT $4
-		FOR UPDATE SKIP LOCKED),
-	unread AS (
-		SELECT id, lease_owner AS prev, next_at FROM messages
-		WHERE next_at IS NOT NULL AND next_at <= $3 AND status = 'delivered'
-		  AND (lease_owner = '' OR lease_until < $3)
+// claimSQL leases due rows in one statement. The candidates are the first
+// rows of message_queue's due range (migration 0012: keyed by when a
+// message may be claimed, so rows leased to a live dispatcher are not in
+// it); each is checked on its message row, the truth. SKIP LOCKED, on the
+// queue rows and on the messages: rows another instance is claiming (or a
+// receipt or Advance is writing) right now are passed over rather than
+// waited for, so Claim never waits for a lock; FOR UPDATE re-checks the
+// WHERE on the newest row version, so a row claimed meanwhile is never
+// taken twice. RETURNING sees the CTE's old lease owner, which says
+// whether the message was abandoned (Reclaimed).
+//
+// A delivered message waiting for its read receipt (store.AwaitsRead) has
+// a queue row keyed by its read deadline (migration 0013), so Claim takes
+// it then like any due message.
+//
+// The message rows are looked up by id from the candidates' array: a join
+// lets the planner hash the whole messages table when it believes the
+// lease filter selective.
+var claimSQL = `WITH cand AS (
+		SELECT id FROM message_queue WHERE next_at <= $3
 		ORDER BY next_at, id
 		LIMIT $4
 		FOR UPDATE SKIP LOCKED),
 	due AS (
-		SELECT id, prev FROM (SELECT * FROM queue UNION ALL SELECT * FROM unread) AS u
-		ORDER BY next_at, id
-		LIMIT $4)
+		SELECT id, lease_owner AS prev FROM messages
+		WHERE id = ANY(ARRAY(SELECT id FROM cand))
+		  AND next_at <= $3 AND status IN ` + claimable + `
+		  AND (lease_owner = '' OR lease_until < $3)
+		FOR UPDATE SKIP LOCKED)
 	UPDATE messages AS m SET lease_owner = $1, lease_until = $2
 	FROM due WHERE m.id = due.id
 	RETURNING ` + msgColsOf("m") + `, due.prev`
@@ -150,7 +153,9 @@ func (s *Store) Advance(ctx context.Context, t *store.Transition) error {
 		st = msgState{id: t.MessageID} // the group commit locks Advances in id order
 		d  store.AdvanceDecision
 	)
-	err = s.txn2(ctx, &st, func(b *pgx.Batch) {
+	done := s.inflight.add(t)
+	defer done()
+	err = s.txn2(ctx, &st, func(b *pgx.Batch, _ bool) {
 		b.Queue(`SELECT `+msgStateCols+` FROM messages WHERE id = $1 FOR UPDATE`, t.MessageID)
 	}, func(br pgx.BatchResults) error {
 		err := br.QueryRow().Scan(st.dest()...)
@@ -216,6 +221,9 @@ func (s *Store) queueAdvanceCallback(ctx context.Context, tx querier, b *pgx.Bat
 	return queueCallback(b, st, d.Status, channel, seq, st.duplicate, now)
 }
 
+var releaseSQL = `UPDATE messages SET lease_owner = '', lease_until = NULL
+	WHERE id = ANY(ARRAY(SELECT id FROM message_queue)) AND lease_owner = $1 AND status IN ` + claimable
+
 // Release drops owner's leases so another process can claim the messages
 // without waiting for the leases to expire.
 func (s *Store) Release(ctx context.Context, owner string) error {
@@ -225,10 +233,10 @@ func (s *Store) Release(ctx context.Context, owner string) error {
 	if owner == "" {
 		return nil
 	}
-	// Only messages not final can be claimed: the rest keep their owner,
-	// and the search walks messages_queue (migration 0005), not the table.
-	tag, err := s.pool.Exec(ctx, `UPDATE messages SET lease_owner = '', lease_until = NULL
-		WHERE lease_owner = $1 AND status IN `+notFinal, owner)
+	// Only messages not final (or waiting for a read) can be claimed: the
+	// rest keep their owner, and the search walks message_queue (migrations
+	// 0012, 0013), not the table.
+	tag, err := s.pool.Exec(ctx, releaseSQL, owner)
 	if err != nil {
 		return s.wrap(err, "release leases")
 	}

@@ -25,6 +25,14 @@ var receiptStateSQL = `WITH a AS (
 	FROM a JOIN messages AS m ON m.id = a.message_id
 	FOR UPDATE OF m`
 
+// receiptStateSkipSQL is receiptStateSQL for a receipt in a group commit
+// (txn_batch.go): a message another transaction holds is skipped, not
+// waited for, and the receipt runs alone after the batch. A batch takes
+// its receipts' locks in arrival order, not id order, so waiting for one
+// while holding others could deadlock with a lease renewal or another
+// instance's batch, which lock in id order.
+var receiptStateSkipSQL = receiptStateSQL + ` SKIP LOCKED`
+
 // receiptAttemptSQL reads the attempt receiptStateSQL found, as of after
 // its lock (READ COMMITTED: a new snapshot per statement).
 const receiptAttemptSQL = `SELECT message_id, seq, status FROM attempts
@@ -58,22 +66,37 @@ func (s *Store) RecordReceipt(ctx context.Context, p store.ReceiptParams) (store
 		attSeq           int
 		attFound         bool
 	)
-	err = s.txn2(ctx, &st, func(b *pgx.Batch) {
-		b.Queue(receiptStateSQL, p.Channel, p.ProviderID)
+	// The attempt may be on its way into the store in this process.
+	if err := s.inflight.wait(ctx, p.Channel, p.ProviderID); err != nil {
+		return store.ReceiptResult{}, err
+	}
+	skip := false
+	err = s.txn2(ctx, &st, func(b *pgx.Batch, inBatch bool) {
+		skip = inBatch
+		if inBatch {
+			b.Queue(receiptStateSkipSQL, p.Channel, p.ProviderID)
+		} else {
+			b.Queue(receiptStateSQL, p.Channel, p.ProviderID)
+		}
 		b.Queue(receiptAttemptSQL, p.Channel, p.ProviderID)
 	}, func(br pgx.BatchResults) error {
 		err := br.QueryRow().Scan(append([]any{&seq, &nextAt, &policy}, st.dest()...)...)
-		if isNoRows(err) {
-			return store.ErrNotFound
-		}
-		if err != nil {
+		missed := isNoRows(err)
+		if err != nil && !missed {
 			return fmt.Errorf("find attempt: %w", err)
 		}
-		err = br.QueryRow().Scan(&attID, &attSeq, &attStatus)
-		if err != nil && !isNoRows(err) {
-			return fmt.Errorf("read attempt: %w", err)
+		err2 := br.QueryRow().Scan(&attID, &attSeq, &attStatus)
+		if err2 != nil && !isNoRows(err2) {
+			return fmt.Errorf("read attempt: %w", err2)
 		}
-		attFound = err == nil
+		attFound = err2 == nil
+		switch {
+		case missed && attFound && skip:
+			// Skipped (in a batch): another transaction holds the message.
+			return errLocked
+		case missed:
+			return store.ErrNotFound
+		}
 		return nil
 	}, func(tx querier, b *pgx.Batch) error {
 		if !attFound || attID != st.id || attSeq != seq {

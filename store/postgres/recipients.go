@@ -104,7 +104,7 @@ func insertLimitedLocked(ctx context.Context, tx pgx.Tx, n *store.Message, args 
 				return nil
 			}
 		}
-		tag, err := tx.Exec(ctx, insertMessageSQL, args...)
+		tag, err := tx.Exec(ctx, insertQueuedSQL, args...)
 		if err != nil {
 			return err
 		}

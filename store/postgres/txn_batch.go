@@ -43,11 +43,19 @@ import (
 // connection the outcome is unknown and every call gets the error, as a
 // single call would.
 //
-// Deadlocks: calls lock their messages in batch order, so a batch can wait
-// for a row another transaction holds while holding rows that one waits
-// for (another instance's batch, a lease renewal). PostgreSQL's deadlock
-// detector then refuses one statement, which is the server-refused case
-// above: that batch runs its calls alone.
+// Deadlocks: the calls whose message is known before the read (Advance)
+// lock in id order, as lease renewal does, and may wait; the others
+// (receipts, found by the provider's id, so in arrival order) skip a
+// message another transaction holds (SKIP LOCKED) and run alone after the
+// batch. A batch thus only waits while holding rows of lower ids, and two
+// lockers in id order cannot wait for each other in a cycle. Should one
+// deadlock anyway, PostgreSQL's detector refuses a statement, which is the
+// server-refused case above: that batch runs its calls alone.
+
+// errLocked is a batched read's answer when the row it would lock is held
+// by another transaction and was skipped (SKIP LOCKED): the call runs
+// alone after the batch, where waiting for the lock holds no other.
+var errLocked = errors.New("row held by another transaction")
 
 // maxTxnBatch bounds the calls in one transaction.
 const maxTxnBatch = 64
@@ -58,14 +66,14 @@ const txnBatchTimeout = 30 * time.Second
 type txnOp struct {
 	ctx    context.Context
 	st     *msgState
-	first  func(b *pgx.Batch)
+	first  func(b *pgx.Batch, inBatch bool)
 	read   func(br pgx.BatchResults) error
 	decide func(q querier, b *pgx.Batch) error
 	done   chan error // buffered: the worker never waits for a caller
 
 	queued   int   // statements first queued
 	err      error // this call's own answer (ErrNotFound), no write queued
-	deferred bool  // its message is locked by an earlier call: run alone after
+	deferred bool  // its message is locked by an earlier call or another transaction: run alone after
 }
 
 // txnBatched queues op for the next batch and waits for its answer. If ctx
@@ -171,7 +179,7 @@ func (s *Store) txnBatch(ctx context.Context, ops []*txnOp) (committed bool, err
 	for _, op := range ops {
 		op.err, op.deferred = nil, false
 		n := b.Len()
-		op.first(b)
+		op.first(b, true)
 		op.queued = b.Len() - n
 	}
 	open = true
@@ -187,7 +195,7 @@ func (s *Store) txnBatch(ctx context.Context, ops []*txnOp) (committed bool, err
 	w := &pgx.Batch{}
 	locked := make(map[string]bool, len(ops))
 	for _, op := range ops {
-		if op.err != nil {
+		if op.err != nil || op.deferred {
 			continue
 		}
 		if locked[op.st.id] {
@@ -230,11 +238,14 @@ func readAll(br pgx.BatchResults, ops []*txnOp) error {
 		if cr.used > op.queued {
 			return fmt.Errorf("txn batch: read took %d results of %d", cr.used, op.queued)
 		}
-		if rerr != nil {
-			if !errors.Is(rerr, store.ErrNotFound) {
-				return rerr
-			}
+		switch {
+		case rerr == nil:
+		case errors.Is(rerr, errLocked):
+			op.deferred = true
+		case errors.Is(rerr, store.ErrNotFound):
 			op.err = rerr
+		default:
+			return rerr
 		}
 	}
 	return nil
