@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net"
 	"net/url"
+	"slices"
 	"strings"
 	"time"
 
@@ -266,8 +267,10 @@ func (s *Sender) handBack(b *handBack) {
 	defer cancel()
 	for at, ids := range b.at {
 		if err := s.Store.DeferCallbacks(ctx, s.Owner, ids, at); err != nil {
-			// Their leases run out and they are claimed again: late, not lost.
+			// Their leases run out and they are claimed again: late, not
+			// lost, if a claim comes then.
 			s.Logger.Error("hand back callbacks", "n", len(ids), "err", err)
+			s.wakeAt(s.Now().Add(s.Lease))
 			continue
 		}
 		// Only once written: a claim woken before would find them still
@@ -281,22 +284,76 @@ func (s *Sender) handBack(b *handBack) {
 	}
 }
 
-// wakeAt makes Run claim at t (if no sooner wake is set): what was handed
-// back is due then, and the poll may be much later.
+// wakeAt makes Run claim at t, or a little after: what was handed back
+// (or is to be retried) is due then, and the poll may be much later. Every
+// time is kept until its wake fires, not only the earliest: the claim at
+// an earlier one finds a later one's callbacks not yet due, and if it
+// hands nothing back and no try ends after, nothing else would claim them
+// before the poll. Times are rounded up to a slot (wakeSlot), so those
+// close together share one wake and the kept times stay few.
 func (s *Sender) wakeAt(t time.Time) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	t = s.wakeSlot(t, s.Now())
+	i, found := slices.BinarySearchFunc(s.wakes, t, time.Time.Compare)
+	if found {
+		return
+	}
+	s.wakes = slices.Insert(s.wakes, i, t)
+	if i == 0 {
+		s.armWake()
+	}
+}
+
+// wakeSlot rounds t up to a multiple of a slot that grows with how far
+// ahead t is: wakeGap, doubled while it is at most a sixteenth of that
+// (a wake a little late for a callback due much later) and at most half
+// the poll (which would claim it by then anyway).
+func (s *Sender) wakeSlot(t, now time.Time) time.Time {
+	g, ahead := wakeGap, t.Sub(now)
+	for 32*g <= ahead && 4*g <= s.Poll {
+		g *= 2
+	}
+	r := time.Duration(t.UnixNano() % int64(g))
+	if r < 0 {
+		r += g
+	}
+	if r == 0 {
+		return t
+	}
+	return t.Add(g - r)
+}
+
+// armWake sets the timer for the first of s.wakes. s.mu is held.
+func (s *Sender) armWake() {
+	if s.stopWake != nil {
+		s.stopWake()
+	}
+	at := s.wakes[0]
+	s.stopWake = s.afterFunc(max(at.Sub(s.Now()), 0), func() { s.wakeFired(at) })
+}
+
+// wakeFired is the timer set for at: the times due by now (at least at,
+// whatever the clock says) are done with, the timer is set for the next,
+// and Run claims.
+func (s *Sender) wakeFired(at time.Time) {
+	s.mu.Lock()
 	now := s.Now()
-	if s.wakeTimer != nil && s.nextWake.After(now) && !t.Before(s.nextWake) {
-		return
+	if now.Before(at) {
+		now = at
 	}
-	s.nextWake = t
-	d := max(t.Sub(now), 0)
-	if s.wakeTimer == nil {
-		s.wakeTimer = time.AfterFunc(d, s.Wake)
-		return
+	n := 0
+	for n < len(s.wakes) && !s.wakes[n].After(now) {
+		n++
 	}
-	s.wakeTimer.Reset(d)
+	s.wakes = s.wakes[n:]
+	// n is 0 when an earlier timer's fire already took these (this one
+	// was stopped too late): the timer set then stands.
+	if n > 0 && len(s.wakes) > 0 {
+		s.armWake()
+	}
+	s.mu.Unlock()
+	s.Wake()
 }
 
 // route places claimed callbacks: given up when their API key is gone,

@@ -89,10 +89,13 @@ type Sender struct {
 	stopping  bool // Run is returning: start nothing more
 	hostsOpen int  // destinations whose breaker is not closed
 	pruned    time.Time
-	// wakeTimer wakes Run at nextWake, the earliest a handed-back callback
-	// is due (wakeAt).
-	wakeTimer *time.Timer
-	nextWake  time.Time
+	// wakes are when handed-back callbacks fall due (wakeAt), ascending;
+	// a timer, stopped by stopWake, wakes Run at the first.
+	wakes    []time.Time
+	stopWake func() bool
+	// afterFunc arms a timer (time.AfterFunc); tests replace it to fire
+	// the sender's timers by hand.
+	afterFunc func(d time.Duration, f func()) (stop func() bool)
 
 	claimErrs lograte.Limiter // failed claims, logged once per interval
 }
@@ -149,6 +152,9 @@ func (s *Sender) defaults() {
 	}
 	if s.Lease <= 0 {
 		s.Lease = 2*s.Timeout + 10*time.Second
+	}
+	if s.afterFunc == nil {
+		s.afterFunc = func(d time.Duration, f func()) func() bool { return time.AfterFunc(d, f).Stop }
 	}
 	if s.UserAgent == "" {
 		s.UserAgent = "Switchboard"
@@ -215,9 +221,10 @@ func (s *Sender) Run(ctx context.Context) error {
 		s.wg.Wait()
 		s.releaseWaiting()
 		s.mu.Lock()
-		if s.wakeTimer != nil {
-			s.wakeTimer.Stop()
+		if s.stopWake != nil {
+			s.stopWake()
 		}
+		s.wakes = nil
 		s.mu.Unlock()
 	}()
 	t := time.NewTicker(s.Poll)
@@ -263,6 +270,9 @@ func (s *Sender) Run(ctx context.Context) error {
 // wakeGap: see Run.
 const wakeGap = 10 * time.Millisecond
 
+// claimRetry is the longest a failed claim waits to be tried again.
+const claimRetry = time.Second
+
 // Wake makes Run claim now rather than at its next poll: new callbacks
 // are due. It never blocks; wakes before the claim runs are merged. It may
 // be called at any time, before Run too.
@@ -295,6 +305,11 @@ func (s *Sender) claim(ctx context.Context) (empty bool) {
 				// Every poll fails while the database is down: one line
 				// per interval, with how many claims failed.
 				s.claimErrs.Log(s.Logger, slog.LevelError, "claim callbacks", "err", err)
+				// What the wake was for is still due: try again soon
+				// rather than at the poll, which may be much later.
+				if s.Poll > claimRetry {
+					s.wakeAt(s.Now().Add(claimRetry))
+				}
 			}
 			return false
 		}
@@ -370,6 +385,13 @@ func (s *Sender) finish(res store.CallbackResult) {
 	defer fcancel()
 	if err := s.Store.FinishCallback(fctx, res); err != nil {
 		s.Logger.Error("record callback result", "callback", res.ID, "err", err)
+		// Still leased to us: claimable again once the lease runs out.
+		s.wakeAt(s.Now().Add(s.Lease))
+		return
+	}
+	if res.Status == store.CallbackPending {
+		// Its retry is due at NextAt: claim then, not at the poll.
+		s.wakeAt(res.NextAt)
 	}
 }
 

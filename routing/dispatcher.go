@@ -44,8 +44,9 @@ type Dispatcher struct {
 	// slots promised by Reserve and not yet taken by Run.
 	local    chan *store.Message
 	reserved atomic.Int64
-	// moreDue: the last claim filled its batch, so more due work is
-	// likely waiting; a finishing worker then wakes the claim loop.
+	// moreDue: the last claim filled its batch, or was put off while the
+	// workers were busy, so more due work is likely waiting; a finishing
+	// worker then wakes the claim loop.
 	moreDue  atomic.Bool
 	stopping atomic.Bool // set at shutdown: finish the send in flight, start no new one
 
@@ -251,6 +252,9 @@ func (d *Dispatcher) claimDue(ctx context.Context, sem chan struct{}) {
 	for ctx.Err() == nil {
 		free := cap(sem) - len(sem)
 		if free < lowWater && len(sem) > 0 {
+			// This claim (maybe a wake's) waits for workers: the next to
+			// finish wakes the loop, else what is due waits for the poll.
+			d.moreDue.Store(true)
 			return
 		}
 		limit := min(free, d.cfg.BatchSize)
