@@ -9,11 +9,18 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/switchboard-gw/switchboard/internal/testpeers"
 	"github.com/switchboard-gw/switchboard/internal/testpg"
 )
 
-// The PostgreSQL tests share one server (testpg.DB), started on first use.
-func TestMain(m *testing.M) { os.Exit(testpg.Main(m)) }
+// The PostgreSQL tests share one server (testpg.DB), and the Twilio tests
+// one Prism (testpeers.Prism), each started on first use and stopped here:
+// a peer left running would outlive the test binary.
+func TestMain(m *testing.M) {
+	code := testpg.Main(m)
+	testpeers.StopAll()
+	os.Exit(code)
+}
 
 // peerConfigs returns baseConfig on a new PostgreSQL database, and the same
 // with a telegram channel added: the edit config management rolls out.
