@@ -98,9 +98,10 @@ func (r *Runner) Run(ctx context.Context) error {
 	}
 }
 
-// PurgeOnce deletes every done message accepted more than Keep ago, batch
-// by batch, and returns how many it deleted. With no keep period set it
-// deletes nothing.
+// PurgeOnce deletes every done message accepted more than Keep ago, and
+// every inbound message received more than Keep ago whose callback is
+// done, batch by batch, and returns how many messages it deleted (inbound
+// ones are not counted). With no keep period set it deletes nothing.
 func (r *Runner) PurgeOnce(ctx context.Context) (int, error) {
 	r.defaults()
 	keep := r.Keep()
@@ -108,11 +109,23 @@ func (r *Runner) PurgeOnce(ctx context.Context) (int, error) {
 		return 0, nil
 	}
 	before := r.Now().Add(-keep)
+	total, err := r.batches(ctx, func() (int, error) { return r.Store.Purge(ctx, before, r.Batch) }, true)
+	if err != nil {
+		return total, err
+	}
+	_, err = r.batches(ctx, func() (int, error) { return r.Store.PurgeInbound(ctx, before, r.Batch) }, false)
+	return total, err
+}
+
+// batches runs purge until it deletes fewer than a batch, pausing between
+// batches so live writes get the store; observed says whether each batch
+// counts in Obs.Purged (messages do).
+func (r *Runner) batches(ctx context.Context, purge func() (int, error), observed bool) (int, error) {
 	total := 0
 	for {
-		n, err := r.Store.Purge(ctx, before, r.Batch)
+		n, err := purge()
 		total += n
-		if n > 0 && r.Obs != nil {
+		if observed && n > 0 && r.Obs != nil {
 			r.Obs.Purged(n)
 		}
 		if err != nil || n < r.Batch {

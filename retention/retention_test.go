@@ -82,6 +82,10 @@ func (f *failing) Purge(context.Context, time.Time, int) (int, error) {
 	return 0, errors.New("disk on fire")
 }
 
+func (f *failing) PurgeInbound(context.Context, time.Time, int) (int, error) {
+	return 0, errors.New("disk on fire")
+}
+
 // rounds counts how Run's rounds ended.
 type rounds struct{ ok, failed atomic.Int32 }
 

@@ -84,4 +84,10 @@ type Purger interface {
 	// them, and their idempotency keys may be used again. It returns how
 	// many it deleted; fewer than limit means none is left.
 	Purge(ctx context.Context, before time.Time, limit int) (int, error)
+	// PurgeInbound deletes up to limit of the oldest inbound messages
+	// received before before (as their UUIDv7 ids tell it) whose callback
+	// to the app, if any, is no longer pending; their callbacks go with
+	// them. It returns how many it deleted; fewer than limit means none is
+	// left.
+	PurgeInbound(ctx context.Context, before time.Time, limit int) (int, error)
 }

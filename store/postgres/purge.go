@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/switchboard-gw/switchboard/store"
+	"github.com/switchboard-gw/switchboard/store/internal/sqlshared"
 )
 
 // purgeSQL deletes one batch, oldest first. SKIP LOCKED lets several
@@ -36,4 +37,21 @@ func (s *Store) Purge(ctx context.Context, before time.Time, limit int) (int, er
 		return 0, s.wrap(err, "purge messages")
 	}
 	return n, nil
+}
+
+var purgeInboundSQL = sqlshared.PurgeInboundSQL("$1", "$2")
+
+// PurgeInbound implements store.Purger.
+func (s *Store) PurgeInbound(ctx context.Context, before time.Time, limit int) (int, error) {
+	if err := s.check(); err != nil {
+		return 0, err
+	}
+	if limit <= 0 {
+		return 0, nil
+	}
+	tag, err := s.pool.Exec(ctx, purgeInboundSQL, store.IDFloor(before), limit)
+	if err != nil {
+		return 0, s.wrap(err, "purge inbound")
+	}
+	return int(tag.RowsAffected()), nil
 }

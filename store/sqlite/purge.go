@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/switchboard-gw/switchboard/store"
+	"github.com/switchboard-gw/switchboard/store/internal/sqlshared"
 )
 
 // purgeCandidatesSQL walks the primary key from the oldest message: with
@@ -76,6 +77,30 @@ func (s *Store) Purge(ctx context.Context, before time.Time, limit int) (int, er
 		n, err := res.RowsAffected()
 		if err != nil {
 			return nil, fmt.Errorf("purge messages: %w", err)
+		}
+		return int(n), nil
+	})
+	if err != nil {
+		return 0, err
+	}
+	return v.(int), nil
+}
+
+var purgeInboundSQL = sqlshared.PurgeInboundSQL("?1", "?2")
+
+// PurgeInbound implements store.Purger in one writer op.
+func (s *Store) PurgeInbound(ctx context.Context, before time.Time, limit int) (int, error) {
+	if limit <= 0 {
+		return 0, nil
+	}
+	v, err := s.do(ctx, func(w *writer) (any, error) {
+		res, err := w.conn.ExecContext(context.Background(), purgeInboundSQL, store.IDFloor(before), limit)
+		if err != nil {
+			return nil, fmt.Errorf("purge inbound: %w", err)
+		}
+		n, err := res.RowsAffected()
+		if err != nil {
+			return nil, fmt.Errorf("purge inbound: %w", err)
 		}
 		return int(n), nil
 	})

@@ -22,6 +22,7 @@ func RunInbound(t *testing.T, open func(t *testing.T) store.Store) {
 		{"ReplyTo", testInboundReplyTo},
 		{"ListFiltersAndPaging", testInboundList},
 		{"Invalid", testInboundInvalid},
+		{"Purge", testInboundPurge},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
@@ -181,4 +182,49 @@ func testInboundList(t *testing.T, e *env) {
 func testInboundInvalid(t *testing.T, e *env) {
 	_, _, err := e.s.SaveInbound(e.ctx, &store.InboundMessage{Channel: "sms", Kind: "sms"}, "")
 	require.Error(t, err, "an inbound message has a sender")
+}
+
+// testInboundPurge: retention deletes old inbound messages, oldest first in
+// batches, but keeps new ones and old ones whose callback is still pending.
+func testInboundPurge(t *testing.T, e *env) {
+	old := t0.Add(-48 * time.Hour)
+	save := func(at time.Time, provider, url string) *store.InboundMessage {
+		m := inboundMsg("+15551234567", "hi", provider, at)
+		m.ID = IDAt(at)
+		got, _ := e.saveInbound(m, url)
+		return got
+	}
+	gone1 := save(old, "SM1", "")
+	gone2 := save(old.Add(time.Minute), "SM2", "")
+	pending := save(old.Add(2*time.Minute), "SM3", "https://app.example.com/inbound")
+	fresh := save(t0, "SM4", "")
+
+	n, err := e.s.PurgeInbound(e.ctx, t0.Add(-time.Hour), 1)
+	require.NoError(t, err)
+	require.Equal(t, 1, n, "a batch of one")
+	n, err = e.s.PurgeInbound(e.ctx, t0.Add(-time.Hour), 10)
+	require.NoError(t, err)
+	require.Equal(t, 1, n, "the other old one; the one with a pending callback stays")
+
+	left, err := e.s.ListInbound(e.ctx, store.InboundListParams{Limit: 10})
+	require.NoError(t, err)
+	var ids []string
+	for _, m := range left.Messages {
+		ids = append(ids, m.ID)
+	}
+	require.ElementsMatch(t, []string{pending.ID, fresh.ID}, ids)
+	require.NotContains(t, ids, gone1.ID)
+	require.NotContains(t, ids, gone2.ID)
+
+	// Once its callback is done, it goes too, and its callback with it.
+	cbs, err := e.s.ClaimCallbacks(e.ctx, "sender", time.Minute, 10, t0)
+	require.NoError(t, err)
+	require.Len(t, cbs, 1)
+	require.NoError(t, e.s.FinishCallback(e.ctx, store.CallbackResult{ID: cbs[0].ID, Owner: "sender", Status: store.CallbackDelivered, Now: t0}))
+	n, err = e.s.PurgeInbound(e.ctx, t0.Add(-time.Hour), 10)
+	require.NoError(t, err)
+	require.Equal(t, 1, n)
+	n, err = e.s.PurgeInbound(e.ctx, t0.Add(-time.Hour), 10)
+	require.NoError(t, err)
+	require.Zero(t, n, "nothing old is left")
 }

@@ -41,3 +41,15 @@ func InboundListQuery(cols string, p store.InboundListParams, after string, limi
 	q += fmt.Sprintf(` ORDER BY id DESC LIMIT %s%d`, mark, len(args))
 	return q, args
 }
+
+// PurgeInboundSQL deletes the oldest inbound messages with ids below the
+// first parameter and no pending callback, at most the second parameter of
+// them (p1 and p2 are the driver's placeholders). It walks the primary key
+// from the oldest; callbacks_inbound (migration 0014) serves the callback
+// check and the cascade.
+func PurgeInboundSQL(p1, p2 string) string {
+	return `DELETE FROM inbound WHERE id IN (SELECT id FROM inbound AS i
+		WHERE id < ` + p1 + `
+		  AND NOT EXISTS (SELECT 1 FROM callbacks AS c WHERE c.inbound_id = i.id AND c.status = 'pending')
+		ORDER BY id LIMIT ` + p2 + `)`
+}
