@@ -1,6 +1,7 @@
 package api
 
 import (
+	"context"
 	"errors"
 	"net/http"
 	"strings"
@@ -85,10 +86,20 @@ func (s *Server) channelView(l *routing.Lane) ChannelView {
 }
 
 func (s *Server) listChannels(c *echo.Context) error {
-	lanes := s.deps.Dispatch.Router().Lanes()
-	day, spend, err := s.todaySpend(c.Request().Context())
+	out, err := s.channelViews(c.Request().Context())
 	if err != nil {
 		return err
+	}
+	return c.JSON(http.StatusOK, map[string]any{"channels": out})
+}
+
+// channelViews are every channel's views in config order, each with its
+// spend today (GET /v1/channels, the dashboard's channels page).
+func (s *Server) channelViews(ctx context.Context) ([]ChannelView, error) {
+	lanes := s.deps.Dispatch.Router().Lanes()
+	day, spend, err := s.todaySpend(ctx)
+	if err != nil {
+		return nil, err
 	}
 	out := make([]ChannelView, 0, len(lanes))
 	for _, l := range lanes {
@@ -96,7 +107,7 @@ func (s *Server) listChannels(c *echo.Context) error {
 		v.Spend = spendView(l, day, spend[l.Name])
 		out = append(out, v)
 	}
-	return c.JSON(http.StatusOK, map[string]any{"channels": out})
+	return out, nil
 }
 
 func (s *Server) lane(c *echo.Context) (*routing.Lane, error) {

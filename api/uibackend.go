@@ -1,6 +1,7 @@
 package api
 
 import (
+	"context"
 	"net/http"
 	"time"
 
@@ -51,7 +52,9 @@ func (b uiBackend) MessageView(m *store.Message, withBody bool) view.MessageView
 	return b.s.viewOf(m, withBody)
 }
 
-func (b uiBackend) ChannelView(l *routing.Lane) view.ChannelView { return b.s.channelView(l) }
+func (b uiBackend) ChannelViews(ctx context.Context) ([]view.ChannelView, error) {
+	return b.s.channelViews(ctx)
+}
 
 func (b uiBackend) Disable(c *echo.Context, channel, reason, by string, at time.Time) error {
 	if err := b.s.saveOverride(c, channel, true, reason, by, at); err != nil {

@@ -38,10 +38,11 @@ type Backend interface {
 	// (the session cookie is Secure then), believing only trusted proxies.
 	OverHTTPS(r *http.Request) bool
 
-	// MessageView and ChannelView are the API's views of a message and a
-	// channel (GET /v1/messages/{id}, GET /v1/channels).
+	// MessageView and ChannelViews are the API's views of a message and of
+	// every channel in config order, with its spend today (GET
+	// /v1/messages/{id}, GET /v1/channels).
 	MessageView(m *store.Message, withBody bool) view.MessageView
-	ChannelView(l *routing.Lane) view.ChannelView
+	ChannelViews(ctx context.Context) ([]view.ChannelView, error)
 	// Disable and Enable are the ops overrides of a channel, stored (when
 	// the store keeps them) before they take effect, as the API's are.
 	// by is the API key's name. An error is the API's to answer.

@@ -111,8 +111,12 @@ func (b *fakeBackend) MessageView(m *store.Message, withBody bool) view.MessageV
 	return v
 }
 
-func (b *fakeBackend) ChannelView(l *routing.Lane) view.ChannelView {
-	return view.ChannelView{Name: l.Name, Type: l.Config.Type, Kind: string(l.Kind), State: "healthy", Breaker: l.BreakerState()}
+func (b *fakeBackend) ChannelViews(context.Context) ([]view.ChannelView, error) {
+	var out []view.ChannelView
+	for _, l := range b.Router().Lanes() {
+		out = append(out, view.ChannelView{Name: l.Name, Type: l.Config.Type, Kind: string(l.Kind), State: "healthy", Breaker: l.BreakerState()})
+	}
+	return out, nil
 }
 
 func (b *fakeBackend) Disable(_ *echo.Context, channel, reason, by string, _ time.Time) error {

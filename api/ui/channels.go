@@ -150,10 +150,14 @@ func (s *dash) uiChannels(c *echo.Context) error {
 	d.Window = strings.TrimSuffix(d.Window, "0s")
 	stats, ok := s.channelStats(c)
 	d.NoStats = !ok
-	for _, l := range s.b.Router().Lanes() {
-		ch := uiChannel{V: s.b.ChannelView(l), Label: s.channelLabel(l.Name)}
+	views, err := s.b.ChannelViews(c.Request().Context())
+	if err != nil {
+		return err
+	}
+	for _, v := range views {
+		ch := uiChannel{V: v, Label: s.channelLabel(v.Name)}
 		if ok {
-			ch.Stats = stats.byChannel[l.Name]
+			ch.Stats = stats.byChannel[v.Name]
 			if ch.Stats.Rate == "" {
 				ch.Stats.Rate, ch.Stats.P50, ch.Stats.P95 = "—", "—", "—"
 			}

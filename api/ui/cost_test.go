@@ -20,6 +20,11 @@ func TestUIMessageCost(t *testing.T) {
 	require.Equal(t, http.StatusOK, r.status)
 	require.Contains(t, r.body, `<dt>Cost</dt><dd class="cost">0.0158 USD</dd>`)
 	require.Contains(t, r.body, `0.0158 USD <span class="muted">(declared in config)</span>`)
+
+	// The channels page shows what the channel spent today and its budget.
+	r = u.get("/ui/channels")
+	require.Equal(t, http.StatusOK, r.status)
+	require.Contains(t, r.body, `<dd>0.0158 USD · budget 50 USD: 49.9842 left</dd>`)
 }
 
 // longUCS2 is 80 characters with one outside GSM-7: two UCS-2 segments.

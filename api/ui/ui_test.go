@@ -47,7 +47,7 @@ auth:
     - {name: ops, key: ` + adminKey + `, role: admin}
 channels:
   whatsapp: {type: sim, kind: whatsapp, receipt_delay: 5ms, probe: {interval: 1h}}
-  sms:      {type: sim, kind: sms, receipt_delay: 5ms, probe: {interval: 1h}, cost: {per_segment: 0.0079, currency: USD}, sender: SWBOARD}
+  sms:      {type: sim, kind: sms, receipt_delay: 5ms, probe: {interval: 1h}, cost: {per_segment: 0.0079, currency: USD}, budget: {per_day: 50, currency: USD}, sender: SWBOARD}
   email:    {type: sim, kind: email, receipt_delay: 5ms, probe: {interval: 1h}}
   telegram: {type: sim, kind: telegram, receipt_delay: 5ms, probe: {interval: 1h}}
 policies:
