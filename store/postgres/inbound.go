@@ -14,15 +14,10 @@ import (
 
 // Inbound messages (store.InboundStore).
 
-const inboundCols = `id, channel, kind, from_addr, to_addr, text, provider_id, reply_to_provider_id, reply_to, received_at`
+const inboundCols = sqlshared.InboundColumns
 
 func scanInbound(sc sqlshared.Scanner) (*store.InboundMessage, error) {
-	var m store.InboundMessage
-	if err := sc.Scan(&m.ID, &m.Channel, &m.Kind, &m.From, &m.To, &m.Text, &m.ProviderID, &m.ReplyToProviderID, &m.ReplyTo, &m.ReceivedAt); err != nil {
-		return nil, err
-	}
-	m.ReceivedAt = m.ReceivedAt.UTC()
-	return &m, nil
+	return sqlshared.ScanInbound[pgTime](sc)
 }
 
 // SaveInbound stores m and queues its callback in one transaction. Two

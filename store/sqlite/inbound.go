@@ -14,16 +14,10 @@ import (
 
 // Inbound messages (store.InboundStore).
 
-const inboundCols = `id, channel, kind, from_addr, to_addr, text, provider_id, reply_to_provider_id, reply_to, received_at`
+const inboundCols = sqlshared.InboundColumns
 
 func scanInbound(sc sqlshared.Scanner) (*store.InboundMessage, error) {
-	var m store.InboundMessage
-	var at int64
-	if err := sc.Scan(&m.ID, &m.Channel, &m.Kind, &m.From, &m.To, &m.Text, &m.ProviderID, &m.ReplyToProviderID, &m.ReplyTo, &at); err != nil {
-		return nil, err
-	}
-	m.ReceivedAt = time.Unix(0, at).UTC()
-	return &m, nil
+	return sqlshared.ScanInbound[nanoTime](sc)
 }
 
 // SaveInbound stores m and queues its callback in one writer op.

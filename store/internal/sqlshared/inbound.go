@@ -53,3 +53,19 @@ func PurgeInboundSQL(p1, p2 string) string {
 		  AND NOT EXISTS (SELECT 1 FROM callbacks AS c WHERE c.inbound_id = i.id AND c.status = 'pending')
 		ORDER BY id LIMIT ` + p2 + `)`
 }
+
+// InboundColumns are the inbound columns ScanInbound reads, in order.
+const InboundColumns = `id, channel, kind, from_addr, to_addr, text, provider_id, reply_to_provider_id, reply_to, received_at`
+
+// ScanInbound reads InboundColumns; PT is the driver's time destination.
+func ScanInbound[T any, PT Time[T]](sc Scanner) (*store.InboundMessage, error) {
+	var (
+		m  store.InboundMessage
+		at T
+	)
+	if err := sc.Scan(&m.ID, &m.Channel, &m.Kind, &m.From, &m.To, &m.Text, &m.ProviderID, &m.ReplyToProviderID, &m.ReplyTo, PT(&at)); err != nil {
+		return nil, err
+	}
+	m.ReceivedAt = PT(&at).Time()
+	return &m, nil
+}
