@@ -2,8 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
-	"flag"
 	"fmt"
 	"io"
 	"time"
@@ -15,29 +13,7 @@ import (
 
 // cmdCancel is `switchboard cancel ID`: POST /v1/messages/{id}/cancel.
 func cmdCancel(ctx context.Context, args []string, stdout io.Writer) error {
-	fs := flag.NewFlagSet("cancel", flag.ContinueOnError)
-	var cf clientFlags
-	cf.register(fs)
-	asJSON := fs.Bool("json", false, "print the raw JSON")
-	if err := fs.Parse(args); err != nil {
-		return err
-	}
-	if fs.NArg() != 1 {
-		return fmt.Errorf("%w: want one message id", errUsage)
-	}
-	c, err := cf.client()
-	if err != nil {
-		return err
-	}
-	m, err := c.Cancel(ctx, fs.Arg(0))
-	if err != nil {
-		return err
-	}
-	if *asJSON {
-		return json.NewEncoder(stdout).Encode(m)
-	}
-	printMessage(stdout, m)
-	return nil
+	return messageCommand(ctx, "cancel", args, stdout, (*client.Client).Cancel)
 }
 
 func parseSendAt(s string, req *client.SendRequest) error {

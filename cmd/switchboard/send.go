@@ -95,7 +95,14 @@ func cmdSend(ctx context.Context, args []string, stdout io.Writer) error {
 }
 
 func cmdStatus(ctx context.Context, args []string, stdout io.Writer) error {
-	fs := flag.NewFlagSet("status", flag.ContinueOnError)
+	return messageCommand(ctx, "status", args, stdout, (*client.Client).Get)
+}
+
+// messageCommand is a command that takes one message id, calls the API
+// with it and prints the message it answers (status, cancel).
+func messageCommand(ctx context.Context, name string, args []string, stdout io.Writer,
+	call func(*client.Client, context.Context, string) (*client.Message, error)) error {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	var cf clientFlags
 	cf.register(fs)
 	asJSON := fs.Bool("json", false, "print the raw JSON")
@@ -109,7 +116,7 @@ func cmdStatus(ctx context.Context, args []string, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
-	m, err := c.Get(ctx, fs.Arg(0))
+	m, err := call(c, ctx, fs.Arg(0))
 	if err != nil {
 		return err
 	}
