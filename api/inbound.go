@@ -2,11 +2,8 @@ package api
 
 import (
 	"context"
-	"errors"
-	"fmt"
 	"log/slog"
 	"net/http"
-	"strconv"
 	"strings"
 	"time"
 
@@ -74,26 +71,16 @@ func (s *Server) listInbound(c *echo.Context) error {
 		Cursor:  q.Get("cursor"),
 		Limit:   50,
 	}
-	if v := q.Get("since"); v != "" {
-		t, err := time.Parse(time.RFC3339Nano, v)
-		if err != nil {
-			return badRequest("invalid_query", "since", "since must be an RFC 3339 time, such as 2026-11-23T18:00:00Z")
-		}
-		p.Since = t
+	var err error
+	if p.Since, err = queryTime(q, "since"); err != nil {
+		return err
 	}
-	if l := q.Get("limit"); l != "" {
-		n, err := strconv.Atoi(l)
-		if err != nil || n < 1 || n > 500 {
-			return badRequest("invalid_query", "limit", "limit must be a number from 1 to 500")
-		}
-		p.Limit = n
+	if p.Limit, err = queryLimit(q, p.Limit); err != nil {
+		return err
 	}
 	res, err := s.deps.Store.ListInbound(c.Request().Context(), p)
 	if err != nil {
-		if errors.Is(err, store.ErrInvalidCursor) {
-			return badRequest("invalid_query", "cursor", "cursor is not one this server returned")
-		}
-		return fmt.Errorf("list inbound: %w", err)
+		return listError(err, "inbound")
 	}
 	out := InboundListResponse{Inbound: make([]InboundView, 0, len(res.Messages)), NextCursor: res.NextCursor}
 	for _, m := range res.Messages {

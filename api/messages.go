@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
-	"strconv"
 	"strings"
 	"time"
 
@@ -378,34 +377,22 @@ func (s *Server) listMessages(c *echo.Context) error {
 	if p.Status == store.StatusScheduled || p.Status == store.StatusQueued {
 		p.Now = s.now()
 	}
-	for _, b := range []struct {
-		field string
-		dst   *time.Time
-	}{{"since", &p.Since}, {"until", &p.Until}} {
-		if v := q.Get(b.field); v != "" {
-			t, err := time.Parse(time.RFC3339Nano, v)
-			if err != nil {
-				return badRequest("invalid_query", b.field, "%s must be an RFC 3339 time, such as 2026-11-23T18:00:00Z", b.field)
-			}
-			*b.dst = t
-		}
+	var err error
+	if p.Since, err = queryTime(q, "since"); err != nil {
+		return err
+	}
+	if p.Until, err = queryTime(q, "until"); err != nil {
+		return err
 	}
 	if !p.Since.IsZero() && !p.Until.IsZero() && !p.Since.Before(p.Until) {
 		return badRequest("invalid_query", "until", "until must be later than since")
 	}
-	if l := q.Get("limit"); l != "" {
-		n, err := strconv.Atoi(l)
-		if err != nil || n < 1 || n > 500 {
-			return badRequest("invalid_query", "limit", "limit must be a number from 1 to 500")
-		}
-		p.Limit = n
+	if p.Limit, err = queryLimit(q, p.Limit); err != nil {
+		return err
 	}
 	res, err := s.deps.Store.List(c.Request().Context(), p)
 	if err != nil {
-		if errors.Is(err, store.ErrInvalidCursor) {
-			return badRequest("invalid_query", "cursor", "cursor is not one this server returned")
-		}
-		return fmt.Errorf("list messages: %w", err)
+		return listError(err, "messages")
 	}
 	out := ListResponse{Messages: make([]MessageView, 0, len(res.Messages)), NextCursor: res.NextCursor}
 	for _, m := range res.Messages {

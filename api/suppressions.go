@@ -7,7 +7,6 @@ import (
 	"net/http"
 	"net/mail"
 	"net/url"
-	"strconv"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -117,19 +116,13 @@ func (s *Server) listSuppressions(c *echo.Context) error {
 		}
 		p.Address = store.SuppressionAddress("", a)
 	}
-	if l := q.Get("limit"); l != "" {
-		n, err := strconv.Atoi(l)
-		if err != nil || n < 1 || n > store.MaxListLimit {
-			return badRequest("invalid_query", "limit", "limit must be a number from 1 to %d", store.MaxListLimit)
-		}
-		p.Limit = n
+	var err error
+	if p.Limit, err = queryLimit(q, p.Limit); err != nil {
+		return err
 	}
 	page, err := s.deps.Store.ListSuppressions(c.Request().Context(), p)
 	if err != nil {
-		if errors.Is(err, store.ErrInvalidCursor) {
-			return badRequest("invalid_query", "cursor", "cursor is not one this server returned")
-		}
-		return fmt.Errorf("list suppressions: %w", err)
+		return listError(err, "suppressions")
 	}
 	out := SuppressionList{Suppressions: make([]SuppressionView, 0, len(page.Suppressions)), NextCursor: page.NextCursor}
 	for _, sp := range page.Suppressions {
