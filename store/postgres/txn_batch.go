@@ -60,7 +60,9 @@ var errLocked = errors.New("row held by another transaction")
 // maxTxnBatch bounds the calls in one transaction.
 const maxTxnBatch = 64
 
-// txnBatchTimeout bounds a batch's work when the database stops answering.
+// txnBatchTimeout bounds a worker cycle's work (batcher.go) when the
+// database stops answering: callers have deadlines of their own, but a
+// batch must not hold a connection forever.
 const txnBatchTimeout = 30 * time.Second
 
 type txnOp struct {
@@ -98,7 +100,9 @@ func (s *Store) txnBatched(ctx context.Context, op *txnOp) error {
 	}
 }
 
-func (s *Store) runTxnBatch(batch []*txnOp) {
+// liveTxnOps answers the calls whose caller gave up before their turn
+// and returns the others.
+func liveTxnOps(batch []*txnOp) []*txnOp {
 	live := batch[:0:0]
 	for _, op := range batch {
 		if err := op.ctx.Err(); err != nil {
@@ -107,13 +111,17 @@ func (s *Store) runTxnBatch(batch []*txnOp) {
 		}
 		live = append(live, op)
 	}
-	if len(live) == 0 {
-		return
-	}
-	if len(live) == 1 {
+	return live
+}
+
+// runTxnBatch runs live (at least one call) and plain (enqueues without a
+// recipient limit, possibly none) in one transaction, answers every call
+// and reports whether a message claimable by any instance was stored.
+func (s *Store) runTxnBatch(ctx context.Context, live []*txnOp, plain []*enqOp) (kick bool) {
+	if len(live) == 1 && len(plain) == 0 {
 		op := live[0]
 		op.done <- s.txn2One(op.ctx, op.first, op.read, op.decide)
-		return
+		return false
 	}
 	// Calls whose message is known before the read (Advance) lock it in id
 	// order, as RenewLeases does, so those never deadlock with each other
@@ -126,15 +134,17 @@ func (s *Store) runTxnBatch(batch []*txnOp) {
 			return strings.Compare(a.st.id, b.st.id)
 		}
 	})
-	ctx, cancel := context.WithTimeout(s.ctx, txnBatchTimeout)
-	defer cancel()
-	committed, err := s.txnBatch(ctx, live)
+	inserted := make(map[string]bool, len(plain))
+	committed, err := s.txnBatch(ctx, live, plain, inserted)
 	switch {
 	case err == nil:
 		for _, op := range live {
 			if !op.deferred {
 				op.done <- op.err
 			}
+		}
+		if len(plain) > 0 {
+			kick = s.answerBatch(ctx, plain, s.insertedResults(ctx, plain, inserted), nil)
 		}
 		for _, op := range live {
 			if op.deferred {
@@ -143,20 +153,26 @@ func (s *Store) runTxnBatch(batch []*txnOp) {
 		}
 	case !committed || serverRefused(err):
 		// Rolled back: each call again on its own.
+		s.enqueueAlone(ctx, plain, err)
 		for _, op := range live {
 			op.done <- s.txn2One(op.ctx, op.first, op.read, op.decide)
 		}
 	default:
+		// The connection went after COMMIT was sent: it may have
+		// committed, and running a call again could apply it twice.
+		s.failEnqueues(plain, err)
 		for _, op := range live {
 			op.done <- err
 		}
 	}
+	return kick
 }
 
-// txnBatch runs ops in one transaction. committed reports whether the
-// COMMIT was sent (an error after it leaves the outcome unknown unless the
-// server refused a statement).
-func (s *Store) txnBatch(ctx context.Context, ops []*txnOp) (committed bool, err error) {
+// txnBatch runs ops and plain's INSERTs in one transaction, putting the
+// ids inserted in inserted. committed reports whether the COMMIT was sent
+// (an error after it leaves the outcome unknown unless the server refused
+// a statement).
+func (s *Store) txnBatch(ctx context.Context, ops []*txnOp, plain []*enqOp, inserted map[string]bool) (committed bool, err error) {
 	conn, err := s.pool.Acquire(ctx)
 	if err != nil {
 		return false, err
@@ -209,8 +225,25 @@ func (s *Store) txnBatch(ctx context.Context, ops []*txnOp) (committed bool, err
 		}
 		w.QueuedQueries = append(w.QueuedQueries, ob.QueuedQueries...)
 	}
+	writes := w.Len()
+	chunks := queueInserts(w, plain)
 	w.Queue("COMMIT")
-	err = conn.SendBatch(ctx, w).Close()
+	err = func() error {
+		wr := conn.SendBatch(ctx, w)
+		defer wr.Close()
+		for range writes {
+			if _, err := wr.Exec(); err != nil {
+				return err
+			}
+		}
+		if err := readInserted(wr, chunks, inserted); err != nil {
+			return err
+		}
+		if _, err := wr.Exec(); err != nil { // COMMIT
+			return err
+		}
+		return wr.Close()
+	}()
 	if err != nil {
 		// A refused statement skips the rest of the batch, COMMIT
 		// included: the deferred ROLLBACK ends the transaction.
