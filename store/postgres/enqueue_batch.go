@@ -16,10 +16,12 @@ import (
 )
 
 // Group commit for Enqueue, as store/sqlite's writer does it: concurrent
-// Enqueue calls hand their message to a channel; one goroutine takes what
-// has queued up (up to maxEnqueueBatch) and writes it as one multi-row
-// INSERT in one transaction, answering each caller only after COMMIT
-// returned. Under load a batch holds dozens of messages: one transaction,
+// Enqueue calls hand their message to a channel; a worker (batcher.go)
+// takes what has queued up (up to maxEnqueueBatch) and writes it as
+// multi-row INSERTs in the cycle's one transaction, beside the cycle's
+// Advances and receipts (txn_batch.go) or, in a cycle without those, in a
+// one-round-trip transaction of its own (insertPlain), answering each
+// caller only after COMMIT returned. Under load a batch holds dozens of messages: one transaction,
 // one WAL flush and one round trip instead of one each per message, which
 // is where PostgreSQL's per-message CPU went (a backend wakeup, parse,
 // plan and commit per row). Durability is unchanged: COMMIT still waits
@@ -38,8 +40,9 @@ import (
 //     each counting the ones before it, exactly as enqueueLimited does.
 //
 // A batch that fails (one message PostgreSQL refuses fails the whole
-// statement) is run again message by message on the unbatched path, so
-// only the messages that fail on their own fail.
+// statement, and the cycle's transaction with it) is run again message by
+// message on the unbatched path, so only the messages that fail on their
+// own fail.
 
 // maxEnqueueBatch bounds a batch: 128 rows of 23 parameters stay far under
 // PostgreSQL's 65,535 parameters per statement.

@@ -15,18 +15,29 @@ import (
 	"github.com/switchboard-gw/switchboard/store"
 )
 
-// Group commit for Advance and RecordReceipt (their txn2 calls). One
-// goroutine takes the calls that queued up and runs them in one
-// transaction, in the same two round trips one call takes alone:
+// Group commit for Advance and RecordReceipt (their txn2 calls), and for
+// the Enqueue calls of the same worker cycle (batcher.go). One goroutine
+// takes the calls that queued up and runs them in one transaction, in the
+// same two round trips one call takes alone:
 //
 //  1. BEGIN and every call's locking reads, pipelined; each call's read
 //     takes its own results;
-//  2. each call decides on its state and queues its writes; all the writes
-//     and COMMIT go out as one pipelined batch.
+//  2. each call decides on its state and queues its writes; all the
+//     writes, the cycle's enqueues as multi-row INSERT ... RETURNING id
+//     (enqueue_batch.go's queueInserts) and COMMIT go out as one pipelined
+//     batch.
 //
 // Each caller is answered after COMMIT returned, so durability is
 // unchanged; one COMMIT (one WAL flush, one backend wakeup) serves the
-// batch.
+// batch. The enqueues ride in the second round trip, not the first:
+// their INSERTs take the idempotency keys' index entries, which a
+// concurrent INSERT of the same key waits for, and in the first round
+// trip those would be held while the reads wait for row locks and while
+// the gateway decides. Kept after the reads, a transaction waits for a row
+// lock only before it inserted anything. Before, a cycle committed its enqueues in a
+// transaction of their own after this one: two COMMITs and three round
+// trips per cycle, where this takes one and two (BENCHMARKS.md, "One
+// transaction per worker cycle").
 //
 // A call decides on the state it read under its row lock, so two calls
 // that lock the same message cannot share a batch: the second would decide
@@ -37,11 +48,12 @@ import (
 //
 // Failures: a call whose message is not found (ErrNotFound from its read,
 // no write queued) fails alone. Any other error before the COMMIT was sent
-// rolls the batch back and runs each call alone, so only the calls that
-// fail on their own fail. An error from the write batch does the same if
-// the server refused a statement (then nothing committed); after a lost
-// connection the outcome is unknown and every call gets the error, as a
-// single call would.
+// rolls the batch back and runs each call alone (txn2One, and enqueueOne
+// for the enqueues), so only the calls that fail on their own fail. An
+// error from the write batch does the same if the server refused a
+// statement (an Advance's write or an enqueued message: then nothing
+// committed); after a lost connection the outcome is unknown and every
+// call gets the error, as a single call would.
 //
 // Deadlocks: the calls whose message is known before the read (Advance)
 // lock in id order, as lease renewal does, and may wait; the others
