@@ -26,8 +26,8 @@ import (
 //
 // Two, not one: with one worker per instance three instances accept more
 // (their six workers make batches a third the size, one commit per 3
-// messages against one per 9 on one instance), but one instance accepts a
-// tenth to a half less, the database idling while the gateway decides. A
+// messages against one per 9 on one instance), but one instance accepted
+// 8-60% less, the database idling while the gateway decides. A
 // second worker that waits for the first's cycle unless 16 or 32 calls
 // queued sat in between and did not pay on one instance ("One transaction
 // per worker cycle" in BENCHMARKS.md).
