@@ -8,7 +8,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -17,10 +16,12 @@ import (
 )
 
 // Group commit for Enqueue, as store/sqlite's writer does it: concurrent
-// Enqueue calls hand their message to a channel; one goroutine takes what
-// has queued up (up to maxEnqueueBatch) and writes it as one multi-row
-// INSERT in one transaction, answering each caller only after COMMIT
-// returned. Under load a batch holds dozens of messages: one transaction,
+// Enqueue calls hand their message to a channel; a worker (batcher.go)
+// takes what has queued up (up to maxEnqueueBatch) and writes it as
+// multi-row INSERTs in the cycle's one transaction, beside the cycle's
+// Advances and receipts (txn_batch.go) or, in a cycle without those, in a
+// one-round-trip transaction of its own (insertPlain), answering each
+// caller only after COMMIT returned. Under load a batch holds dozens of messages: one transaction,
 // one WAL flush and one round trip instead of one each per message, which
 // is where PostgreSQL's per-message CPU went (a backend wakeup, parse,
 // plan and commit per row). Durability is unchanged: COMMIT still waits
@@ -39,17 +40,13 @@ import (
 //     each counting the ones before it, exactly as enqueueLimited does.
 //
 // A batch that fails (one message PostgreSQL refuses fails the whole
-// statement) is run again message by message on the unbatched path, so
-// only the messages that fail on their own fail.
+// statement, and the cycle's transaction with it) is run again message by
+// message on the unbatched path, so only the messages that fail on their
+// own fail.
 
 // maxEnqueueBatch bounds a batch: 128 rows of 23 parameters stay far under
 // PostgreSQL's 65,535 parameters per statement.
 const maxEnqueueBatch = 128
-
-// enqueueBatchTimeout bounds a batch's work: callers have deadlines of
-// their own, but a batch must not hold a connection forever when the
-// database stops answering.
-const enqueueBatchTimeout = 30 * time.Second
 
 type enqOp struct {
 	ctx  context.Context
@@ -88,11 +85,13 @@ func (s *Store) enqueueBatched(ctx context.Context, n *store.Message, args []any
 	}
 }
 
-func (s *Store) runEnqueueBatch(batch []*enqOp) {
-	var plain, limited []*enqOp
+// splitEnqueues answers the calls whose caller gave up before their turn
+// (storing the message now would store something the caller was told
+// failed) and splits the rest into those without a recipient limit, which
+// share the cycle's transaction, and the limited ones, which take advisory
+// locks and run in a transaction of their own (insertLimited).
+func splitEnqueues(batch []*enqOp) (plain, limited []*enqOp) {
 	for _, o := range batch {
-		// The caller gave up before its turn: storing the message now
-		// would store something the caller was told failed.
 		if err := o.ctx.Err(); err != nil {
 			o.done <- enqResult{err: err}
 			continue
@@ -103,20 +102,7 @@ func (s *Store) runEnqueueBatch(batch []*enqOp) {
 			plain = append(plain, o)
 		}
 	}
-	ctx, cancel := context.WithTimeout(s.ctx, enqueueBatchTimeout)
-	defer cancel()
-	kick := false
-	if len(plain) > 0 {
-		res, err := s.insertPlain(ctx, plain)
-		kick = s.answerBatch(ctx, plain, res, err) || kick
-	}
-	if len(limited) > 0 {
-		res, err := s.insertLimited(ctx, limited)
-		kick = s.answerBatch(ctx, limited, res, err) || kick
-	}
-	if kick {
-		s.kick() // claimable now by any instance
-	}
+	return plain, limited
 }
 
 // answerBatch answers a committed batch, or runs each of its ops alone
@@ -127,20 +113,11 @@ func (s *Store) answerBatch(ctx context.Context, ops []*enqOp, res []enqResult, 
 		// Only a statement the server refused is known to have rolled the
 		// batch back; after a lost connection the COMMIT may have happened,
 		// and running the messages again would store them twice.
-		if !serverRefused(err) || s.closed.Load() || ctx.Err() != nil {
-			for _, o := range ops {
-				o.done <- enqResult{err: s.wrap(err, "insert message")}
-			}
+		if !serverRefused(err) {
+			s.failEnqueues(ops, err)
 			return false
 		}
-		for _, o := range ops {
-			if cerr := o.ctx.Err(); cerr != nil {
-				o.done <- enqResult{err: cerr}
-				continue
-			}
-			m, replayed, err := s.enqueueOne(o.ctx, o.n, o.args, o.lim)
-			o.done <- enqResult{m: m, replayed: replayed, err: err}
-		}
+		s.enqueueAlone(ctx, ops, err)
 		return false // enqueueOne kicked for its own messages
 	}
 	for i, o := range ops {
@@ -151,6 +128,31 @@ func (s *Store) answerBatch(ctx context.Context, ops []*enqOp, res []enqResult, 
 		o.done <- r
 	}
 	return kick
+}
+
+// failEnqueues answers every op with err: their batch's outcome is unknown.
+func (s *Store) failEnqueues(ops []*enqOp, err error) {
+	for _, o := range ops {
+		o.done <- enqResult{err: s.wrap(err, "insert message")}
+	}
+}
+
+// enqueueAlone runs each op of a batch known to have rolled back (err) in
+// a transaction of its own, so only the messages that fail on their own
+// fail. A closing store, or a batch whose deadline passed, answers err.
+func (s *Store) enqueueAlone(ctx context.Context, ops []*enqOp, err error) {
+	if s.closed.Load() || ctx.Err() != nil {
+		s.failEnqueues(ops, err)
+		return
+	}
+	for _, o := range ops {
+		if cerr := o.ctx.Err(); cerr != nil {
+			o.done <- enqResult{err: cerr}
+			continue
+		}
+		m, replayed, err := s.enqueueOne(o.ctx, o.n, o.args, o.lim)
+		o.done <- enqResult{m: m, replayed: replayed, err: err}
+	}
 }
 
 // serverRefused reports whether PostgreSQL answered err to a statement:
@@ -201,25 +203,15 @@ var insertSQLs = func() map[int]string {
 	return m
 }()
 
-// insertPlain writes messages without a recipient limit: BEGIN, one
-// multi-row INSERT per power-of-two chunk and COMMIT go out as one
-// pipelined batch, one round trip. The rows not inserted lost their
-// idempotency key to a message stored before (or earlier in this batch);
-// those are read back after the commit, as the unbatched Enqueue does.
+// insertPlain writes messages without a recipient limit in a cycle that
+// has no Advance or receipt to share a transaction with: BEGIN, the
+// INSERTs (queueInserts) and COMMIT go out as one pipelined batch, one
+// round trip. (A cycle with both runs the INSERTs in the txn batch's write
+// round trip: txn_batch.go.)
 func (s *Store) insertPlain(ctx context.Context, ops []*enqOp) ([]enqResult, error) {
 	b := &pgx.Batch{}
 	b.Queue("BEGIN")
-	var chunks []int
-	for i := 0; i < len(ops); {
-		n := 1 << (bits.Len(uint(len(ops)-i)) - 1) // largest power of two that fits
-		args := make([]any, 0, n*insertMessageArgs)
-		for _, o := range ops[i : i+n] {
-			args = append(args, o.args...)
-		}
-		b.Queue(insertSQLs[n], args...)
-		chunks = append(chunks, n)
-		i += n
-	}
+	chunks := queueInserts(b, ops)
 	b.Queue("COMMIT")
 
 	inserted := make(map[string]bool, len(ops))
@@ -229,23 +221,8 @@ func (s *Store) insertPlain(ctx context.Context, ops []*enqOp) ([]enqResult, err
 		if _, err := br.Exec(); err != nil {
 			return err
 		}
-		for range chunks {
-			rows, err := br.Query()
-			if err != nil {
-				return err
-			}
-			for rows.Next() {
-				var id string
-				if err := rows.Scan(&id); err != nil {
-					rows.Close()
-					return err
-				}
-				inserted[id] = true
-			}
-			rows.Close()
-			if err := rows.Err(); err != nil {
-				return err
-			}
+		if err := readInserted(br, chunks, inserted); err != nil {
+			return err
 		}
 		if _, err := br.Exec(); err != nil {
 			return err
@@ -258,6 +235,53 @@ func (s *Store) insertPlain(ctx context.Context, ops []*enqOp) ([]enqResult, err
 		// the connection, whose transaction is still open.
 		return nil, err
 	}
+	return s.insertedResults(ctx, ops, inserted), nil
+}
+
+// queueInserts queues ops' messages as one multi-row INSERT ... RETURNING
+// id per power-of-two chunk and returns the chunks' sizes.
+func queueInserts(b *pgx.Batch, ops []*enqOp) (chunks []int) {
+	for i := 0; i < len(ops); {
+		n := 1 << (bits.Len(uint(len(ops)-i)) - 1) // largest power of two that fits
+		args := make([]any, 0, n*insertMessageArgs)
+		for _, o := range ops[i : i+n] {
+			args = append(args, o.args...)
+		}
+		b.Queue(insertSQLs[n], args...)
+		chunks = append(chunks, n)
+		i += n
+	}
+	return chunks
+}
+
+// readInserted reads the ids the chunks' INSERTs returned into inserted.
+func readInserted(br pgx.BatchResults, chunks []int, inserted map[string]bool) error {
+	for range chunks {
+		rows, err := br.Query()
+		if err != nil {
+			return err
+		}
+		for rows.Next() {
+			var id string
+			if err := rows.Scan(&id); err != nil {
+				rows.Close()
+				return err
+			}
+			inserted[id] = true
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// insertedResults answers ops after their INSERTs committed. The rows not
+// inserted lost their idempotency key to a message stored before (or
+// earlier in this batch); those are read back, as the unbatched Enqueue
+// does.
+func (s *Store) insertedResults(ctx context.Context, ops []*enqOp, inserted map[string]bool) []enqResult {
 	res := make([]enqResult, len(ops))
 	for i, o := range ops {
 		if inserted[o.n.ID] {
@@ -272,7 +296,7 @@ func (s *Store) insertPlain(ctx context.Context, ops []*enqOp) ([]enqResult, err
 		}
 		res[i] = enqResult{m: old, replayed: true}
 	}
-	return res, nil
+	return res
 }
 
 // lockRecipientsSQL takes the advisory locks of a batch's (policy,

@@ -121,6 +121,12 @@ type Store struct {
 // brings its schema up to date. Several instances may open the same
 // database at once: migrations run under an advisory lock.
 func Open(ctx context.Context, dsn string) (*Store, error) {
+	return open(ctx, dsn, batchWorkers)
+}
+
+// open is Open with workers group-commit workers; a test that must hold a
+// cycle's calls until they are all queued opens with none and starts one.
+func open(ctx context.Context, dsn string, workers int) (*Store, error) {
 	cfg, err := pgxpool.ParseConfig(dsn)
 	if err != nil {
 		return nil, fmt.Errorf("parse postgres dsn: %w", err)
@@ -167,7 +173,7 @@ func Open(ctx context.Context, dsn string) (*Store, error) {
 	}
 	s.reloadSeen.Store(gen)
 	s.wg.Go(s.notifier)
-	for range batchWorkers {
+	for range workers {
 		s.wg.Go(s.batcher)
 	}
 	return s, nil

@@ -15,18 +15,29 @@ import (
 	"github.com/switchboard-gw/switchboard/store"
 )
 
-// Group commit for Advance and RecordReceipt (their txn2 calls). One
-// goroutine takes the calls that queued up and runs them in one
-// transaction, in the same two round trips one call takes alone:
+// Group commit for Advance and RecordReceipt (their txn2 calls), and for
+// the Enqueue calls of the same worker cycle (batcher.go). One goroutine
+// takes the calls that queued up and runs them in one transaction, in the
+// same two round trips one call takes alone:
 //
 //  1. BEGIN and every call's locking reads, pipelined; each call's read
 //     takes its own results;
-//  2. each call decides on its state and queues its writes; all the writes
-//     and COMMIT go out as one pipelined batch.
+//  2. each call decides on its state and queues its writes; all the
+//     writes, the cycle's enqueues as multi-row INSERT ... RETURNING id
+//     (enqueue_batch.go's queueInserts) and COMMIT go out as one pipelined
+//     batch.
 //
 // Each caller is answered after COMMIT returned, so durability is
 // unchanged; one COMMIT (one WAL flush, one backend wakeup) serves the
-// batch.
+// batch. The enqueues ride in the second round trip, not the first:
+// their INSERTs take the idempotency keys' index entries, which a
+// concurrent INSERT of the same key waits for, and in the first round
+// trip those would be held while the reads wait for row locks and while
+// the gateway decides. Kept after the reads, a transaction waits for a row
+// lock only before it inserted anything. Before, a cycle committed its enqueues in a
+// transaction of their own after this one: two COMMITs and three round
+// trips per cycle, where this takes one and two (BENCHMARKS.md, "One
+// transaction per worker cycle").
 //
 // A call decides on the state it read under its row lock, so two calls
 // that lock the same message cannot share a batch: the second would decide
@@ -37,11 +48,12 @@ import (
 //
 // Failures: a call whose message is not found (ErrNotFound from its read,
 // no write queued) fails alone. Any other error before the COMMIT was sent
-// rolls the batch back and runs each call alone, so only the calls that
-// fail on their own fail. An error from the write batch does the same if
-// the server refused a statement (then nothing committed); after a lost
-// connection the outcome is unknown and every call gets the error, as a
-// single call would.
+// rolls the batch back and runs each call alone (txn2One, and enqueueOne
+// for the enqueues), so only the calls that fail on their own fail. An
+// error from the write batch does the same if the server refused a
+// statement (an Advance's write or an enqueued message: then nothing
+// committed); after a lost connection the outcome is unknown and every
+// call gets the error, as a single call would.
 //
 // Deadlocks: the calls whose message is known before the read (Advance)
 // lock in id order, as lease renewal does, and may wait; the others
@@ -60,7 +72,9 @@ var errLocked = errors.New("row held by another transaction")
 // maxTxnBatch bounds the calls in one transaction.
 const maxTxnBatch = 64
 
-// txnBatchTimeout bounds a batch's work when the database stops answering.
+// txnBatchTimeout bounds a worker cycle's work (batcher.go) when the
+// database stops answering: callers have deadlines of their own, but a
+// batch must not hold a connection forever.
 const txnBatchTimeout = 30 * time.Second
 
 type txnOp struct {
@@ -98,7 +112,9 @@ func (s *Store) txnBatched(ctx context.Context, op *txnOp) error {
 	}
 }
 
-func (s *Store) runTxnBatch(batch []*txnOp) {
+// liveTxnOps answers the calls whose caller gave up before their turn
+// and returns the others.
+func liveTxnOps(batch []*txnOp) []*txnOp {
 	live := batch[:0:0]
 	for _, op := range batch {
 		if err := op.ctx.Err(); err != nil {
@@ -107,13 +123,17 @@ func (s *Store) runTxnBatch(batch []*txnOp) {
 		}
 		live = append(live, op)
 	}
-	if len(live) == 0 {
-		return
-	}
-	if len(live) == 1 {
+	return live
+}
+
+// runTxnBatch runs live (at least one call) and plain (enqueues without a
+// recipient limit, possibly none) in one transaction, answers every call
+// and reports whether a message claimable by any instance was stored.
+func (s *Store) runTxnBatch(ctx context.Context, live []*txnOp, plain []*enqOp) (kick bool) {
+	if len(live) == 1 && len(plain) == 0 {
 		op := live[0]
 		op.done <- s.txn2One(op.ctx, op.first, op.read, op.decide)
-		return
+		return false
 	}
 	// Calls whose message is known before the read (Advance) lock it in id
 	// order, as RenewLeases does, so those never deadlock with each other
@@ -126,15 +146,17 @@ func (s *Store) runTxnBatch(batch []*txnOp) {
 			return strings.Compare(a.st.id, b.st.id)
 		}
 	})
-	ctx, cancel := context.WithTimeout(s.ctx, txnBatchTimeout)
-	defer cancel()
-	committed, err := s.txnBatch(ctx, live)
+	inserted := make(map[string]bool, len(plain))
+	committed, err := s.txnBatch(ctx, live, plain, inserted)
 	switch {
 	case err == nil:
 		for _, op := range live {
 			if !op.deferred {
 				op.done <- op.err
 			}
+		}
+		if len(plain) > 0 {
+			kick = s.answerBatch(ctx, plain, s.insertedResults(ctx, plain, inserted), nil)
 		}
 		for _, op := range live {
 			if op.deferred {
@@ -143,20 +165,26 @@ func (s *Store) runTxnBatch(batch []*txnOp) {
 		}
 	case !committed || serverRefused(err):
 		// Rolled back: each call again on its own.
+		s.enqueueAlone(ctx, plain, err)
 		for _, op := range live {
 			op.done <- s.txn2One(op.ctx, op.first, op.read, op.decide)
 		}
 	default:
+		// The connection went after COMMIT was sent: it may have
+		// committed, and running a call again could apply it twice.
+		s.failEnqueues(plain, err)
 		for _, op := range live {
 			op.done <- err
 		}
 	}
+	return kick
 }
 
-// txnBatch runs ops in one transaction. committed reports whether the
-// COMMIT was sent (an error after it leaves the outcome unknown unless the
-// server refused a statement).
-func (s *Store) txnBatch(ctx context.Context, ops []*txnOp) (committed bool, err error) {
+// txnBatch runs ops and plain's INSERTs in one transaction, putting the
+// ids inserted in inserted. committed reports whether the COMMIT was sent
+// (an error after it leaves the outcome unknown unless the server refused
+// a statement).
+func (s *Store) txnBatch(ctx context.Context, ops []*txnOp, plain []*enqOp, inserted map[string]bool) (committed bool, err error) {
 	conn, err := s.pool.Acquire(ctx)
 	if err != nil {
 		return false, err
@@ -209,8 +237,25 @@ func (s *Store) txnBatch(ctx context.Context, ops []*txnOp) (committed bool, err
 		}
 		w.QueuedQueries = append(w.QueuedQueries, ob.QueuedQueries...)
 	}
+	writes := w.Len()
+	chunks := queueInserts(w, plain)
 	w.Queue("COMMIT")
-	err = conn.SendBatch(ctx, w).Close()
+	err = func() error {
+		wr := conn.SendBatch(ctx, w)
+		defer wr.Close()
+		for range writes {
+			if _, err := wr.Exec(); err != nil {
+				return err
+			}
+		}
+		if err := readInserted(wr, chunks, inserted); err != nil {
+			return err
+		}
+		if _, err := wr.Exec(); err != nil { // COMMIT
+			return err
+		}
+		return wr.Close()
+	}()
 	if err != nil {
 		// A refused statement skips the rest of the batch, COMMIT
 		// included: the deferred ROLLBACK ends the transaction.
