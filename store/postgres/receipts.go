@@ -45,6 +45,19 @@ func msgColsOfState(alias string) string {
 		alias + ".idem_scope, " + alias + ".route"
 }
 
+// receiptAttemptUpdateSQL writes a receipt's decision on its attempt.
+const receiptAttemptUpdateSQL = `UPDATE attempts SET status = $1, error = CASE WHEN $2 <> '' THEN $2 ELSE error END,
+	delivered_at = COALESCE(delivered_at, $3), late = late OR $4, read_at = COALESCE(read_at, $7)
+	WHERE message_id = $5 AND seq = $6`
+
+// receiptBothSQL is receiptAttemptUpdateSQL and the decision on the
+// message ($8-$13) in one statement, as advanceWithAttemptSQL does for an
+// Advance: one executor start-up instead of two for the receipt that
+// changes its message (a delivery, the common one).
+const receiptBothSQL = `WITH attempt AS (` + receiptAttemptUpdateSQL + `)
+	UPDATE messages SET status = $8, channel = $9, duplicate = $10, last_error = $11,
+		next_at = $12, updated_at = $13 WHERE id = $5`
+
 // RecordReceipt applies a provider's delivery report: the state is read
 // under the message's row lock, store.DecideReceipt decides, and the
 // decision is written before the lock is released.
@@ -122,13 +135,11 @@ func (s *Store) RecordReceipt(ctx context.Context, p store.ReceiptParams) (store
 		if !d.Result.Changed {
 			return nil
 		}
-		b.Queue(`UPDATE attempts SET status = $1, error = CASE WHEN $2 <> '' THEN $2 ELSE error END,
-			delivered_at = COALESCE(delivered_at, $3), late = late OR $4, read_at = COALESCE(read_at, $7)
-			WHERE message_id = $5 AND seq = $6`, string(p.Status), d.AttemptError, ts(d.DeliveredAt), d.Result.Late, st.id, seq, ts(d.ReadAt))
+		att := []any{string(p.Status), d.AttemptError, ts(d.DeliveredAt), d.Result.Late, st.id, seq, ts(d.ReadAt)}
 		if d.MessageChanged {
-			b.Queue(`UPDATE messages SET status = $1, channel = $2, duplicate = $3, last_error = $4,
-				next_at = $5, updated_at = $6 WHERE id = $7`,
-				string(d.Status), d.Channel, d.Duplicate, d.LastError, ts(d.NextAt), time.Now(), st.id)
+			b.Queue(receiptBothSQL, append(att, string(d.Status), d.Channel, d.Duplicate, d.LastError, ts(d.NextAt), time.Now())...)
+		} else {
+			b.Queue(receiptAttemptUpdateSQL, att...)
 		}
 		if d.StatusChanged || d.DuplicateSet {
 			// Reported by the receipt's attempt.
