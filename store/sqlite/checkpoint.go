@@ -36,14 +36,15 @@ const checkpointEvery = 100 * time.Millisecond
 type checkpointer struct {
 	db     *sql.DB
 	every  time.Duration
-	fail   func(error) error // the writer's fail, for a storage failure
+	round  func(context.Context, *sql.DB) error // passiveCheckpoint; fault tests replace it
+	fail   func(error) error                    // the writer's fail, for a storage failure
 	cancel context.CancelFunc
 	done   chan struct{}
 }
 
-func startCheckpointer(db *sql.DB, every time.Duration, fail func(error) error) *checkpointer {
+func startCheckpointer(db *sql.DB, every time.Duration, round func(context.Context, *sql.DB) error, fail func(error) error) *checkpointer {
 	ctx, cancel := context.WithCancel(context.Background())
-	c := &checkpointer{db: db, every: every, fail: fail, cancel: cancel, done: make(chan struct{})}
+	c := &checkpointer{db: db, every: every, round: round, fail: fail, cancel: cancel, done: make(chan struct{})}
 	go c.run(ctx)
 	return c
 }
@@ -58,7 +59,7 @@ func (c *checkpointer) run(ctx context.Context) {
 			return
 		case <-t.C:
 		}
-		if _, _, err := c.checkpoint(ctx); err != nil && ctx.Err() == nil && storageFailure(err) {
+		if err := c.round(ctx, c.db); err != nil && ctx.Err() == nil && storageFailure(err) {
 			// After a failed write or fsync of the database file the
 			// kernel may have dropped the pages, and a later round could
 			// record them as copied: the store stops as it does for a
@@ -71,11 +72,16 @@ func (c *checkpointer) run(ctx context.Context) {
 	}
 }
 
+func passiveCheckpoint(ctx context.Context, db *sql.DB) error {
+	_, _, err := checkpoint(ctx, db)
+	return err
+}
+
 // checkpoint runs one PASSIVE checkpoint: frames is the WAL's length in
 // pages, copied how many of them are in the database file now.
-func (c *checkpointer) checkpoint(ctx context.Context) (frames, copied int, err error) {
+func checkpoint(ctx context.Context, db *sql.DB) (frames, copied int, err error) {
 	var busy int
-	if err := c.db.QueryRowContext(ctx, "PRAGMA wal_checkpoint(PASSIVE)").Scan(&busy, &frames, &copied); err != nil {
+	if err := db.QueryRowContext(ctx, "PRAGMA wal_checkpoint(PASSIVE)").Scan(&busy, &frames, &copied); err != nil {
 		return 0, 0, fmt.Errorf("checkpoint write-ahead log: %w", err)
 	}
 	return frames, copied, nil

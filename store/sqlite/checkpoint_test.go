@@ -1,13 +1,21 @@
 package sqlite
 
 import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/switchboard-gw/switchboard/store"
 )
 
 func withCheckpointEvery(d time.Duration) Option {
@@ -47,14 +55,14 @@ func TestCheckpointsOffTheWriter(t *testing.T) {
 	wg.Wait()
 	require.Greater(t, walPages(), int64(2000), "the writer checkpointed by itself")
 
-	frames, copied, err := s.w.ckpt.checkpoint(ctx)
+	frames, copied, err := checkpoint(ctx, s.w.ckpt.db)
 	require.NoError(t, err)
 	require.Greater(t, frames, 2000)
 	require.Equal(t, frames, copied, "a round with no reader open copies every page")
 
 	_, _, err = s.Enqueue(ctx, newMsg())
 	require.NoError(t, err)
-	frames, _, err = s.w.ckpt.checkpoint(ctx)
+	frames, _, err = checkpoint(ctx, s.w.ckpt.db)
 	require.NoError(t, err)
 	require.Less(t, frames, 100, "the write after a full checkpoint starts the WAL over")
 	require.Equal(t, workers*each+1, countMessages(t, s))
@@ -81,4 +89,56 @@ func TestCheckpointerRuns(t *testing.T) {
 	}
 	require.Eventually(t, func() bool { return size() > before }, 10*time.Second, 5*time.Millisecond,
 		"no checkpoint copied the WAL into the database file")
+}
+
+func withCheckpointRound(fn func(context.Context, *sql.DB) error) Option {
+	return func(o *options) { o.checkpoint = fn }
+}
+
+// TestCheckpointFailures checks how a failed checkpoint round is taken: a
+// failed write or sync of the database file fails the store for good, as
+// a failed WAL sync does; any other error (a lock held by a backup tool)
+// leaves the pages in the WAL for the next round.
+func TestCheckpointFailures(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name  string
+		err   error
+		fatal bool
+	}{
+		{"I/O error", &os.PathError{Op: "write", Path: "sb.db", Err: syscall.EIO}, true},
+		{"disk full", &os.PathError{Op: "write", Path: "sb.db", Err: syscall.ENOSPC}, true},
+		{"anything else", errors.New("database is locked"), false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			ctx := t.Context()
+			var rounds atomic.Int32
+			s, err := Open(ctx, filepath.Join(t.TempDir(), "sb.db"), withCheckpointEvery(time.Millisecond),
+				withCheckpointRound(func(context.Context, *sql.DB) error {
+					rounds.Add(1)
+					return fmt.Errorf("checkpoint write-ahead log: %w", tc.err)
+				}))
+			require.NoError(t, err)
+			t.Cleanup(func() { _ = s.Close() })
+			if tc.fatal {
+				select {
+				case <-s.Failed():
+				case <-time.After(10 * time.Second):
+					t.Fatal("the store did not fail")
+				}
+				var fe *store.FatalError
+				require.ErrorAs(t, s.FailErr(), &fe)
+				require.ErrorIs(t, s.FailErr(), tc.err.(*os.PathError).Err)
+				_, _, err := s.Enqueue(ctx, newMsg())
+				require.ErrorAs(t, err, &fe, "no write is taken after a failed checkpoint")
+				require.EqualValues(t, 1, rounds.Load(), "no round after the failure")
+				return
+			}
+			require.Eventually(t, func() bool { return rounds.Load() >= 5 }, 10*time.Second, time.Millisecond)
+			require.NoError(t, s.FailErr())
+			_, _, err = s.Enqueue(ctx, newMsg())
+			require.NoError(t, err)
+		})
+	}
 }

@@ -40,6 +40,7 @@ type options struct {
 	// checkpointEvery: how often the checkpointer runs (tests stop it
 	// with a long one).
 	checkpointEvery time.Duration
+	checkpoint      func(context.Context, *sql.DB) error // one round; fault tests replace it
 }
 
 // Option tunes a Store.
@@ -114,7 +115,7 @@ type Store struct {
 // and brings its schema up to date.
 func Open(ctx context.Context, path string, opts ...Option) (*Store, error) {
 	o := options{maxBatch: 256, readers: 4, busyTimeout: 5 * time.Second, walSync: fdatasync, listScan: defaultListScan,
-		checkpointEvery: checkpointEvery}
+		checkpointEvery: checkpointEvery, checkpoint: passiveCheckpoint}
 	for _, opt := range opts {
 		opt(&o)
 	}
@@ -234,7 +235,7 @@ func Open(ctx context.Context, path string, opts ...Option) (*Store, error) {
 		return nil, fmt.Errorf("open sqlite checkpoint db: %w", err)
 	}
 	cdb.SetMaxOpenConns(1)
-	w.ckpt = startCheckpointer(cdb, o.checkpointEvery, w.fail)
+	w.ckpt = startCheckpointer(cdb, o.checkpointEvery, o.checkpoint, w.fail)
 	opened = true // from here Close releases the lock
 	st := &Store{read: rdb, w: w, listScan: o.listScan, overrides: make(chan struct{}, 1), lock: lock, released: released,
 		suppressed: store.NewSuppressionFilter()}
