@@ -37,10 +37,6 @@ type options struct {
 	busyTimeout time.Duration
 	walSync     func(*os.File) error // tests watch the WAL sync through this
 	listScan    int                  // see Store.listScan
-	// checkpointEvery: how often the checkpointer runs (tests stop it
-	// with a long one).
-	checkpointEvery time.Duration
-	checkpoint      func(context.Context, *sql.DB) error // one round; fault tests replace it
 }
 
 // Option tunes a Store.
@@ -114,8 +110,7 @@ type Store struct {
 // Open opens (creating it and its directory if needed) the database at path
 // and brings its schema up to date.
 func Open(ctx context.Context, path string, opts ...Option) (*Store, error) {
-	o := options{maxBatch: 256, readers: 4, busyTimeout: 5 * time.Second, walSync: fdatasync, listScan: defaultListScan,
-		checkpointEvery: checkpointEvery, checkpoint: passiveCheckpoint}
+	o := options{maxBatch: 256, readers: 4, busyTimeout: 5 * time.Second, walSync: fdatasync, listScan: defaultListScan}
 	for _, opt := range opts {
 		opt(&o)
 	}
@@ -154,9 +149,7 @@ func Open(ctx context.Context, path string, opts ...Option) (*Store, error) {
 	// The writer commits with synchronous=NORMAL and fdatasyncs the WAL
 	// itself before answering (see writer), which is FULL's durability
 	// with the fsync off the writer's path.
-	// wal_autocheckpoint(0): the checkpointer copies the WAL into the
-	// database file, not the writer (see checkpointer).
-	wq := url.Values{"_pragma": append([]string{"journal_mode(WAL)", "synchronous(NORMAL)", "wal_autocheckpoint(0)"}, q["_pragma"]...)}
+	wq := url.Values{"_pragma": append([]string{"journal_mode(WAL)", "synchronous(NORMAL)"}, q["_pragma"]...)}
 	q.Add("_pragma", "synchronous(FULL)")
 
 	wdb, err := sql.Open("sqlite", path+"?"+wq.Encode())
@@ -226,16 +219,6 @@ func Open(ctx context.Context, path string, opts ...Option) (*Store, error) {
 		wdb.Close()
 		return nil, err
 	}
-	// The checkpointer's connection syncs the database file after each
-	// copy (synchronous FULL, as the readers' connections).
-	cdb, err := sql.Open("sqlite", path+"?"+q.Encode())
-	if err != nil {
-		_ = w.close()
-		rdb.Close()
-		return nil, fmt.Errorf("open sqlite checkpoint db: %w", err)
-	}
-	cdb.SetMaxOpenConns(1)
-	w.ckpt = startCheckpointer(cdb, o.checkpointEvery, o.checkpoint, w.fail)
 	opened = true // from here Close releases the lock
 	st := &Store{read: rdb, w: w, listScan: o.listScan, overrides: make(chan struct{}, 1), lock: lock, released: released,
 		suppressed: store.NewSuppressionFilter()}

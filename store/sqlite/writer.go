@@ -86,7 +86,6 @@ type writer struct {
 	stopped  chan struct{}
 	maxBatch int
 	st       stmts
-	ckpt     *checkpointer // set by Open once the writer runs
 
 	wal      *os.File             // the WAL file, for the syncer's fdatasync
 	walSync  func(*os.File) error // fdatasync; tests wrap it
@@ -361,10 +360,6 @@ func (w *writer) oneByOne(batch []*op) {
 }
 
 func (w *writer) close() error {
-	var cerr error
-	if w.ckpt != nil {
-		cerr = w.ckpt.stop()
-	}
 	w.st.close()
-	return errors.Join(cerr, w.conn.Close(), w.db.Close(), w.wal.Close())
+	return errors.Join(w.conn.Close(), w.db.Close(), w.wal.Close())
 }
