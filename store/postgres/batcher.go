@@ -31,12 +31,24 @@ import (
 // second worker that waits for the first's cycle unless 16 or 32 calls
 // queued sat in between and did not pay on one instance ("One transaction
 // per worker cycle" in BENCHMARKS.md).
+//
+// Two is one instance's number: with other instances on the database the
+// spare worker sits out (instances.go).
 const batchWorkers = 2
 
-func (s *Store) batcher() {
+// batcher runs worker cycles until the store closes. A spare one (every
+// worker but the first) sits out while other instances share the
+// database (instances.go).
+func (s *Store) batcher(spare bool) {
 	enq := make([]*enqOp, 0, maxEnqueueBatch)
 	txn := make([]*txnOp, 0, maxTxnBatch)
 	for {
+		if spare && s.parked() {
+			if s.ctx.Err() != nil {
+				return // the first worker answers what is queued
+			}
+			continue
+		}
 		enq, txn = enq[:0], txn[:0]
 		select {
 		case <-s.ctx.Done():

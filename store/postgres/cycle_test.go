@@ -93,7 +93,7 @@ func TestCycleOneTransaction(t *testing.T) {
 			require.Eventually(t, func() bool {
 				return len(s.txnc) == advances+receipts && len(s.enqc) == enqueues
 			}, 10*time.Second, time.Millisecond, "every call queued")
-			s.wg.Go(s.batcher)
+			s.wg.Go(func() { s.batcher(false) })
 			wg.Wait()
 
 			written := []string{}

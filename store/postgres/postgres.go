@@ -113,6 +113,10 @@ type Store struct {
 	suppressed *store.SuppressionFilter
 	suppMu     sync.Mutex
 
+	// shared: other instances use the database, so the spare batch
+	// workers sit out (instances.go).
+	shared atomic.Bool
+
 	closeOnce sync.Once
 }
 
@@ -173,8 +177,12 @@ func open(ctx context.Context, dsn string, workers int) (*Store, error) {
 	}
 	s.reloadSeen.Store(gen)
 	s.wg.Go(s.notifier)
-	for range workers {
-		s.wg.Go(s.batcher)
+	for i := range workers {
+		spare := i > 0
+		s.wg.Go(func() { s.batcher(spare) })
+	}
+	if workers > 1 {
+		s.wg.Go(s.watchInstances)
 	}
 	return s, nil
 }
