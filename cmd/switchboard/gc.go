@@ -6,14 +6,13 @@ import "runtime/debug"
 // when GOGC is not set: the heap may grow to five times what is live
 // before a collection, instead of Go's default of twice.
 //
-// Why: the gateway's live heap is small (tens of MB: the dispatcher's
-// hand-off queue, prepared statements, the breaker and spend books) while
-// every request allocates (HTTP, JSON, the store's arguments). At the
-// default target the collector ran often enough to cost 8-13% of the
-// process's CPU per accepted message in the ingest bench and to lengthen
-// p99; at 400 the resident set grew from about 47 to 80 MB
-// (BENCHMARKS.md, "Garbage collector target"). GOGC, when set, wins, and
-// GOMEMLIMIT caps the heap either way.
+// Why: the gateway's live heap is small (5-6 MB under the ingest bench's
+// full load) while every request allocates (HTTP, JSON, the store's
+// arguments), so at the default target the collector ran about four
+// times as often. The gain is a few percent of CPU per message; the
+// resident set under full load grew from about 47 to 80 MB (BENCHMARKS.md,
+// "Session 5: the collector's target; checkpoints tried"). GOGC, when
+// set, wins, and GOMEMLIMIT caps the heap either way.
 const serveGCPercent = 400
 
 // tuneGC applies serveGCPercent unless the environment sets GOGC, and
