@@ -306,6 +306,7 @@ func TestDisableExplainEnable(t *testing.T) {
 	wa := chans[0].(map[string]any)
 	require.Equal(t, false, wa["use"])
 	require.Equal(t, "disabled", wa["reason"])
+	require.Equal(t, "whatsapp was skipped: ops had switched it off (incident 42)", wa["sentence"])
 	email := chans[2].(map[string]any)
 	require.Equal(t, "no_address", email["reason"])
 

@@ -244,6 +244,7 @@ func TestOpenAPIMatchesLiveResponses(t *testing.T) {
 	sc.do(call{method: "POST", path: "/v1/suppressions", key: adminKey, body: `{"address":"Ana@Example.com","kind":"email"}`, want: 201})
 	oe := sc.do(call{method: "POST", path: "/v1/routes/explain", key: sendKey, body: `{"to":{"phone":"+15551230077","email":"ana@example.com"},"body":"hi","policy":"otp"}`, want: 200})
 	require.Contains(t, string(oe.raw), `"reason":"opted_out"`)
+	require.Contains(t, string(oe.raw), `"sentence":"sms was skipped: the recipient opted out of it (STOP, api, since `)
 	supl := sc.do(call{method: "GET", path: "/v1/suppressions?limit=1", key: readKey, want: 200})
 	require.NotEmpty(t, supl.body["next_cursor"], string(supl.raw))
 	sc.do(call{method: "GET", path: "/v1/suppressions?kind=sms&address=%2B15551230077&cursor=" + supl.body["next_cursor"].(string), key: readKey, want: 200})

@@ -424,8 +424,11 @@ type Decision struct {
 	Use     bool   `json:"use"`
 	Reason  string `json:"reason"`
 	Detail  string `json:"detail,omitempty"`
-	State   string `json:"state,omitempty"`
-	Breaker string `json:"breaker,omitempty"`
+	// Sentence is the reason in words for a support agent: "sms was
+	// skipped: its circuit breaker was open after repeated failures".
+	Sentence string `json:"sentence"`
+	State    string `json:"state,omitempty"`
+	Breaker  string `json:"breaker,omitempty"`
 }
 
 // Explanation is the route a message would take now.

@@ -1,6 +1,7 @@
 package routing
 
 import (
+	"strings"
 	"testing"
 	"time"
 
@@ -145,6 +146,11 @@ func TestExplainEveryReason(t *testing.T) {
 			if tt.reason != "ok" {
 				require.NotEmpty(t, d.Detail, "an out channel says why")
 			}
+			// In words, from the reason's own sentence (not the fallback
+			// for a reason without words), naming the channel.
+			require.True(t, d.Reason.Known(), d.Reason)
+			require.True(t, strings.HasPrefix(d.Sentence, d.Channel), d.Sentence)
+			require.NotContains(t, d.Sentence, "was left (")
 		})
 	}
 }

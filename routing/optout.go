@@ -73,7 +73,7 @@ func applyOptOut(dec Decision, entries []store.Suppression) Decision {
 		if e.Kind == dec.Kind {
 			dec.Use, dec.Reason = false, reason.OptedOut
 			dec.Detail = optOutDetail(e)
-			return dec
+			return dec.worded()
 		}
 	}
 	return dec

@@ -121,10 +121,21 @@ type Decision struct {
 	// receipt breaker says it accepts messages but does not deliver them).
 	// Waiting (a trigger not in the policy's failover_on, or a 429) is a
 	// reason of KindWait: wait_unhealthy, wait_breaker, ...
-	Reason  reason.Reason `json:"reason"`
-	Detail  string        `json:"detail,omitempty"`
-	State   string        `json:"state,omitempty"`
-	Breaker string        `json:"breaker,omitempty"`
+	Reason reason.Reason `json:"reason"`
+	Detail string        `json:"detail,omitempty"`
+	// Sentence is Reason's support sentence for this channel (the words
+	// the dashboard and `switchboard status` use), with Detail in it
+	// where the reason takes one.
+	Sentence string `json:"sentence"`
+	State    string `json:"state,omitempty"`
+	Breaker  string `json:"breaker,omitempty"`
+}
+
+// worded is d with its Sentence said from its reason and detail. Only
+// explanations carry sentences: the dispatcher's decisions go without.
+func (d Decision) worded() Decision {
+	d.Sentence = d.Reason.Sentence(reason.Facts{Channel: d.Channel, Error: d.Detail, Skipped: !d.Use})
+	return d
 }
 
 // Explain says what the route of p would do right now for a recipient.
@@ -133,7 +144,7 @@ func (r *Router) Explain(p *config.Policy, to store.Recipient) []Decision {
 	now := time.Now()
 	out := make([]Decision, 0, len(p.Route))
 	for _, name := range p.Route {
-		out = append(out, r.decide(p, name, to, now))
+		out = append(out, r.decide(p, name, to, now).worded())
 	}
 	return out
 }
@@ -173,7 +184,7 @@ type assumedDown struct {
 
 func (a assumedDown) Usable(name string) (bool, health.State, string) {
 	if a.down[name] {
-		return false, health.Down, "assumed down for this explanation (assume_down)"
+		return false, health.Down, "assume_down: assumed down for this explanation"
 	}
 	if a.next == nil {
 		return true, health.Healthy, ""

@@ -169,7 +169,7 @@ func printExplanation(w io.Writer, exp routing.Explanation) {
 		fmt.Fprintf(w, "sends on: nothing: no channel of the route can take the message now\n\n")
 	}
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "CHANNEL\tKIND\tIN/OUT\tWHY\tDETAIL")
+	fmt.Fprintln(tw, "CHANNEL\tKIND\tIN/OUT\tWHY\tIN WORDS")
 	for _, d := range exp.Channels {
 		use := "out"
 		switch {
@@ -182,7 +182,7 @@ func printExplanation(w io.Writer, exp routing.Explanation) {
 		if kind == "" {
 			kind = "-"
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", d.Channel, kind, use, d.Reason, d.Detail)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", d.Channel, kind, use, d.Reason, d.Sentence)
 	}
 	_ = tw.Flush()
 }
