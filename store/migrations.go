@@ -65,16 +65,27 @@ func (e *SchemaTooNewError) Error() string {
 	return fmt.Sprintf("database schema version %d is newer than this binary's %d", e.Current, e.Known)
 }
 
-// PendingMigrations returns the migrations of ms (in version order) a
-// database at schema version current has not applied yet. A database
-// newer than every migration was written by a newer binary: an error.
-func PendingMigrations(ms []Migration, current int) ([]Migration, error) {
-	if n := len(ms); n > 0 && current > ms[n-1].Version {
-		return nil, &SchemaTooNewError{Current: current, Known: ms[n-1].Version}
+// PendingMigrations returns the migrations of ms (in version order) that a
+// database whose schema_migrations records the versions applied has not
+// applied yet. It goes by the set, not by the newest version: a database
+// that ran a build with a later migration before an earlier one existed
+// (numbers are taken when a change is written, and changes land in any
+// order) still gets the earlier one, instead of skipping it for good. A
+// database with a version newer than every migration was written by a
+// newer binary: an error.
+func PendingMigrations(ms []Migration, applied []int) ([]Migration, error) {
+	done := make(map[int]bool, len(applied))
+	newest := 0
+	for _, v := range applied {
+		done[v] = true
+		newest = max(newest, v)
+	}
+	if n := len(ms); n > 0 && newest > ms[n-1].Version {
+		return nil, &SchemaTooNewError{Current: newest, Known: ms[n-1].Version}
 	}
 	var out []Migration
 	for _, m := range ms {
-		if m.Version > current {
+		if !done[m.Version] {
 			out = append(out, m)
 		}
 	}

@@ -121,18 +121,20 @@ func TestPendingMigrations(t *testing.T) {
 	for _, tc := range []struct {
 		name    string
 		ms      []store.Migration
-		current int
+		applied []int
 		want    []string
 		tooNew  bool
 	}{
 		{name: "new database", ms: ms, want: []string{"0001_a.sql", "0002_b.sql", "0004_c.sql"}},
-		{name: "part applied", ms: ms, current: 2, want: []string{"0004_c.sql"}},
-		{name: "up to date", ms: ms, current: 4},
-		{name: "newer binary wrote it", ms: ms, current: 5, tooNew: true},
-		{name: "no migrations", current: 3},
+		{name: "part applied", ms: ms, applied: []int{1, 2}, want: []string{"0004_c.sql"}},
+		{name: "up to date", ms: ms, applied: []int{1, 2, 4}},
+		// A build that had 0004 ran before 0002 existed: 0002 still runs.
+		{name: "a gap below the newest", ms: ms, applied: []int{1, 4}, want: []string{"0002_b.sql"}},
+		{name: "newer binary wrote it", ms: ms, applied: []int{1, 2, 4, 5}, tooNew: true},
+		{name: "no migrations", applied: []int{3}, tooNew: false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			got, err := store.PendingMigrations(tc.ms, tc.current)
+			got, err := store.PendingMigrations(tc.ms, tc.applied)
 			if tc.tooNew {
 				var e *store.SchemaTooNewError
 				require.True(t, errors.As(err, &e), "%v", err)

@@ -219,3 +219,32 @@ func TestMakeDueAndRecentAttempts(t *testing.T) {
 	require.Len(t, atts, 1)
 	require.Equal(t, "p1", atts[0].ProviderID)
 }
+
+// A database that recorded a later migration without an earlier one (a
+// build where the numbers landed out of order) gets the earlier one when
+// an instance starts, instead of skipping it because a newer version is
+// recorded.
+func TestOpenAppliesAMissingEarlierMigration(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	dsn := testpg.DB(t)
+	s, err := Open(ctx, dsn)
+	require.NoError(t, err)
+	// As if 0007 (the suppression list) had never run here.
+	_, err = s.pool.Exec(ctx, "DROP TABLE suppressions")
+	require.NoError(t, err)
+	_, err = s.pool.Exec(ctx, "DELETE FROM schema_migrations WHERE version = 7")
+	require.NoError(t, err)
+	require.NoError(t, s.Close())
+
+	s = openDSN(t, dsn)
+	require.NoError(t, s.Suppress(ctx, store.Suppression{Address: "+15551234567", Kind: "sms", Source: store.SourceAPI}),
+		"the suppressions table is back")
+	ms, err := migrations()
+	require.NoError(t, err)
+	var n int
+	require.NoError(t, s.pool.QueryRow(ctx, "SELECT count(*) FROM schema_migrations WHERE version = 7").Scan(&n))
+	require.Equal(t, 1, n)
+	require.NoError(t, s.pool.QueryRow(ctx, "SELECT count(*) FROM schema_migrations").Scan(&n))
+	require.Equal(t, len(ms), n)
+}

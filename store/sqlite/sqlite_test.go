@@ -405,3 +405,33 @@ func TestOpsAnsweredAfterWALSync(t *testing.T) {
 	require.ErrorContains(t, err, "sync write-ahead log")
 	require.ErrorContains(t, err, "disk on fire")
 }
+
+// A database that recorded a later migration without an earlier one (a
+// build where the numbers landed out of order) gets the earlier one when
+// it opens, instead of skipping it because a newer version is recorded.
+func TestOpenAppliesAMissingEarlierMigration(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	path := filepath.Join(t.TempDir(), "sb.db")
+	s, err := Open(ctx, path)
+	require.NoError(t, err)
+	// As if 0007 (the suppression list) had never run here.
+	_, err = s.w.conn.ExecContext(ctx, "DROP TABLE suppressions")
+	require.NoError(t, err)
+	_, err = s.w.conn.ExecContext(ctx, "DELETE FROM schema_migrations WHERE version = 7")
+	require.NoError(t, err)
+	require.NoError(t, s.Close())
+
+	s, err = Open(ctx, path)
+	require.NoError(t, err)
+	defer s.Close()
+	require.NoError(t, s.Suppress(ctx, store.Suppression{Address: "+15551234567", Kind: "sms", Source: store.SourceAPI}),
+		"the suppressions table is back")
+	ms, err := migrations()
+	require.NoError(t, err)
+	var n int
+	require.NoError(t, s.read.QueryRowContext(ctx, "SELECT COUNT(*) FROM schema_migrations WHERE version = 7").Scan(&n))
+	require.Equal(t, 1, n)
+	require.NoError(t, s.read.QueryRowContext(ctx, "SELECT COUNT(*) FROM schema_migrations").Scan(&n))
+	require.Equal(t, len(ms), n)
+}

@@ -3,6 +3,8 @@ package sqlshared
 import (
 	"context"
 	"fmt"
+	"strconv"
+	"strings"
 
 	"github.com/switchboard-gw/switchboard/store"
 )
@@ -24,19 +26,31 @@ func OrEmpty[T any](s []T) []T {
 	return s
 }
 
-// SchemaVersionSQL reads the newest schema version recorded in
-// schema_migrations (0 for none).
-const SchemaVersionSQL = `SELECT COALESCE(MAX(version), 0) FROM schema_migrations`
+// AppliedVersionsSQL lists the schema versions recorded in
+// schema_migrations, as "1,2,10" ("" for none), in a form both SQLite and
+// PostgreSQL read.
+const AppliedVersionsSQL = `SELECT COALESCE(string_agg(CAST(version AS TEXT), ',' ORDER BY version), '') FROM schema_migrations`
 
-// PendingMigrations reads the database's schema version with
-// readVersion(SchemaVersionSQL) and returns the migrations of ms it has
+// PendingMigrations reads the versions the database applied with
+// readApplied(AppliedVersionsSQL) and returns the migrations of ms it has
 // not applied yet (store.PendingMigrations).
-func PendingMigrations(ms []store.Migration, readVersion func(query string) (int, error)) ([]store.Migration, error) {
-	current, err := readVersion(SchemaVersionSQL)
+func PendingMigrations(ms []store.Migration, readApplied func(query string) (string, error)) ([]store.Migration, error) {
+	list, err := readApplied(AppliedVersionsSQL)
 	if err != nil {
-		return nil, fmt.Errorf("read schema version: %w", err)
+		return nil, fmt.Errorf("read applied schema versions: %w", err)
 	}
-	return store.PendingMigrations(ms, current)
+	var applied []int
+	for f := range strings.SplitSeq(list, ",") {
+		if f == "" {
+			continue
+		}
+		v, err := strconv.Atoi(f)
+		if err != nil {
+			return nil, fmt.Errorf("read applied schema versions: %q: %w", f, err)
+		}
+		applied = append(applied, v)
+	}
+	return store.PendingMigrations(ms, applied)
 }
 
 // Migrate applies the migrations of ms that the schema has not recorded
@@ -53,9 +67,9 @@ func Migrate[R any, Row Scanner](ctx context.Context, ms []store.Migration, crea
 	if _, err := exec(ctx, createTable); err != nil {
 		return fmt.Errorf("create schema_migrations: %w", err)
 	}
-	pending, err := PendingMigrations(ms, func(q string) (current int, err error) {
-		err = queryRow(ctx, q).Scan(&current)
-		return current, err
+	pending, err := PendingMigrations(ms, func(q string) (applied string, err error) {
+		err = queryRow(ctx, q).Scan(&applied)
+		return applied, err
 	})
 	if err != nil {
 		return err
