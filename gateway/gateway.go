@@ -356,7 +356,7 @@ func (g *Gateway) Run(ctx context.Context, ln net.Listener) error {
 		ReadTimeout:       30 * time.Second,
 		WriteTimeout:      30 * time.Second,
 		IdleTimeout:       2 * time.Minute,
-		ErrorLog:          slog.NewLogLogger(g.log.Handler(), slog.LevelWarn),
+		ErrorLog:          serverErrorLog(g.log.Handler()),
 	}
 	dctx, stopDispatch := context.WithCancel(context.Background())
 	defer stopDispatch()

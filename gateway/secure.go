@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"log/slog"
 	"net"
 	"net/http"
 	"time"
@@ -51,7 +50,7 @@ func (g *Gateway) serveMetrics(ctx context.Context, ln net.Listener, h http.Hand
 		Handler:           mux,
 		ReadHeaderTimeout: 10 * time.Second,
 		WriteTimeout:      30 * time.Second,
-		ErrorLog:          slog.NewLogLogger(g.log.Handler(), slog.LevelWarn),
+		ErrorLog:          serverErrorLog(g.log.Handler()),
 	}
 	stopped := make(chan struct{})
 	go func() {
