@@ -88,10 +88,13 @@ type Store struct {
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
 
-	kickc     chan struct{} // coalesced requests to NOTIFY dueChannel
-	enqc      chan *enqOp   // Enqueue's group commit (enqueue_batch.go)
-	txnc      chan *txnOp   // Advance's and RecordReceipt's (txn_batch.go)
-	inflight  inflight      // attempts whose Advance has not committed yet (inflight.go)
+	kickc    chan struct{} // coalesced requests to NOTIFY dueChannel
+	enqc     chan *enqOp   // Enqueue's group commit (enqueue_batch.go)
+	txnc     chan *txnOp   // Advance's and RecordReceipt's (txn_batch.go)
+	inflight inflight      // attempts whose Advance has not committed yet (inflight.go)
+	// onMerge, when set (tests), hears how many calls' writes each worker
+	// cycle sent through its merger (merge.go).
+	onMerge   func(rows int)
 	listen    sync.Once
 	due       chan struct{}
 	overrides chan struct{}

@@ -204,6 +204,7 @@ func (s *Store) txnBatch(ctx context.Context, ops []*txnOp, plain []*enqOp, inse
 
 	b := &pgx.Batch{}
 	b.Queue("BEGIN")
+	b.Queue(noSeqScanSQL)
 	for _, op := range ops {
 		op.err, op.deferred = nil, false
 		n := b.Len()
@@ -220,7 +221,10 @@ func (s *Store) txnBatch(ctx context.Context, ops []*txnOp, plain []*enqOp, inse
 		return false, err
 	}
 
-	w := &pgx.Batch{}
+	var (
+		rest   []*pgx.QueuedQuery
+		merged = merger{onMerge: s.onMerge} // the calls' common first writes, one statement each (merge.go)
+	)
 	locked := make(map[string]bool, len(ops))
 	for _, op := range ops {
 		if op.err != nil || op.deferred {
@@ -235,8 +239,15 @@ func (s *Store) txnBatch(ctx context.Context, ops []*txnOp, plain []*enqOp, inse
 		if err := op.decide(conn, ob); err != nil {
 			return false, err
 		}
-		w.QueuedQueries = append(w.QueuedQueries, ob.QueuedQueries...)
+		qs := ob.QueuedQueries
+		if len(qs) > 0 && merged.take(qs[0]) {
+			qs = qs[1:]
+		}
+		rest = append(rest, qs...)
 	}
+	w := &pgx.Batch{}
+	merged.queue(w)
+	w.QueuedQueries = append(w.QueuedQueries, rest...)
 	writes := w.Len()
 	chunks := queueInserts(w, plain)
 	w.Queue("COMMIT")
@@ -269,6 +280,9 @@ func (s *Store) txnBatch(ctx context.Context, ops []*txnOp, plain []*enqOp, inse
 // keeps ErrNotFound as its answer; any other error fails the batch.
 func readAll(br pgx.BatchResults, ops []*txnOp) error {
 	if _, err := br.Exec(); err != nil { // BEGIN
+		return err
+	}
+	if _, err := br.Exec(); err != nil { // noSeqScanSQL
 		return err
 	}
 	for _, op := range ops {
