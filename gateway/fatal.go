@@ -1,7 +1,6 @@
 package gateway
 
 import (
-	"context"
 	"errors"
 	"log/slog"
 
@@ -21,22 +20,10 @@ func storeFailed(st store.Store) <-chan struct{} {
 // failed, every component's next write fails with store.ErrFatal (each
 // send, claim, renewal, callback) until the gateway has shut down; those
 // records drop to WARN, and the gateway logs the failure once, at ERROR.
-type fatalQuiet struct{ slog.Handler }
-
-func (h fatalQuiet) Handle(ctx context.Context, r slog.Record) error {
-	if r.Level >= slog.LevelError && recordIsFatal(r) {
-		r = r.Clone()
-		r.Level = slog.LevelWarn
-	}
-	return h.Handler.Handle(ctx, r)
-}
-
-func (h fatalQuiet) WithAttrs(as []slog.Attr) slog.Handler {
-	return fatalQuiet{h.Handler.WithAttrs(as)}
-}
-
-func (h fatalQuiet) WithGroup(name string) slog.Handler {
-	return fatalQuiet{h.Handler.WithGroup(name)}
+func fatalQuiet(h slog.Handler) slog.Handler {
+	return relevel{h, func(r slog.Record) (slog.Level, bool) {
+		return slog.LevelWarn, r.Level >= slog.LevelError && recordIsFatal(r)
+	}}
 }
 
 func recordIsFatal(r slog.Record) bool {

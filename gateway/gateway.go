@@ -124,7 +124,7 @@ func New(ctx context.Context, cfg *config.Config, o Options) (*Gateway, error) {
 	// Components log through fatalQuiet; g.fatalLog is the one line a
 	// storage failure gets.
 	fatalLog := log
-	log = slog.New(fatalQuiet{log.Handler()})
+	log = slog.New(fatalQuiet(log.Handler()))
 	g := &Gateway{log: log, fatalLog: fatalLog, opts: o, Store: o.Store, chans: map[string]channels.Channel{}, retiring: map[*retiree]struct{}{}}
 	g.cfg.Store(cfg)
 	g.warnKeyDefaults(cfg)

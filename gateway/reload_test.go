@@ -11,7 +11,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -69,22 +68,8 @@ type testBundle struct {
 	logs *lockedBuffer
 }
 
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
+// lockedBuffer collects a gateway's log (serverlog_test.go).
+type lockedBuffer = gateway.LockedBuffer
 
 // setup writes yml (with %DSN% filled in) to a file, and runs a gateway on
 // it on a 127.0.0.1 listener until the test ends.

@@ -1,7 +1,6 @@
 package gateway
 
 import (
-	"context"
 	"log"
 	"log/slog"
 	"strings"
@@ -19,29 +18,12 @@ import (
 // never touches a message. net/http reports it only as this log line, so
 // its prefix is what tells it apart.
 func serverErrorLog(h slog.Handler) *log.Logger {
-	return slog.NewLogLogger(quietHandshakes{h}, slog.LevelWarn)
+	quiet := relevel{h, func(r slog.Record) (slog.Level, bool) {
+		return slog.LevelDebug, strings.HasPrefix(r.Message, tlsHandshakePrefix)
+	}}
+	return slog.NewLogLogger(quiet, slog.LevelWarn)
 }
 
 // tlsHandshakePrefix starts net/http's line for a failed handshake
 // (net/http's conn.serve).
 const tlsHandshakePrefix = "http: TLS handshake error"
-
-type quietHandshakes struct{ slog.Handler }
-
-func (q quietHandshakes) Handle(ctx context.Context, r slog.Record) error {
-	if r.Level > slog.LevelDebug && strings.HasPrefix(r.Message, tlsHandshakePrefix) {
-		if !q.Handler.Enabled(ctx, slog.LevelDebug) {
-			return nil
-		}
-		r.Level = slog.LevelDebug
-	}
-	return q.Handler.Handle(ctx, r)
-}
-
-func (q quietHandshakes) WithAttrs(as []slog.Attr) slog.Handler {
-	return quietHandshakes{q.Handler.WithAttrs(as)}
-}
-
-func (q quietHandshakes) WithGroup(name string) slog.Handler {
-	return quietHandshakes{q.Handler.WithGroup(name)}
-}

@@ -14,19 +14,20 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// lockedBuffer is a log sink that net/http's goroutines and the test share.
-type lockedBuffer struct {
+// LockedBuffer is a log sink that a server's goroutines and a test share.
+// Exported for the package's external tests (reload_test.go).
+type LockedBuffer struct {
 	mu sync.Mutex
 	b  bytes.Buffer
 }
 
-func (l *lockedBuffer) Write(p []byte) (int, error) {
+func (l *LockedBuffer) Write(p []byte) (int, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.b.Write(p)
 }
 
-func (l *lockedBuffer) String() string {
+func (l *LockedBuffer) String() string {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.b.String()
@@ -47,7 +48,7 @@ func TestServerErrorLogQuietsFailedHandshakes(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			var out lockedBuffer
+			var out LockedBuffer
 			h := slog.NewTextHandler(&out, &slog.HandlerOptions{Level: tc.level})
 			srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {}))
 			srv.Config.ErrorLog = serverErrorLog(h)
@@ -99,7 +100,7 @@ func TestServerErrorLogQuietsFailedHandshakes(t *testing.T) {
 // Other server errors keep their WARN.
 func TestServerErrorLogKeepsOtherErrors(t *testing.T) {
 	t.Parallel()
-	var out lockedBuffer
+	var out LockedBuffer
 	l := serverErrorLog(slog.NewTextHandler(&out, &slog.HandlerOptions{Level: slog.LevelInfo}))
 	l.Printf("http: Accept error: too many open files; retrying in 5ms")
 	l.Printf("http: TLS handshake error from 192.0.2.1:4242: EOF")
