@@ -7,6 +7,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/switchboard-gw/switchboard/channels"
 	"github.com/switchboard-gw/switchboard/config"
 	"github.com/switchboard-gw/switchboard/health"
 	"github.com/switchboard-gw/switchboard/store"
@@ -151,6 +152,59 @@ func TestExplainEveryReason(t *testing.T) {
 			require.True(t, d.Reason.Known(), d.Reason)
 			require.True(t, strings.HasPrefix(d.Sentence, d.Channel), d.Sentence)
 			require.NotContains(t, d.Sentence, "was left (")
+		})
+	}
+}
+
+// bySender is a channel with senders for some destination countries only,
+// as Twilio's senders and WhatsApp Cloud's phone_number_ids are.
+type bySender struct {
+	*scripted
+	has map[string]bool // address -> has a sender
+}
+
+func (b bySender) CheckSender(to string) error {
+	if b.has[to] {
+		return nil
+	}
+	return channels.Classify(channels.Misconfigured, &channels.NoSenderError{Country: "GB", Key: "senders"})
+}
+
+// A channel with no sender for the recipient's country is out of an
+// explanation with the error its send would fail with: the route moves
+// on where the policy fails over on error, and ends there where it does
+// not, as the dispatcher does.
+func TestExplainNoSenderForTheCountry(t *testing.T) {
+	t.Parallel()
+	const us, gb = "+15551234567", "+447700900123"
+	for _, tc := range []struct {
+		name    string
+		phone   string
+		pol     *config.Policy
+		sms     string // sms's reason
+		channel string // where the message would go
+	}{
+		{name: "a sender for the country", phone: us, pol: otpPolicy(), sms: "ok", channel: "sms"},
+		{name: "none, fails over on error", phone: gb, pol: otpPolicy(), sms: "error", channel: "email"},
+		{name: "none, no failover on error", phone: gb, pol: otpPolicy(config.TriggerUnhealthy), sms: "error", channel: ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			sms := bySender{scripted: &scripted{name: "sms", kind: channels.SMS, out: []outcome{ok}}, has: map[string]bool{us: true}}
+			email := &scripted{name: "email", kind: channels.Email, out: []outcome{ok}}
+			pol := *tc.pol
+			pol.Route = []string{"sms", "email"}
+			r, err := NewRouter([]*config.Policy{&pol}, []*Lane{NewLane(sms, chanConfig("sms"), nil), NewLane(email, chanConfig("email"), nil)}, nil)
+			require.NoError(t, err)
+			exp, err := r.ExplainMessage("otp", &config.MatchInput{}, store.Recipient{Phone: tc.phone, Email: "ana@example.com"}, nil)
+			require.NoError(t, err)
+			d := exp.Channels[0]
+			require.Equal(t, tc.sms, d.Reason.String())
+			require.Equal(t, tc.channel, exp.Channel)
+			if tc.sms == "error" {
+				require.False(t, d.Use)
+				require.Equal(t, `sms is misconfigured on our side: no sender for GB: senders has neither GB nor "default"`, d.Sentence)
+			}
 		})
 	}
 }

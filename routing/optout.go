@@ -71,7 +71,7 @@ func applyOptOut(dec Decision, entries []store.Suppression) Decision {
 	}
 	for _, e := range entries {
 		if e.Kind == dec.Kind {
-			dec.Use, dec.Reason = false, reason.OptedOut
+			dec.Use, dec.Reason, dec.errorClass, dec.fails = false, reason.OptedOut, "", false
 			dec.Detail = optOutDetail(e)
 			return dec.worded()
 		}
@@ -99,8 +99,8 @@ func (e *Explanation) WithOptOuts(entries []store.Suppression) {
 		if d.Use {
 			break
 		}
-		if d.Reason.Wait() {
-			e.Channel = "" // the dispatcher waits for this channel: nowhere now
+		if d.stopsRoute() {
+			e.Channel = "" // the dispatcher waits for this channel, or fails there: nowhere now
 			break
 		}
 	}

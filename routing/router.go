@@ -6,6 +6,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/switchboard-gw/switchboard/channels"
 	"github.com/switchboard-gw/switchboard/config"
 	"github.com/switchboard-gw/switchboard/health"
 	"github.com/switchboard-gw/switchboard/reason"
@@ -129,12 +130,58 @@ type Decision struct {
 	Sentence string `json:"sentence"`
 	State    string `json:"state,omitempty"`
 	Breaker  string `json:"breaker,omitempty"`
+
+	// errorClass is the channels.Class of a send this explanation knows
+	// would fail (reason.Error), for its sentence.
+	errorClass channels.Class
+	// fails: the message would fail on this channel rather than move on
+	// (reason.Error under a policy that does not fail over on error).
+	fails bool
 }
 
 // worded is d with its Sentence said from its reason and detail. Only
 // explanations carry sentences: the dispatcher's decisions go without.
 func (d Decision) worded() Decision {
-	d.Sentence = d.Reason.Sentence(reason.Facts{Channel: d.Channel, Error: d.Detail, Skipped: !d.Use})
+	detail := d.Detail
+	if d.errorClass != "" {
+		// "...: no sender for GB (misconfigured)": the sentence says the class in words.
+		detail = strings.TrimSuffix(detail, " ("+string(d.errorClass)+")")
+	}
+	d.Sentence = d.Reason.Sentence(reason.Facts{Channel: d.Channel, Error: detail, ErrorClass: string(d.errorClass), Skipped: !d.Use})
+	return d
+}
+
+// stopsRoute reports whether the route ends at d for now: the message
+// waits for the channel, or would fail on it.
+func (d Decision) stopsRoute() bool { return d.Reason.Wait() || d.fails }
+
+// senderChecker is a channel that tells, without a provider call, whether
+// it has a sender for an address: channels with senders by destination
+// country (Twilio's senders, WhatsApp Cloud's phone_number_ids).
+type senderChecker interface {
+	CheckSender(to string) error
+}
+
+// withSender is d, or, when d's channel would be used but has no sender
+// for the recipient's country, the error its send would fail with. The
+// dispatcher learns that only from the send, which fails at once as
+// misconfigured (then the route moves on, or the message fails if the
+// policy does not fail over on error); an explanation must not say "ok".
+func (r *Router) withSender(p *config.Policy, d Decision, to store.Recipient) Decision {
+	l := r.lanes[d.Channel]
+	if !d.Use || l == nil {
+		return d
+	}
+	sc, ok := l.Channel.(senderChecker)
+	if !ok {
+		return d
+	}
+	err := sc.CheckSender(AddressFor(to, l.Kind))
+	if !errors.Is(err, channels.ErrNoSender) {
+		return d
+	}
+	d.Use, d.Reason, d.Detail, d.errorClass = false, reason.Error, err.Error(), channels.Misconfigured
+	d.fails = !p.FailsOverOn(reason.Error.Trigger())
 	return d
 }
 
@@ -144,7 +191,7 @@ func (r *Router) Explain(p *config.Policy, to store.Recipient) []Decision {
 	now := time.Now()
 	out := make([]Decision, 0, len(p.Route))
 	for _, name := range p.Route {
-		out = append(out, r.decide(p, name, to, now).worded())
+		out = append(out, r.withSender(p, r.decide(p, name, to, now), to).worded())
 	}
 	return out
 }
@@ -222,8 +269,8 @@ func (r *Router) ExplainMessage(policy string, in *config.MatchInput, to store.R
 			out.Channel = d.Channel
 			break
 		}
-		if d.Reason.Wait() {
-			break // the dispatcher waits for this channel: nowhere now
+		if d.stopsRoute() {
+			break // the dispatcher waits for this channel, or fails there: nowhere now
 		}
 	}
 	return out, nil

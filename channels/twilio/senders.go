@@ -76,6 +76,18 @@ func (s sendAs) String() string {
 	return s.service
 }
 
+// CheckSender reports, without a provider call, whether the channel has a
+// sender for a message to to: nil, or the error a send would fail with
+// (wrapping channels.ErrNoSender). Explanations use it.
+func (c *Channel) CheckSender(to string) error {
+	to = strings.TrimSpace(to)
+	if c.kind == channels.WhatsApp && !strings.HasPrefix(to, whatsappPrefix) {
+		to = whatsappPrefix + to
+	}
+	_, err := c.senderFor(to)
+	return err
+}
+
 // senderFor picks the sender for a message to to.
 func (c *Channel) senderFor(to string) (sendAs, error) {
 	if c.senders == nil {

@@ -163,7 +163,9 @@ func TestPrismSendersByCountry(t *testing.T) {
 			rec := &recorder{}
 			ch, err := buildFromYAML(t, tt.typ, creds+"    senders: "+tt.senders+"\n    endpoint: "+rec.serve(t, prism)+"\n")
 			require.NoError(t, err)
+			check := ch.(interface{ CheckSender(to string) error }) // what explanations ask (routing)
 			for to, w := range tt.sends {
+				require.NoError(t, check.CheckSender(to), to)
 				res, err := ch.Send(context.Background(), &channels.Message{ID: "m1", To: to, Body: "Your code is 123456"})
 				require.NoError(t, err, to)
 				require.Equal(t, prismSID, res.ProviderID, to)
@@ -177,7 +179,10 @@ func TestPrismSendersByCountry(t *testing.T) {
 			if tt.noSender == "" {
 				return
 			}
+			cerr := check.CheckSender(tt.noSender)
+			require.True(t, errors.Is(cerr, channels.ErrNoSender), "%v", cerr)
 			res, err := ch.Send(context.Background(), &channels.Message{ID: "m2", To: tt.noSender, Body: "hi"})
+			require.ErrorContains(t, err, cerr.Error(), "the check says what the send fails with")
 			channeltest.RequireClass(t, channels.Misconfigured, err)
 			require.True(t, errors.Is(err, channels.ErrNoSender))
 			var ns *channels.NoSenderError

@@ -59,6 +59,14 @@ func (o *Options) probeID() string {
 	return o.PhoneNumberIDs[keys[0]]
 }
 
+// CheckSender reports, without a Graph call, whether the channel has a
+// phone number for a message to addr: nil, or the error a send would fail
+// with (wrapping channels.ErrNoSender). Explanations use it.
+func (c *Cloud) CheckSender(addr string) error {
+	_, err := c.idFor(addr)
+	return err
+}
+
 // idFor picks the phone number id for a message to addr.
 func (c *Cloud) idFor(addr string) (string, error) {
 	if c.opts.PhoneNumberIDs == nil {

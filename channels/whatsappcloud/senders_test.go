@@ -44,7 +44,11 @@ func TestSendPhoneNumberIDsByCountry(t *testing.T) {
 	opts.PhoneNumberID = ""
 	opts.PhoneNumberIDs = map[string]string{"IN": testPhoneIDIN}
 	c = newChannel(t, opts)
+	require.NoError(t, c.CheckSender("+919876543210"))
+	cerr := c.CheckSender("+5511987654321") // what explanations ask (routing)
+	require.True(t, errors.Is(cerr, channels.ErrNoSender), "%v", cerr)
 	res, err := c.Send(t.Context(), msg("+5511987654321", "hi"))
+	require.ErrorContains(t, err, cerr.Error(), "the check says what the send fails with")
 	channeltest.RequireClass(t, channels.Misconfigured, err)
 	require.True(t, errors.Is(err, channels.ErrNoSender))
 	require.EqualError(t, err, `whatsapp-cloud: send: no sender for BR: phone_number_ids has neither BR nor "default" (misconfigured)`)
