@@ -60,6 +60,8 @@ type Store interface {
 	RecentAttempts(ctx context.Context, acceptedSince, since time.Time, limit int) ([]store.Attempt, error)
 	// ListSuppressions shows the recipient's opt-outs (the message page).
 	ListSuppressions(ctx context.Context, p store.SuppressionListParams) (store.SuppressionPage, error)
+	// ListInbound shows what the recipient sent back (the message page).
+	ListInbound(ctx context.Context, p store.InboundListParams) (store.InboundListResult, error)
 }
 
 // Key is an API key as the dashboard knows it: never its value.

@@ -61,6 +61,10 @@ func (f fakeStore) ListSuppressions(context.Context, store.SuppressionListParams
 	return store.SuppressionPage{}, nil
 }
 
+func (f fakeStore) ListInbound(context.Context, store.InboundListParams) (store.InboundListResult, error) {
+	return store.InboundListResult{}, nil
+}
+
 func (b *fakeBackend) Config() *config.Config         { return b.cfg }
 func (b *fakeBackend) Store() ui.Store                { return fakeStore{b.msg} }
 func (b *fakeBackend) Router() *routing.Router        { return b.router }

@@ -208,6 +208,7 @@ type uiMessageData struct {
 	Dups      []string // channels that delivered it
 	Callbacks []store.Callback
 	OptOuts   []store.Suppression // the recipient's entries on the opt-out list (optouts.go)
+	Replies   []uiReply           // what the recipient sent back since (replies.go)
 }
 
 type uiRouteHop struct {
@@ -301,6 +302,7 @@ func (s *dash) uiMessage(c *echo.Context) error {
 		s.log.Warn("dashboard: list callbacks", "err", err)
 	}
 	d.OptOuts = s.optOuts(c.Request().Context(), m.To)
+	d.Replies = s.replies(c.Request().Context(), m)
 	page := s.page(c, "Message "+shortID(m.ID), "messages", &d)
 	page.LiveURL = c.Request().URL.RequestURI()
 	return s.render(c, http.StatusOK, "message", page)

@@ -14,6 +14,7 @@ import (
 	"os/exec"
 	"os/signal"
 	"runtime/pprof"
+	"runtime/trace"
 	"strconv"
 	"strings"
 	"sync"
@@ -54,7 +55,7 @@ func buildGateway(ctx context.Context, dir string) (string, error) {
 // the bench binary re-executed with -serve-gateway when -cpuprofile is set:
 // the serve command has no pprof endpoint, and this gives the same code
 // under the same load.
-func serveGateway(addr, cfgPath, profPath string) error {
+func serveGateway(addr, cfgPath, profPath string, tr traceWindow) error {
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
 	slog.SetDefault(log)
 	cfg, err := config.Load(cfgPath)
@@ -80,7 +81,42 @@ func serveGateway(addr, cfgPath, profPath string) error {
 		return err
 	}
 	defer pprof.StopCPUProfile()
+	if tr.path != "" {
+		go tr.take(ctx)
+	}
 	return g.Run(ctx, ln)
+}
+
+// traceWindow is a runtime/trace of the in-process gateway: length long,
+// from at after the gateway started (-trace). A trace shows what a CPU
+// profile cannot: how long each goroutine (the store's writer, the WAL
+// syncer) waited, and for what.
+type traceWindow struct {
+	path       string
+	at, length time.Duration
+}
+
+func (tr traceWindow) take(ctx context.Context) {
+	select {
+	case <-ctx.Done():
+		return
+	case <-time.After(tr.at):
+	}
+	f, err := os.Create(tr.path)
+	if err != nil {
+		slog.Error("trace", "err", err)
+		return
+	}
+	defer f.Close()
+	if err := trace.Start(f); err != nil {
+		slog.Error("trace", "err", err)
+		return
+	}
+	select {
+	case <-ctx.Done():
+	case <-time.After(tr.length):
+	}
+	trace.Stop()
 }
 
 // backlog samples, once a second, how many messages wait in the gateway's

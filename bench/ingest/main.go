@@ -57,6 +57,7 @@ type options struct {
 	only, out, gatewayBin          string
 	gatewayConfig                  string
 	cpuProfile                     string
+	trace                          string
 	keep                           bool
 	store                          string // sqlite or postgres
 	instances                      int
@@ -80,8 +81,17 @@ func main() {
 		}
 		return
 	}
-	if len(os.Args) == 5 && os.Args[1] == "-serve-gateway" {
-		if err := serveGateway(os.Args[2], os.Args[3], os.Args[4]); err != nil {
+	if (len(os.Args) == 5 || len(os.Args) == 7) && os.Args[1] == "-serve-gateway" {
+		var tr traceWindow
+		if len(os.Args) == 7 {
+			at, err := time.ParseDuration(os.Args[6])
+			if err != nil {
+				fmt.Fprintln(os.Stderr, "gateway: trace start:", err)
+				os.Exit(2)
+			}
+			tr = traceWindow{path: os.Args[5], at: at, length: 2 * time.Second}
+		}
+		if err := serveGateway(os.Args[2], os.Args[3], os.Args[4], tr); err != nil {
 			fmt.Fprintln(os.Stderr, "gateway:", err)
 			os.Exit(1)
 		}
@@ -97,6 +107,7 @@ func main() {
 	flag.StringVar(&o.gatewayBin, "gateway-bin", "", "switchboard binary to run (default: build ./cmd/switchboard)")
 	flag.StringVar(&o.gatewayConfig, "gateway-config", "", "gateway config to use instead of the built-in bench/ingest/gateway.yaml (its store.dsn should be \"${SB_BENCH_DB}\")")
 	flag.StringVar(&o.cpuProfile, "cpuprofile", "", "write a CPU profile of the gateway to this file (runs gateway.New+Run inside this binary instead of switchboard serve)")
+	flag.StringVar(&o.trace, "trace", "", "with -cpuprofile: also write a 2 s execution trace of the gateway from the middle of the measured load to this file (go tool trace FILE)")
 	flag.DurationVar(&o.drainTimeout, "drain-timeout", time.Minute, "how long to wait for the dispatcher to drain the queue after the load")
 	flag.BoolVar(&o.keep, "keep", false, "keep the temp dir (database, config, server logs) for inspection")
 	flag.StringVar(&o.store, "store", "sqlite", "gateway store: sqlite (a file in the temp dir) or postgres (a throwaway local cluster)")
@@ -107,8 +118,9 @@ func main() {
 	if flag.NArg() > 0 || o.connections < 1 || o.duration <= 0 || o.warmup < 0 ||
 		(o.only != "" && o.only != "bare" && o.only != "insert" && o.only != "gateway") ||
 		(o.store != "sqlite" && o.store != "postgres") || o.instances < 1 ||
-		(o.instances > 1 && o.store != "postgres") || (o.instances > 1 && o.cpuProfile != "") {
-		fmt.Fprintln(os.Stderr, "-store is sqlite or postgres; -instances > 1 needs -store postgres and no -cpuprofile")
+		(o.instances > 1 && o.store != "postgres") || (o.instances > 1 && o.cpuProfile != "") ||
+		(o.trace != "" && o.cpuProfile == "") {
+		fmt.Fprintln(os.Stderr, "-store is sqlite or postgres; -instances > 1 needs -store postgres and no -cpuprofile; -trace needs -cpuprofile")
 		flag.Usage()
 		os.Exit(2)
 	}
@@ -359,6 +371,17 @@ func benchGateway(ctx context.Context, o options, dir, bin, runID string, stdout
 				return nil, err
 			}
 			args = []string{"-serve-gateway", addr, cfgPath, prof}
+			if o.trace != "" {
+				tp, err := filepath.Abs(o.trace)
+				if err != nil {
+					return nil, err
+				}
+				// From the gateway's start: about a second to get ready
+				// and the warm-up, then half the measured load less half
+				// the 2 s trace, so it is centred on the load.
+				at := o.warmup + o.duration/2
+				args = append(args, tp, at.String())
+			}
 		}
 		name, logPath := "gateway", filepath.Join(dir, "gateway.log")
 		if o.instances > 1 {
@@ -462,6 +485,9 @@ func benchGateway(ctx context.Context, o options, dir, bin, runID string, stdout
 	r.Dispatch = d
 	if o.cpuProfile != "" {
 		fmt.Fprintf(stdout, "gateway CPU profile: %s (go tool pprof -top %s)\n", o.cpuProfile, o.cpuProfile)
+		if o.trace != "" {
+			fmt.Fprintf(stdout, "gateway execution trace: %s (go tool trace %s)\n", o.trace, o.trace)
+		}
 	}
 	return r, nil
 }
