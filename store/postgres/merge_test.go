@@ -153,3 +153,60 @@ func TestMergerQueue(t *testing.T) {
 	require.False(t, m.take(&pgx.QueuedQuery{SQL: advanceWithAttemptSQL, Arguments: odd}), "a text value for seq")
 	require.False(t, m.take(&pgx.QueuedQuery{SQL: "UPDATE messages SET attempts = $2 WHERE id = $1", Arguments: []any{"m", 1}}))
 }
+
+// In one cycle with merged writes, an Advance whose message is not stored
+// gets ErrNotFound, two Advances of one message run one after the other
+// (the second after the cycle), and the others are written.
+func TestCycleAdvancesMissingAndRepeated(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	dsn := testpg.DB(t)
+	setup := openDSN(t, dsn)
+	now := time.Now().UTC().Truncate(time.Microsecond)
+	var ids []string
+	for range 3 {
+		m, _, err := setup.Enqueue(ctx, msg(func(m *store.Message) { m.LeaseOwner, m.LeaseUntil = "d", now.Add(time.Minute) }))
+		require.NoError(t, err)
+		ids = append(ids, m.ID)
+	}
+	missing := "01a00000-0000-7000-8000-000000000000"
+
+	s := storetest.MustOpen(t, func(ctx context.Context) (*Store, error) { return open(ctx, dsn, 0) })
+	calls := []*store.Transition{
+		sentTransition(ids[0], "p-0", "", now),
+		sentTransition(missing, "p-x", "", now),
+		sentTransition(ids[1], "p-1", "", now),
+		sentTransition(ids[2], "p-2", "", now),
+		// The same message again: a later step, its attempt 2.
+		{MessageID: ids[2], Owner: "d", Status: store.StatusSent, Channel: "sms", Step: 0, Tries: 1,
+			Attempts: []store.Attempt{{Seq: 2, Step: 0, Channel: "sms", Status: store.AttemptSent, ProviderID: "p-2b", StartedAt: now}},
+			NextAt: now.Add(time.Minute), Now: now},
+	}
+	errs := make([]error, len(calls))
+	var wg sync.WaitGroup
+	for i, tr := range calls {
+		wg.Go(func() { errs[i] = s.Advance(ctx, tr) })
+	}
+	require.Eventually(t, func() bool { return len(s.txnc) == len(calls) }, 10*time.Second, time.Millisecond)
+	s.wg.Go(func() { s.batcher(false) })
+	wg.Wait()
+
+	require.ErrorIs(t, errs[1], store.ErrNotFound)
+	for _, i := range []int{0, 2, 3} {
+		require.NoError(t, errs[i], "call %d", i)
+	}
+	for _, id := range ids[:2] {
+		m, err := s.Get(ctx, id)
+		require.NoError(t, err)
+		require.Equal(t, store.StatusSent, m.Status)
+		require.Len(t, m.History, 1)
+	}
+	// The second Advance of ids[2] ran after the cycle, on the state the
+	// first left: the first dropped the lease, so the second is told it
+	// lost it, and its attempt is still recorded, as one at a time.
+	require.ErrorIs(t, errs[4], store.ErrLeaseLost)
+	m, err := s.Get(ctx, ids[2])
+	require.NoError(t, err)
+	require.Len(t, m.History, 2)
+	require.Equal(t, []string{"p-2", "p-2b"}, []string{m.History[0].ProviderID, m.History[1].ProviderID})
+}
