@@ -180,7 +180,7 @@ func TestCycleAdvancesMissingAndRepeated(t *testing.T) {
 		// The same message again: a later step, its attempt 2.
 		{MessageID: ids[2], Owner: "d", Status: store.StatusSent, Channel: "sms", Step: 0, Tries: 1,
 			Attempts: []store.Attempt{{Seq: 2, Step: 0, Channel: "sms", Status: store.AttemptSent, ProviderID: "p-2b", StartedAt: now}},
-			NextAt: now.Add(time.Minute), Now: now},
+			NextAt:   now.Add(time.Minute), Now: now},
 	}
 	errs := make([]error, len(calls))
 	var wg sync.WaitGroup
