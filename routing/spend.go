@@ -84,23 +84,35 @@ func (b *SpendBook) Spent(channel, currency string, now time.Time) money.Micros 
 	return b.by[spendKey{channel, currency}]
 }
 
-// Refresh replaces the figures with the store's counters for now's UTC day.
+// Refresh raises the figures to the store's counters for now's UTC day.
+//
+// Raises, never lowers: a spend is added to the book when its attempt is
+// priced, before the Advance that records it commits, so a read of the
+// counters can miss spends the book already has. Replacing the figures
+// with such a read dropped them until the next refresh, and a message
+// could go out on a channel whose budget this instance had just reached.
+// Every spend this instance records passes through Add first, so on one
+// instance the book is never below the counters but for that gap; with
+// several, the counters also hold the others' spends, and the higher of
+// the two is what is known for sure.
 func (b *SpendBook) Refresh(ctx context.Context, now time.Time) error {
 	day := store.SpendDay(now)
 	rows, err := b.store.ChannelSpend(ctx, day)
 	if err != nil {
 		return fmt.Errorf("read channel spend: %w", err)
 	}
-	by := make(map[spendKey]money.Micros, len(rows))
+	read := make(map[spendKey]money.Micros, len(rows))
 	for _, r := range rows {
-		by[spendKey{r.Channel, r.Currency}] += r.Micros
+		read[spendKey{r.Channel, r.Currency}] += r.Micros
 	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if day != b.day {
-		b.day, b.reached = day, map[string]bool{}
+		b.day, b.by, b.reached = day, map[spendKey]money.Micros{}, map[string]bool{}
 	}
-	b.by = by
+	for k, v := range read {
+		b.by[k] = max(b.by[k], v)
+	}
 	return nil
 }
 

@@ -73,3 +73,39 @@ func TestSpendBook(t *testing.T) {
 	b.Add(store.Spend{Channel: "sms", Day: day, Currency: "USD", Micros: 60_000_000})
 	require.Zero(t, b.Spent("sms", "USD", next), "yesterday's spend does not count today")
 }
+
+// TestSpendBookRefreshKeepsUncommittedSpends: a refresh that read the
+// counters before this instance's latest spend was committed does not
+// drop that spend from the book (it did, and the next message went out on
+// a channel whose budget was reached); what other instances spent still
+// raises the figures.
+func TestSpendBookRefreshKeepsUncommittedSpends(t *testing.T) {
+	t.Parallel()
+	now := time.Date(2026, 12, 3, 12, 0, 0, 0, time.UTC)
+	day := store.SpendDay(now)
+	stale := counters{{Channel: "sms", Day: day, Currency: "USD", Micros: 8_900}} // the first send only
+	b := NewSpendBook(stale, slog.New(slog.DiscardHandler))
+	lane := &Lane{Name: "sms", Config: &config.Channel{Name: "sms", Budget: &config.Budget{PerDay: 17_800, Currency: "USD"}}}
+
+	b.Add(store.Spend{Channel: "sms", Day: day, Currency: "USD", Micros: 8_900})
+	b.Add(store.Spend{Channel: "sms", Day: day, Currency: "USD", Micros: 8_900}) // its Advance not committed yet
+	require.NoError(t, b.Refresh(t.Context(), now))
+	require.Equal(t, money.Micros(17_800), b.Spent("sms", "USD", now))
+	over, _ := b.overBudget(lane, now)
+	require.True(t, over, "the budget this instance reached still holds")
+
+	// Other instances' spends raise the figures.
+	b.store = counters{
+		{Channel: "sms", Day: day, Currency: "USD", Micros: 30_000},
+		{Channel: "email", Day: day, Currency: "USD", Micros: 200},
+	}
+	require.NoError(t, b.Refresh(t.Context(), now))
+	require.Equal(t, money.Micros(30_000), b.Spent("sms", "USD", now))
+	require.Equal(t, money.Micros(200), b.Spent("email", "USD", now))
+
+	// A new UTC day starts from the counters alone.
+	next := now.Add(24 * time.Hour)
+	b.store = counters{{Channel: "sms", Day: store.SpendDay(next), Currency: "USD", Micros: 100}}
+	require.NoError(t, b.Refresh(t.Context(), next))
+	require.Equal(t, money.Micros(100), b.Spent("sms", "USD", next))
+}
