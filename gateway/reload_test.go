@@ -18,6 +18,7 @@ import (
 
 	"github.com/switchboard-gw/switchboard/config"
 	"github.com/switchboard-gw/switchboard/gateway"
+	"github.com/switchboard-gw/switchboard/internal/syncbuf"
 	"github.com/switchboard-gw/switchboard/pii"
 )
 
@@ -68,8 +69,7 @@ type testBundle struct {
 	logs *lockedBuffer
 }
 
-// lockedBuffer collects a gateway's log (serverlog_test.go).
-type lockedBuffer = gateway.LockedBuffer
+type lockedBuffer = syncbuf.Buffer
 
 // setup writes yml (with %DSN% filled in) to a file, and runs a gateway on
 // it on a 127.0.0.1 listener until the test ends.

@@ -1,37 +1,18 @@
 package gateway
 
 import (
-	"bytes"
 	"log/slog"
 	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/switchboard-gw/switchboard/internal/syncbuf"
 )
-
-// LockedBuffer is a log sink that a server's goroutines and a test share.
-// Exported for the package's external tests (reload_test.go).
-type LockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *LockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *LockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
 
 // A client that drops the connection before the TLS handshake (a port
 // scanner, a load balancer's TCP check) is logged at DEBUG, not WARN;
@@ -48,7 +29,7 @@ func TestServerErrorLogQuietsFailedHandshakes(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			var out LockedBuffer
+			var out syncbuf.Buffer
 			h := slog.NewTextHandler(&out, &slog.HandlerOptions{Level: tc.level})
 			srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {}))
 			srv.Config.ErrorLog = serverErrorLog(h)
@@ -100,7 +81,7 @@ func TestServerErrorLogQuietsFailedHandshakes(t *testing.T) {
 // Other server errors keep their WARN.
 func TestServerErrorLogKeepsOtherErrors(t *testing.T) {
 	t.Parallel()
-	var out LockedBuffer
+	var out syncbuf.Buffer
 	l := serverErrorLog(slog.NewTextHandler(&out, &slog.HandlerOptions{Level: slog.LevelInfo}))
 	l.Printf("http: Accept error: too many open files; retrying in 5ms")
 	l.Printf("http: TLS handshake error from 192.0.2.1:4242: EOF")
