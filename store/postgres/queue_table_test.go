@@ -7,6 +7,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/switchboard-gw/switchboard/internal/testpg"
 	"github.com/switchboard-gw/switchboard/store"
 )
 
@@ -62,7 +63,9 @@ func TestMessageQueueStatuses(t *testing.T) {
 // changes.
 func TestMessageUpdatesAreHOT(t *testing.T) {
 	t.Parallel()
-	s := openTemp(t)
+	dsn := testpg.DB(t)
+	s, err := Open(t.Context(), dsn)
+	require.NoError(t, err)
 	ctx := t.Context()
 	now := time.Now().UTC().Truncate(time.Microsecond)
 	m, _, err := s.Enqueue(ctx, msg(func(m *store.Message) { m.NextAt = now.Add(-time.Second) }))
@@ -80,11 +83,16 @@ func TestMessageUpdatesAreHOT(t *testing.T) {
 	_, err = s.RecordReceipt(ctx, store.ReceiptParams{Channel: "sms", ProviderID: "p-hot", Status: store.AttemptDelivered, At: now})
 	require.NoError(t, err)
 
-	// The statistics collector reports a transaction's counts at its end,
-	// and the view caches them per transaction: read a fresh snapshot.
+	// A backend reports its table counts at most once a second, and one
+	// that then sits idle waits up to 10 s more (PostgreSQL 15's
+	// PGSTAT_IDLE_INTERVAL); one that exits reports them as it goes. So
+	// the store's connections are closed, and a new one reads the view,
+	// a fresh snapshot each time.
+	require.NoError(t, s.Close())
+	r := openDSN(t, dsn)
 	var upd, hot int64
 	require.Eventually(t, func() bool {
-		err := s.pool.QueryRow(ctx, `SELECT n_tup_upd, n_tup_hot_upd FROM pg_stat_user_tables WHERE relname = 'messages'`).Scan(&upd, &hot)
+		err := r.pool.QueryRow(ctx, `SELECT n_tup_upd, n_tup_hot_upd FROM pg_stat_user_tables WHERE relname = 'messages'`).Scan(&upd, &hot)
 		require.NoError(t, err)
 		return upd >= 4
 	}, 10*time.Second, 20*time.Millisecond)
