@@ -134,10 +134,8 @@ func (m *merger) take(q *pgx.QueuedQuery) bool {
 }
 
 // queue queues the statements for the rows taken: the one-row statement
-// for a lone row (its plan is cached already), else the merged one. It
-// returns how many statements it queued.
-func (m *merger) queue(b *pgx.Batch) int {
-	n := 0
+// for a lone row (its plan is cached already), else the merged one.
+func (m *merger) queue(b *pgx.Batch) {
 	for i, rows := range m.rows {
 		sp := mergeSpecs[i]
 		switch len(rows) {
@@ -151,9 +149,7 @@ func (m *merger) queue(b *pgx.Batch) int {
 		if m.onMerge != nil {
 			m.onMerge(len(rows))
 		}
-		n++
 	}
-	return n
 }
 
 // fits reports whether args have the Go types arrays can put in its
